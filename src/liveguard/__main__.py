@@ -1,0 +1,5 @@
+import sys
+
+from liveguard.cli import main
+
+sys.exit(main())

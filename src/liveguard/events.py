@@ -1,0 +1,392 @@
+"""The one event vocabulary of liveguard.
+
+Every part speaks it: the guarded session produces these events, the guard consumes them (and
+emits its own verdict and recovery events), telemetry writes them as JSONL, the report reads them
+back and replay feeds them to the guard again. Field names follow the incident report where they fit
+(`turn`, `gemini_audio_chunks`, `last_user_tx`, `last_user_tx_age_ms`, `skip_audio`).
+
+An event carries `t`, seconds since the session started on a monotonic clock. The writer adds `ts`
+(wall clock) and `session` when it serialises a record; they are not part of the event.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+# --------------------------------------------------------------------------- base
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Event:
+    """Base of every event; `name` is the `event` field of its JSONL record."""
+
+    name: ClassVar[str] = "event"
+    t: float
+
+    def fields(self) -> dict[str, Any]:
+        """The event's own fields (without `t`), JSON-ready."""
+        out: dict[str, Any] = {}
+        for f in dataclasses.fields(self):
+            if f.name == "t":
+                continue
+            value = getattr(self, f.name)
+            out[f.name] = list(value) if isinstance(value, tuple) else value
+        return out
+
+    def to_record(self) -> dict[str, Any]:
+        """`{"t": ..., "event": name, **fields}`; telemetry adds `ts` and `session`."""
+        return {"t": round(self.t, 6), "event": self.name, **self.fields()}
+
+
+# --------------------------------------------------------------------------- session lifecycle
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SessionStarted(Event):
+    """A caller session began (one per call, across any number of upstream connections)."""
+
+    name: ClassVar[str] = "session_start"
+    session_id: str
+    transport: str = "library"  # "twilio" | "browser" | "library"
+    model: str = ""
+    vad_mode: str = "server"  # "server" | "client"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SessionEnded(Event):
+    name: ClassVar[str] = "session_end"
+    reason: str = ""
+    input_tokens: int = 0
+    output_tokens: int = 0
+    gemini_audio_chunks: int = 0
+
+
+# --------------------------------------------------------------------------- upstream connection
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class UpstreamConnecting(Event):
+    """An upstream connect attempt; `purpose` is "initial", "resume", "fresh" or "rotate"."""
+
+    name: ClassVar[str] = "upstream_connecting"
+    attempt: int
+    purpose: str = "initial"
+    has_handle: bool = False
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class UpstreamConnected(Event):
+    name: ClassVar[str] = "upstream_connected"
+    attempt: int
+    purpose: str = "initial"
+    resumed: bool = False
+    setup_ms: float = 0.0
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class UpstreamClosed(Event):
+    """An upstream connection ended; `side` is "server" (their close) or "client" (ours)."""
+
+    name: ClassVar[str] = "upstream_closed"
+    code: int
+    reason: str = ""
+    side: str = "server"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ResumptionUpdate(Event):
+    """A `sessionResumptionUpdate`; `handle` is None when `resumable` is false."""
+
+    name: ClassVar[str] = "resumption_update"
+    handle: str | None = None
+    resumable: bool = False
+    turn: int = 0
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class GoAway(Event):
+    name: ClassVar[str] = "go_away"
+    time_left_s: float
+
+
+# --------------------------------------------------------------------------- caller side
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CallerSpeechStarted(Event):
+    """Local VAD heard the caller start speaking."""
+
+    name: ClassVar[str] = "caller_speech_start"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CallerSpeechEnded(Event):
+    """Local VAD heard the caller stop; the answer deadline runs from here."""
+
+    name: ClassVar[str] = "caller_speech_end"
+    duration_s: float = 0.0
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CallerText(Event):
+    """Text the caller (or the application) sent instead of audio."""
+
+    name: ClassVar[str] = "caller_text"
+    text: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CallerDtmf(Event):
+    name: ClassVar[str] = "caller_dtmf"
+    digit: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PlayoutMark(Event):
+    """The caller's side confirmed it played model audio up to this mark."""
+
+    name: ClassVar[str] = "playout_mark"
+    mark: str
+    played_s: float = 0.0
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PlayoutCleared(Event):
+    """Buffered model audio was dropped at the caller (a real barge-in)."""
+
+    name: ClassVar[str] = "playout_cleared"
+    unplayed_s: float = 0.0
+    reason: str = ""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CallerError(Event):
+    """Bad caller input: the call continues or ends with this reason, others are unaffected."""
+
+    name: ClassVar[str] = "caller_error"
+    reason: str
+    fatal: bool = False
+
+
+# --------------------------------------------------------------------------- model / server side
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ModelAudio(Event):
+    """One model audio chunk; `gemini_audio_chunks` counts chunks this session (incident's name)."""
+
+    name: ClassVar[str] = "model_audio"
+    bytes: int
+    gemini_audio_chunks: int
+    turn: int = 0
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class InputTranscript(Event):
+    name: ClassVar[str] = "input_transcript"
+    text: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class OutputTranscript(Event):
+    name: ClassVar[str] = "output_transcript"
+    text: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Interrupted(Event):
+    """`serverContent.interrupted`; fields as the incident's author logged them."""
+
+    name: ClassVar[str] = "interrupted"
+    turn: int = 0
+    last_user_tx: str = ""
+    last_user_tx_age_ms: int = -1
+    skip_audio: bool = False
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class GenerationComplete(Event):
+    name: ClassVar[str] = "generation_complete"
+    turn: int = 0
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TurnComplete(Event):
+    """`serverContent.turnComplete`; `turn_audio_chunks` is the model audio within this turn."""
+
+    name: ClassVar[str] = "turn_complete"
+    turn: int
+    gemini_audio_chunks: int = 0
+    turn_audio_chunks: int = 0
+    reason: str | None = None
+    waiting_for_input: bool = False
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Usage(Event):
+    name: ClassVar[str] = "usage"
+    input_tokens: int = 0
+    output_tokens: int = 0
+    total_tokens: int = 0
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class VoiceActivity(Event):
+    """Server `voiceActivity` (ACTIVITY_START / ACTIVITY_END)."""
+
+    name: ClassVar[str] = "voice_activity"
+    kind: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ToolCall(Event):
+    name: ClassVar[str] = "tool_call"
+    ids: tuple[str, ...] = ()
+    names: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ToolCallCancelled(Event):
+    name: ClassVar[str] = "tool_call_cancellation"
+    ids: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ActivitySignal(Event):
+    """We sent `activityStart` / `activityEnd` (client-side VAD mode)."""
+
+    name: ClassVar[str] = "activity_signal"
+    kind: str  # "start" | "end"
+
+
+# --------------------------------------------------------------------------- guard
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TurnAnswered(Event):
+    """A caller turn got model audio; latency runs from caller end of speech to first audio."""
+
+    name: ClassVar[str] = "turn_answered"
+    turn: int
+    latency_s: float
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Verdict(Event):
+    """A guard decision with the evidence behind it.
+
+    kind: "phantom_interrupt" | "real_interrupt" | "unanswered_turn" | "wedge" | "config_error".
+    """
+
+    name: ClassVar[str] = "verdict"
+    kind: str
+    turn: int = 0
+    evidence: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class HealthChanged(Event):
+    """Session health: "healthy" | "suspect" | "wedged" | "recovering" | "failed"."""
+
+    name: ClassVar[str] = "health"
+    state: str
+    previous: str = ""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RecoveryStarted(Event):
+    """A recovery rung began: "nudge" | "resume" | "fresh" | "fallback" | "rotate" | "reconnect"."""
+
+    name: ClassVar[str] = "recovery_start"
+    rung: str
+    attempt: int = 1
+    reason: str = ""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RecoveryFinished(Event):
+    """A rung ended: outcome "answered" | "failed" | "timeout" | "done"."""
+
+    name: ClassVar[str] = "recovery_end"
+    rung: str
+    outcome: str
+    duration_s: float = 0.0
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class OperatorAlert(Event):
+    name: ClassVar[str] = "operator_alert"
+    reason: str
+
+
+# --------------------------------------------------------------------------- registry
+
+EVENT_TYPES: dict[str, type[Event]] = {
+    cls.name: cls
+    for cls in (
+        SessionStarted,
+        SessionEnded,
+        UpstreamConnecting,
+        UpstreamConnected,
+        UpstreamClosed,
+        ResumptionUpdate,
+        GoAway,
+        CallerSpeechStarted,
+        CallerSpeechEnded,
+        CallerText,
+        CallerDtmf,
+        PlayoutMark,
+        PlayoutCleared,
+        CallerError,
+        ModelAudio,
+        InputTranscript,
+        OutputTranscript,
+        Interrupted,
+        GenerationComplete,
+        TurnComplete,
+        Usage,
+        VoiceActivity,
+        ToolCall,
+        ToolCallCancelled,
+        ActivitySignal,
+        TurnAnswered,
+        Verdict,
+        HealthChanged,
+        RecoveryStarted,
+        RecoveryFinished,
+        OperatorAlert,
+    )
+}
+
+_RECORD_META = frozenset({"t", "ts", "session", "event"})
+
+
+class EventParseError(ValueError):
+    """A record that is not a valid event (unknown name, missing or mistyped field)."""
+
+
+def event_from_record(record: dict[str, Any]) -> Event:
+    """Rebuild an event from a JSONL record; unknown extra keys are ignored (other relays' logs)."""
+    if not isinstance(record, dict):
+        raise EventParseError("record is not a JSON object")
+    name = record.get("event")
+    cls = EVENT_TYPES.get(name) if isinstance(name, str) else None
+    if cls is None:
+        raise EventParseError(f"unknown event {name!r}")
+    t = record.get("t")
+    if not isinstance(t, int | float) or isinstance(t, bool):
+        raise EventParseError(f"{name}: 't' must be a number, got {t!r}")
+    kwargs: dict[str, Any] = {"t": float(t)}
+    for f in dataclasses.fields(cls):
+        if f.name in _RECORD_META or f.name not in record:
+            continue
+        value = record[f.name]
+        if isinstance(value, list):
+            value = tuple(value)
+        kwargs[f.name] = value
+    try:
+        return cls(**kwargs)
+    except TypeError as exc:
+        raise EventParseError(f"{name}: {exc}") from None
