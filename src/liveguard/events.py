@@ -12,6 +12,7 @@ An event carries `t`, seconds since the session started on a monotonic clock. Th
 from __future__ import annotations
 
 import dataclasses
+import math
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -52,6 +53,7 @@ class SessionStarted(Event):
     transport: str = "library"  # "twilio" | "browser" | "library"
     model: str = ""
     vad_mode: str = "server"  # "server" | "client"
+    sdk_version: str = ""  # google-genai version, for upstream bug reports
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -254,6 +256,14 @@ class ToolCallCancelled(Event):
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class ToolResponse(Event):
+    """We sent a `toolResponse`; the guard restarts the answer deadline from here."""
+
+    name: ClassVar[str] = "tool_response"
+    ids: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class ActivitySignal(Event):
     """We sent `activityStart` / `activityEnd` (client-side VAD mode)."""
 
@@ -350,6 +360,7 @@ EVENT_TYPES: dict[str, type[Event]] = {
         VoiceActivity,
         ToolCall,
         ToolCallCancelled,
+        ToolResponse,
         ActivitySignal,
         TurnAnswered,
         Verdict,
@@ -367,25 +378,88 @@ class EventParseError(ValueError):
     """A record that is not a valid event (unknown name, missing or mistyped field)."""
 
 
+_FieldCheck = tuple[str, str]  # (field name, kind)
+
+
+def _kind_of(annotation: Any) -> str:
+    """Reduce a field annotation to a checkable kind (annotations are strings here)."""
+    text = str(annotation).replace(" ", "")
+    return {
+        "str": "str",
+        "int": "int",
+        "float": "float",
+        "bool": "bool",
+        "str|None": "str?",
+        "tuple[str,...]": "strs",
+        "dict[str,Any]": "dict",
+    }.get(text, "any")
+
+
+_FIELD_CHECKS: dict[type[Event], tuple[_FieldCheck, ...]] = {
+    cls: tuple(
+        (f.name, _kind_of(f.type)) for f in dataclasses.fields(cls) if f.name not in _RECORD_META
+    )
+    for cls in EVENT_TYPES.values()
+}
+
+
+def _is_number(value: Any) -> bool:
+    """A finite JSON number (not a bool, not an int too large for a float)."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return False
+    try:
+        return math.isfinite(value)
+    except OverflowError:
+        return False
+
+
+def _coerce(name: str, key: str, kind: str, value: Any) -> Any:
+    """Check one field's JSON value against its declared type; ints are fine where floats are."""
+    ok: bool
+    if kind == "str":
+        ok = isinstance(value, str)
+    elif kind == "str?":
+        ok = value is None or isinstance(value, str)
+    elif kind == "bool":
+        ok = isinstance(value, bool)
+    elif kind == "int":
+        if isinstance(value, float) and value.is_integer():
+            value = int(value)
+        ok = isinstance(value, int) and not isinstance(value, bool)
+    elif kind == "float":
+        ok = _is_number(value)
+        value = float(value) if ok else value
+    elif kind == "strs":
+        ok = isinstance(value, list | tuple) and all(isinstance(v, str) for v in value)
+        value = tuple(value) if ok else value
+    elif kind == "dict":
+        ok = isinstance(value, dict)
+    else:
+        ok = True
+    if not ok:
+        raise EventParseError(f"{name}: field {key!r} has the wrong type: {value!r:.60}")
+    return value
+
+
 def event_from_record(record: dict[str, Any]) -> Event:
-    """Rebuild an event from a JSONL record; unknown extra keys are ignored (other relays' logs)."""
+    """Rebuild an event from a JSONL record; unknown extra keys are ignored (other relays' logs).
+
+    Field types are checked, so a malformed record fails here with EventParseError instead of
+    deep inside a report or the guard.
+    """
     if not isinstance(record, dict):
         raise EventParseError("record is not a JSON object")
     name = record.get("event")
     cls = EVENT_TYPES.get(name) if isinstance(name, str) else None
     if cls is None:
-        raise EventParseError(f"unknown event {name!r}")
+        raise EventParseError(f"unknown event {name!r:.60}")
     t = record.get("t")
-    if not isinstance(t, int | float) or isinstance(t, bool):
-        raise EventParseError(f"{name}: 't' must be a number, got {t!r}")
+    if not _is_number(t):
+        raise EventParseError(f"{name}: 't' must be a number, got {t!r:.60}")
     kwargs: dict[str, Any] = {"t": float(t)}
-    for f in dataclasses.fields(cls):
-        if f.name in _RECORD_META or f.name not in record:
-            continue
-        value = record[f.name]
-        if isinstance(value, list):
-            value = tuple(value)
-        kwargs[f.name] = value
+    for key, kind in _FIELD_CHECKS[cls]:
+        if key in record:
+            kwargs[key] = _coerce(name, key, kind, record[key])
     try:
         return cls(**kwargs)
     except TypeError as exc:

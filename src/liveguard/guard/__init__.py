@@ -2,3 +2,19 @@
 
 Must not import asyncio or the SDK: it runs the same live, in tests and in replay.
 """
+
+from liveguard.guard.activity import ActivityGate
+from liveguard.guard.handles import HandleHistory, HandleRecord
+from liveguard.guard.machine import Guard
+from liveguard.guard.policy import GuardPolicy
+from liveguard.guard.turns import TurnTracker, Utterance
+
+__all__ = [
+    "ActivityGate",
+    "Guard",
+    "GuardPolicy",
+    "HandleHistory",
+    "HandleRecord",
+    "TurnTracker",
+    "Utterance",
+]

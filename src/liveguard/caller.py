@@ -1,0 +1,646 @@
+"""`liveguard call`: a simulated phone caller speaking the Twilio Media Streams protocol.
+
+Why: tests, demos and benchmarks need a caller that behaves like Twilio on the wire — `connected`
+and `start` first, 20 ms μ-law `media` frames at real-time pace (silence between utterances, as a
+phone line sends), marks echoed only when the audio before them has been "played" (playout is
+simulated at real time), a `clear` dropping what is buffered — and that measures what a caller
+experiences: the silence between the end of their speech and the first model audio, and how much
+of the answer they actually heard.
+
+Output: one JSON line per caller turn
+  {"turn", "utterance", "end_of_speech_to_first_audio_s", "heard_s", "answered", ...}
+and a final summary line
+  {"summary": true, "answered", "unanswered", "max_silence_s", "frames_sent", ...}.
+
+Importable: `await run_call(url, script)` returns a `CallResult` (the same lines, plus the μ-law
+audio the caller heard).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import base64
+import contextlib
+import io
+import json
+import os
+import sys
+import uuid
+import wave
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+
+from liveguard.audio import mulaw
+from liveguard.audio.clips import load_clip, resample_pcm16
+from liveguard.caller_script import (
+    BargeIn,
+    CallScript,
+    Dtmf,
+    Hangup,
+    Pause,
+    Say,
+    ScriptError,
+    WaitAnswer,
+    builtin_scripts,
+    load_script,
+)
+from liveguard.transports.signature import compute_signature
+
+RATE = 8000
+FRAME_BYTES = 160
+FRAME_S = 0.02
+SILENCE_FRAME = b"\xff" * FRAME_BYTES
+MAX_RECORD_S = 1800.0  # bound on the audio a caller keeps (30 min of μ-law is 14 MB)
+_RESYNC_S = 0.2  # if the sender falls this far behind real time, it resyncs instead of bursting
+
+
+@dataclass
+class CallResult:
+    """Everything a call produced: the printed lines and what the caller heard."""
+
+    turns: list[dict[str, Any]] = field(default_factory=list)
+    summary: dict[str, Any] = field(default_factory=dict)
+    heard: bytes = b""  # μ-law 8 kHz, what was played (cleared audio removed)
+    clears: int = 0
+    marks_echoed: int = 0
+    errors: list[str] = field(default_factory=list)
+
+
+@dataclass
+class _Turn:
+    index: int
+    utterance: str
+    started_at: float
+    kind: str = "say"
+    end_of_speech: float | None = None
+    first_audio: float | None = None
+    heard_at_end_of_speech: float = 0.0
+    clears_at_start: int = 0
+    cleared_s_at_start: float = 0.0
+    barged: bool | None = None
+
+
+def clip_ulaw(name: str) -> bytes:
+    """A shipped utterance (by name) or a WAV file (by path) as μ-law 8 kHz bytes."""
+    path = Path(name)
+    if name.endswith(".wav") or path.exists():
+        try:
+            with wave.open(str(path)) as w:
+                if w.getnchannels() != 1 or w.getsampwidth() != 2:
+                    raise ScriptError(f"{name}: need a mono 16-bit PCM WAV")
+                pcm = w.readframes(w.getnframes())
+                rate = w.getframerate()
+        except (OSError, wave.Error, EOFError) as exc:
+            raise ScriptError(f"{name}: cannot read WAV: {exc}") from None
+        if rate != RATE:
+            pcm = resample_pcm16(pcm, rate, RATE)
+        return mulaw.encode(pcm)
+    try:
+        return mulaw.encode(load_clip(name, RATE).pcm)
+    except KeyError as exc:
+        raise ScriptError(str(exc.args[0])) from None
+
+
+class SimulatedCaller:
+    """One call over a connected WebSocket: sender, receiver and mark loops plus the script."""
+
+    def __init__(
+        self,
+        ws: aiohttp.ClientWebSocketResponse,
+        script: CallScript,
+        *,
+        on_line: Callable[[dict[str, Any]], None] | None = None,
+        parameters: dict[str, str] | None = None,
+    ) -> None:
+        self.ws = ws
+        self.script = script
+        self.on_line = on_line
+        self.parameters = {**script.parameters, **(parameters or {})}
+        self.loop = asyncio.get_running_loop()
+        self.stream_sid = "MZ" + uuid.uuid4().hex
+        self.call_sid = "CA" + uuid.uuid4().hex
+        self.result = CallResult()
+        self._seq = 0
+        self._speech: deque[bytes] = deque()
+        self._speech_done = asyncio.Event()
+        self._speech_done.set()
+        self._last_speech_frame_at = 0.0
+        self.frames_sent = 0
+        self.frames_received = 0
+        self.late_resyncs = 0
+        # playout simulation
+        self._play_end = 0.0
+        self._scheduled_s = 0.0
+        self._cleared_s = 0.0
+        self._last_media_at: float | None = None
+        self._first_media_at: float | None = None
+        self._marks: deque[tuple[float, str]] = deque()
+        self._marks_changed = asyncio.Event()
+        self._heard = bytearray()
+        self._heard_cap = int(MAX_RECORD_S * RATE)
+        self._media_event = asyncio.Event()
+        self.closed = asyncio.Event()
+        self.close_code: int | None = None
+        self.closed_by_relay = False
+        self._hung_up = False
+        self._turn: _Turn | None = None
+        self._turn_count = 0
+        self._answer_start = 0.0  # audio arriving after this counts for the current wait
+        self.greeting_heard_s = 0.0
+
+    # ------------------------------------------------------------------ wire
+
+    def _next_seq(self) -> str:
+        self._seq += 1
+        return str(self._seq)
+
+    async def _send(self, obj: dict[str, Any]) -> None:
+        if self.closed.is_set():
+            return
+        try:
+            await self.ws.send_str(json.dumps(obj, separators=(",", ":")))
+        except (ConnectionError, RuntimeError, aiohttp.ClientError) as exc:
+            self.result.errors.append(f"send failed: {exc}")
+            self.closed.set()
+
+    async def _handshake(self) -> None:
+        await self._send({"event": "connected", "protocol": "Call", "version": "1.0.0"})
+        await self._send(
+            {
+                "event": "start",
+                "sequenceNumber": self._next_seq(),
+                "start": {
+                    "accountSid": "AC" + "0" * 32,
+                    "streamSid": self.stream_sid,
+                    "callSid": self.call_sid,
+                    "tracks": ["inbound"],
+                    "mediaFormat": {"encoding": "audio/x-mulaw", "sampleRate": RATE, "channels": 1},
+                    "customParameters": self.parameters,
+                },
+                "streamSid": self.stream_sid,
+            }
+        )
+
+    async def _sender(self) -> None:
+        """One 20 ms frame per tick, at real-time pace: speech if queued, else line silence."""
+        t0 = self.loop.time()
+        n = 0
+        while not self.closed.is_set():
+            frame = self._speech.popleft() if self._speech else SILENCE_FRAME
+            n += 1
+            await self._send(
+                {
+                    "event": "media",
+                    "sequenceNumber": self._next_seq(),
+                    "media": {
+                        "track": "inbound",
+                        "chunk": str(n),
+                        "timestamp": str(int(n * 20)),
+                        "payload": base64.b64encode(frame).decode("ascii"),
+                    },
+                    "streamSid": self.stream_sid,
+                }
+            )
+            self.frames_sent += 1
+            if frame is not SILENCE_FRAME and not self._speech:
+                self._last_speech_frame_at = self.loop.time()
+                self._speech_done.set()
+            due = t0 + n * FRAME_S
+            delay = due - self.loop.time()
+            if delay < -_RESYNC_S:
+                self.late_resyncs += 1
+                t0, n = self.loop.time(), 0
+                delay = 0.0
+            await asyncio.sleep(max(0.0, delay))
+
+    async def _receiver(self) -> None:
+        try:
+            async for msg in self.ws:
+                if msg.type != aiohttp.WSMsgType.TEXT:
+                    if msg.type == aiohttp.WSMsgType.ERROR:
+                        self.result.errors.append(f"websocket error: {self.ws.exception()}")
+                    continue
+                try:
+                    data = json.loads(msg.data)
+                except ValueError:
+                    self.result.errors.append("relay sent invalid JSON")
+                    continue
+                if isinstance(data, dict):
+                    self._on_message(data)
+        finally:
+            if self.close_code is None:
+                self.close_code = self.ws.close_code
+            if not self._hung_up:
+                self.closed_by_relay = True
+            self.closed.set()
+            self._media_event.set()
+            self._marks_changed.set()
+
+    def _on_message(self, data: dict[str, Any]) -> None:
+        event = data.get("event")
+        now = self.loop.time()
+        if event == "media":
+            try:
+                audio = base64.b64decode(data["media"]["payload"], validate=True)
+            except (KeyError, TypeError, ValueError):
+                self.result.errors.append("relay sent a bad media payload")
+                return
+            self.frames_received += 1
+            secs = len(audio) / RATE
+            start = max(now, self._play_end)
+            self._play_end = start + secs
+            self._scheduled_s += secs
+            if len(self._heard) + len(audio) <= self._heard_cap:
+                self._heard += audio
+            if self._first_media_at is None:
+                self._first_media_at = now
+            self._last_media_at = now
+            turn = self._turn
+            if turn and turn.end_of_speech is not None and turn.first_audio is None:
+                turn.first_audio = now
+            self._media_event.set()
+        elif event == "mark":
+            name = (data.get("mark") or {}).get("name")
+            if isinstance(name, str):
+                self._marks.append((max(now, self._play_end), name))
+                self._marks_changed.set()
+        elif event == "clear":
+            unplayed = max(0.0, self._play_end - now)
+            self._cleared_s += unplayed
+            drop = min(len(self._heard), round(unplayed * RATE))
+            if drop:
+                del self._heard[-drop:]
+            self._play_end = now
+            self.result.clears += 1
+            # Twilio answers a clear by echoing every pending mark at once
+            self._marks = deque((now, n) for _, n in self._marks)
+            self._marks_changed.set()
+        else:
+            self.result.errors.append(f"relay sent an unexpected event {str(event)[:40]!r}")
+
+    async def _mark_echoer(self) -> None:
+        while not self.closed.is_set():
+            if not self._marks:
+                self._marks_changed.clear()
+                await self._marks_changed.wait()
+                continue
+            due, name = self._marks[0]
+            delay = due - self.loop.time()
+            if delay > 0:
+                self._marks_changed.clear()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._marks_changed.wait(), delay)
+                continue
+            self._marks.popleft()
+            await self._send(
+                {
+                    "event": "mark",
+                    "sequenceNumber": self._next_seq(),
+                    "streamSid": self.stream_sid,
+                    "mark": {"name": name},
+                }
+            )
+            self.result.marks_echoed += 1
+
+    # ------------------------------------------------------------------ playout accounting
+
+    def heard_s(self, now: float | None = None) -> float:
+        """Seconds of model audio the caller has heard so far (played, not cleared)."""
+        now = self.loop.time() if now is None else now
+        return self._scheduled_s - self._cleared_s - max(0.0, self._play_end - now)
+
+    def playing(self, now: float | None = None) -> bool:
+        now = self.loop.time() if now is None else now
+        return self._play_end > now
+
+    # ------------------------------------------------------------------ turns
+
+    def _emit(self, line: dict[str, Any]) -> None:
+        if self.on_line is not None:
+            self.on_line(line)
+
+    def _begin_turn(self, utterance: str, kind: str) -> _Turn:
+        self._finish_turn()
+        self._turn_count += 1
+        self._turn = _Turn(
+            index=self._turn_count,
+            utterance=utterance,
+            started_at=self.loop.time(),
+            kind=kind,
+            clears_at_start=self.result.clears,
+            cleared_s_at_start=self._cleared_s,
+        )
+        return self._turn
+
+    def _end_of_speech(self, turn: _Turn, at: float) -> None:
+        turn.end_of_speech = at
+        turn.heard_at_end_of_speech = self.heard_s(at)
+        self._answer_start = at
+
+    def _finish_turn(self) -> None:
+        turn, self._turn = self._turn, None
+        if turn is None:
+            return
+        now = self.loop.time()
+        eos = turn.end_of_speech if turn.end_of_speech is not None else now
+        latency = None if turn.first_audio is None else round(turn.first_audio - eos, 3)
+        line: dict[str, Any] = {
+            "turn": turn.index,
+            "utterance": turn.utterance,
+            "kind": turn.kind,
+            "answered": turn.first_audio is not None,
+            "end_of_speech_to_first_audio_s": latency,
+            "heard_s": round(max(0.0, self.heard_s(now) - turn.heard_at_end_of_speech), 3),
+            "silence_s": round(latency if latency is not None else now - eos, 3),
+        }
+        if turn.kind == "barge_in":
+            line["barged"] = bool(turn.barged)
+            line["clear_received"] = self.result.clears > turn.clears_at_start
+            line["cleared_s"] = round(self._cleared_s - turn.cleared_s_at_start, 3)
+        self.result.turns.append(line)
+        self._emit(line)
+
+    async def _speak(self, ulaw: bytes) -> float:
+        """Queue an utterance as 20 ms frames; returns when its last frame was sent."""
+        frames = [ulaw[i : i + FRAME_BYTES] for i in range(0, len(ulaw), FRAME_BYTES)]
+        if frames and len(frames[-1]) < FRAME_BYTES:
+            frames[-1] = frames[-1] + b"\xff" * (FRAME_BYTES - len(frames[-1]))
+        self._speech_done.clear()
+        self._speech.extend(frames)
+        waiter = asyncio.create_task(self._speech_done.wait())
+        closer = asyncio.create_task(self.closed.wait())
+        try:
+            await asyncio.wait({waiter, closer}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            waiter.cancel()
+            closer.cancel()
+        return self._last_speech_frame_at or self.loop.time()
+
+    async def _sleep(self, seconds: float) -> None:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self.closed.wait(), seconds)
+
+    async def _wait_media(self, seconds: float) -> None:
+        self._media_event.clear()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._media_event.wait(), max(0.0, seconds))
+
+    def _audio_since(self, t: float) -> bool:
+        return self._last_media_at is not None and self._last_media_at >= t
+
+    async def _wait_answer(self, step: WaitAnswer) -> None:
+        """Until model audio came after the last speech and then stopped for `quiet` seconds."""
+        start = self.loop.time()
+        since = self._answer_start if self._turn is not None else 0.0
+        deadline = start + step.timeout
+        while not self.closed.is_set() and not self._audio_since(since):
+            left = deadline - self.loop.time()
+            if left <= 0:
+                return
+            await self._wait_media(left)
+        hard_stop = self.loop.time() + max(step.timeout, 60.0)
+        while not self.closed.is_set():
+            now = self.loop.time()
+            quiet_from = max(self._play_end, self._last_media_at or now)
+            wait = quiet_from + step.quiet - now
+            if wait <= 0 or now >= hard_stop:
+                return
+            await self._wait_media(min(wait, hard_stop - now))
+
+    async def _barge_in(self, step: BargeIn, ulaw: bytes) -> None:
+        """Wait until the model is talking, `after` seconds more, then speak over it."""
+        deadline = self.loop.time() + step.timeout
+        since = self._answer_start
+        talking = False
+        while not self.closed.is_set():
+            if self._audio_since(since) and self.playing():
+                talking = True
+                break
+            left = deadline - self.loop.time()
+            if left <= 0:
+                break
+            await self._wait_media(min(left, 0.05))
+        if talking:
+            await self._sleep(step.after)
+        turn = self._begin_turn(step.clip, "barge_in")
+        turn.barged = talking and self.playing()
+        self._end_of_speech(turn, await self._speak(ulaw))
+
+    async def run(self) -> CallResult:
+        clips = {}
+        for step in self.script.steps:
+            if isinstance(step, Say | BargeIn):
+                clips[step.clip] = clip_ulaw(step.clip)
+        await self._handshake()
+        tasks = [
+            asyncio.create_task(self._sender()),
+            asyncio.create_task(self._receiver()),
+            asyncio.create_task(self._mark_echoer()),
+        ]
+        t_start = self.loop.time()
+        try:
+            for step in self.script.steps:
+                if self.closed.is_set():
+                    break
+                if isinstance(step, Say):
+                    turn = self._begin_turn(step.clip, "say")
+                    self._end_of_speech(turn, await self._speak(clips[step.clip]))
+                elif isinstance(step, BargeIn):
+                    await self._barge_in(step, clips[step.clip])
+                elif isinstance(step, Dtmf):
+                    turn = self._begin_turn(f"dtmf:{step.digit}", "dtmf")
+                    await self._send(
+                        {
+                            "event": "dtmf",
+                            "sequenceNumber": self._next_seq(),
+                            "streamSid": self.stream_sid,
+                            "dtmf": {"track": "inbound_track", "digit": step.digit},
+                        }
+                    )
+                    self._end_of_speech(turn, self.loop.time())
+                elif isinstance(step, Pause):
+                    await self._sleep(step.seconds)
+                elif isinstance(step, WaitAnswer):
+                    before = self.heard_s()
+                    await self._wait_answer(step)
+                    if self._turn is None and self._turn_count == 0:
+                        self.greeting_heard_s += self.heard_s() - before
+                elif isinstance(step, Hangup):
+                    break
+            self._finish_turn()
+            self._hung_up = True
+            if not self.closed.is_set():
+                await self._send(
+                    {
+                        "event": "stop",
+                        "sequenceNumber": self._next_seq(),
+                        "streamSid": self.stream_sid,
+                        "stop": {"accountSid": "AC" + "0" * 32, "callSid": self.call_sid},
+                    }
+                )
+                with contextlib.suppress(Exception):  # like Twilio: the stream ends after stop
+                    await asyncio.wait_for(self.ws.close(), 5.0)
+                self.close_code = self.ws.close_code
+        finally:
+            self._finish_turn()
+            for t in tasks:
+                t.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+        return self._summarise(self.loop.time() - t_start)
+
+    def _summarise(self, duration: float) -> CallResult:
+        turns = self.result.turns
+        answered = sum(1 for t in turns if t["answered"])
+        self.result.heard = bytes(self._heard)
+        self.result.summary = {
+            "summary": True,
+            "script": self.script.name,
+            "turns": len(turns),
+            "answered": answered,
+            "unanswered": len(turns) - answered,
+            "max_silence_s": round(max((t["silence_s"] for t in turns), default=0.0), 3),
+            "greeting_heard_s": round(self.greeting_heard_s, 3),
+            "heard_s": round(self.heard_s(), 3),
+            "frames_sent": self.frames_sent,
+            "frames_received": self.frames_received,
+            "marks_echoed": self.result.marks_echoed,
+            "clears": self.result.clears,
+            "sender_resyncs": self.late_resyncs,
+            "closed_by_relay": self.closed_by_relay,
+            "close_code": self.close_code,
+            "errors": self.result.errors[:20],
+            "duration_s": round(duration, 3),
+        }
+        self._emit(self.result.summary)
+        return self.result
+
+
+async def run_call(
+    url: str,
+    script: CallScript | str | Path,
+    *,
+    on_line: Callable[[dict[str, Any]], None] | None = None,
+    parameters: dict[str, str] | None = None,
+    headers: dict[str, str] | None = None,
+    max_duration_s: float = 600.0,
+    session: aiohttp.ClientSession | None = None,
+    twilio_auth_token: str | None = None,
+) -> CallResult:
+    """Place one simulated call to a Twilio Media Streams endpoint and run `script` on it.
+
+    `script` is a `CallScript`, a shipped script name or a YAML path. `on_line` receives each turn
+    line and the summary as dicts. With `twilio_auth_token` the upgrade carries an
+    X-Twilio-Signature, as Twilio's does. Bounded by `max_duration_s`; raises ScriptError for a
+    bad script and aiohttp.ClientError when the endpoint cannot be reached.
+    """
+    if not isinstance(script, CallScript):
+        script = load_script(script)
+    headers = dict(headers or {})
+    if twilio_auth_token:  # sign the upgrade like Twilio does (the URL, no parameters)
+        headers["X-Twilio-Signature"] = compute_signature(twilio_auth_token, url, [])
+    own = session is None
+    http = session or aiohttp.ClientSession()
+    try:
+        async with http.ws_connect(
+            url, headers=headers, autoping=True, max_msg_size=1 << 20, compress=0
+        ) as ws:
+            caller = SimulatedCaller(ws, script, on_line=on_line, parameters=parameters)
+            try:
+                return await asyncio.wait_for(caller.run(), max_duration_s)
+            except TimeoutError:
+                caller.result.errors.append(f"call exceeded {max_duration_s} s")
+                caller._finish_turn()
+                return caller._summarise(max_duration_s)
+    finally:
+        if own:
+            await http.close()
+
+
+# --------------------------------------------------------------------------- command line
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--url", help="ws(s)://HOST:PORT/twilio/stream")
+    parser.add_argument(
+        "--script", default="three-turns", help="a shipped script name or a YAML file"
+    )
+    parser.add_argument(
+        "--param",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="a customParameter for the start message (repeatable)",
+    )
+    parser.add_argument("--record", type=Path, help="write what the caller heard to this WAV file")
+    parser.add_argument("--max-duration", type=float, default=600.0, help="seconds (bound)")
+    parser.add_argument(
+        "--twilio-auth-token-env",
+        metavar="VAR",
+        help="sign the stream request with the Twilio auth token in this environment variable",
+    )
+    parser.add_argument(
+        "--list-scripts", action="store_true", help="list the shipped scripts and exit"
+    )
+
+
+def _print_line(line: dict[str, Any]) -> None:
+    print(json.dumps(line, separators=(",", ":")), flush=True)
+
+
+def write_wav(path: Path, ulaw: bytes) -> None:
+    """Save μ-law 8 kHz audio as a PCM16 WAV (what the caller heard)."""
+    buf = io.BytesIO()
+    with wave.open(buf, "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(RATE)
+        w.writeframes(mulaw.decode(ulaw))
+    path.write_bytes(buf.getvalue())
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.list_scripts:
+        for name in builtin_scripts():
+            print(name)
+        return 0
+    if not args.url:
+        print("liveguard call: --url is required (ws://HOST:PORT/twilio/stream)", file=sys.stderr)
+        return 2
+    params = {}
+    for item in args.param:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            print(f"liveguard call: --param needs KEY=VALUE, got {item!r}", file=sys.stderr)
+            return 2
+        params[key] = value
+    try:
+        script = load_script(args.script)
+        for step in script.steps:  # fail on a bad clip before dialling
+            if isinstance(step, Say | BargeIn):
+                clip_ulaw(step.clip)
+        token = os.environ.get(args.twilio_auth_token_env) if args.twilio_auth_token_env else None
+        result = asyncio.run(
+            run_call(
+                args.url,
+                script,
+                on_line=_print_line,
+                parameters=params,
+                max_duration_s=args.max_duration,
+                twilio_auth_token=token,
+            )
+        )
+    except ScriptError as exc:
+        print(f"liveguard call: {exc}", file=sys.stderr)
+        return 2
+    except (aiohttp.ClientError, OSError) as exc:
+        print(f"liveguard call: cannot connect to {args.url}: {exc}", file=sys.stderr)
+        return 1
+    if args.record:
+        write_wav(args.record, result.heard)
+    return 0

@@ -1,0 +1,95 @@
+"""`liveguard emulate`: run the emulator until SIGINT/SIGTERM.
+
+When ready it prints exactly one JSON line on stdout — `{"base_url", "ca_file", "api_key"}` — so a
+script can start it with `--port 0` and read where to connect; everything else goes to stderr.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import signal
+import sys
+from pathlib import Path
+
+from liveguard.emulator.server import DEFAULT_API_KEY
+
+log = logging.getLogger("liveguard.emulator")
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--host", default="127.0.0.1", help="address to listen on (127.0.0.1)")
+    parser.add_argument("--port", type=int, default=0, help="TCP port; 0 picks a free one")
+    parser.add_argument(
+        "--scenario", default="healthy", help="built-in scenario name or a scenario YAML file"
+    )
+    parser.add_argument("--api-key", default=DEFAULT_API_KEY, help="the key clients must send")
+    parser.add_argument(
+        "--state-dir",
+        type=Path,
+        default=None,
+        help="keep the CA here (reused across runs); default: a temporary directory",
+    )
+    parser.add_argument(
+        "--list-scenarios", action="store_true", help="list the built-in scenarios and exit"
+    )
+    parser.add_argument("-v", "--verbose", action="store_true", help="log every session")
+
+
+def run(args: argparse.Namespace) -> int:
+    from liveguard.emulator.scenario import ScenarioError, builtin_scenarios
+
+    if args.list_scenarios:
+        for name, description in sorted(builtin_scenarios().items()):
+            print(f"{name:24} {description}")
+        return 0
+    logging.basicConfig(
+        stream=sys.stderr,
+        level=logging.INFO if args.verbose else logging.WARNING,
+        format="%(asctime)s %(name)s %(levelname)s %(message)s",
+    )
+    try:
+        return asyncio.run(_serve(args))
+    except ScenarioError as exc:
+        print(f"liveguard emulate: bad scenario: {exc}", file=sys.stderr)
+        return 2
+    except OSError as exc:
+        print(
+            f"liveguard emulate: cannot listen on {args.host}:{args.port}: {exc}", file=sys.stderr
+        )
+        return 2
+
+
+async def _serve(args: argparse.Namespace) -> int:
+    from liveguard.emulator.server import Emulator
+
+    emulator = Emulator(
+        host=args.host,
+        port=args.port,
+        scenario=args.scenario,
+        api_key=args.api_key,
+        state_dir=args.state_dir,
+    )
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    await emulator.start()
+    try:
+        ready = {
+            "base_url": emulator.base_url,
+            "ca_file": emulator.ca_file,
+            "api_key": emulator.api_key,
+        }
+        sys.stdout.write(json.dumps(ready) + "\n")
+        sys.stdout.flush()
+        print(
+            f"liveguard emulator on {emulator.base_url} (scenario {args.scenario}); Ctrl-C to stop",
+            file=sys.stderr,
+        )
+        await stop.wait()
+    finally:
+        await emulator.stop()
+    return 0

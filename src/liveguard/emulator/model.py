@@ -1,0 +1,983 @@
+"""The emulated Gemini Live model: one sans-I/O object per connection, fed messages and time.
+
+`EmulatedSession` takes parsed client messages (`liveguard.emulator.wire.ClientMessage`) and a
+monotonic `now`, and returns what the server must do, in order: send a frame, or close the
+connection. Everything that happens later (paced audio, turnComplete after playback time, goAway,
+faults) sits in a time-ordered queue that the server drains with `poll(now)` at `next_deadline()`.
+No sockets, no asyncio, no wall clock: tests drive it with plain floats and get identical results.
+
+Conversations outlive connections through `ResumptionStore`, which one emulator process shares
+between all its connections: handles map to snapshots of a conversation, and the store remembers
+which conversation is open where (the service refuses to resume a conversation still connected).
+"""
+
+from __future__ import annotations
+
+import base64
+import heapq
+import itertools
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from liveguard.audio.clips import clip_text
+from liveguard.emulator import speech
+from liveguard.emulator.activity import ActivityDetector, ActivityEvent, VadConfig, parse_pcm_rate
+from liveguard.emulator.scenario import Scenario, bare_model_name, is_known_model
+from liveguard.emulator.wire import ClientMessage, truncate_reason
+
+__all__ = [
+    "GOAWAY_CLOSE_REASON",
+    "SESSION_NOT_FOUND",
+    "CloseConnection",
+    "EmulatedSession",
+    "ModelStats",
+    "Output",
+    "ResumptionStore",
+    "SendFrame",
+    "unknown_model_reason",
+]
+
+SESSION_NOT_FOUND = "BidiGenerateContent session not found"
+GOAWAY_CLOSE_REASON = (
+    "Connection aborted because the client failed to close the connection after receiving a "
+    "GoAway signal once the session duration limit was reached."
+)
+PRECONDITION_FAILED = "Precondition check failed."
+INVALID_ARGUMENT = "Request contains an invalid argument."
+AUDIO_MIME = f"audio/pcm;rate={speech.OUTPUT_RATE}"
+TOKENS_PER_AUDIO_SECOND = 25
+MAX_TURN_AUDIO_S = 60.0  # caller audio kept for one turn's transcript; the rest is dropped
+MAX_PENDING_TURNS = 8  # caller turns queued behind a non-interruptible answer
+MAX_HISTORY_TURNS = 400
+PREROLL_S = 0.3
+
+
+def unknown_model_reason(model: str) -> str:
+    bare = bare_model_name(model)
+    return truncate_reason(
+        f"models/{bare} is not found for API version v1beta, or is not supported for "
+        "bidiGenerateContent. Call ModelService.ListModels to see the list of available models "
+        "and their supported methods."
+    )
+
+
+# --------------------------------------------------------------------------- outputs
+
+
+@dataclass(frozen=True, slots=True)
+class SendFrame:
+    """Send one server message (exact camelCase top-level keys; audio data as raw bytes)."""
+
+    payload: dict
+
+
+@dataclass(frozen=True, slots=True)
+class CloseConnection:
+    """Close the WebSocket with this code and reason (reason already <= 123 bytes)."""
+
+    code: int
+    reason: str
+
+
+Output = SendFrame | CloseConnection
+
+
+@dataclass(slots=True)
+class ModelStats:
+    """Counters per connection; tests compare them with what a client sent and saw."""
+
+    frames_received: int = 0
+    audio_frames_received: int = 0
+    audio_bytes_received: int = 0
+    audio_seconds_received: float = 0.0
+    audio_frames_ignored: int = 0  # manual mode, outside an activity
+    text_inputs: int = 0
+    client_contents: int = 0
+    tool_responses: int = 0
+    activity_starts: int = 0
+    activity_ends: int = 0
+    user_turns: int = 0
+    model_turns: int = 0
+    audio_chunks_sent: int = 0
+    audio_seconds_sent: float = 0.0
+    interrupts_sent: int = 0  # real barge-ins
+    phantom_interrupts: int = 0
+    wedged_turns: int = 0
+    tool_calls_sent: int = 0
+    tool_call_cancellations: int = 0
+    handles_issued: int = 0
+    resumed: bool = False
+    goaway_sent: bool = False
+    close_code: int | None = None
+    close_reason: str | None = None
+    transcripts: list[str] = field(default_factory=list)  # input transcripts, one per user turn
+
+
+# --------------------------------------------------------------------------- conversation
+
+
+@dataclass(frozen=True, slots=True)
+class _Turn:
+    role: str  # "user" | "model"
+    text: str
+    audio_s: float = 0.0
+    clip: str | None = None  # the reply clip of a model turn
+
+    @property
+    def tokens(self) -> int:
+        return max(1, len(self.text) // 4) + round(self.audio_s * TOKENS_PER_AUDIO_SECOND)
+
+
+@dataclass(slots=True)
+class _Conversation:
+    """What a resumption handle restores."""
+
+    lineage: str  # the conversation's id across all its connections
+    history: list[_Turn] = field(default_factory=list)
+    model_turns: int = 0
+    user_turns: int = 0
+    wedged: bool = False
+    seeded: bool = False  # history came from clientContent or a resumed handle
+
+    def copy(self) -> _Conversation:
+        return replace(self, history=list(self.history))
+
+    @property
+    def last_reply(self) -> str | None:
+        for turn in reversed(self.history):
+            if turn.role == "model" and turn.clip:
+                return turn.clip
+        return None
+
+
+@dataclass(slots=True)
+class _Saved:
+    conversation: _Conversation
+    issued_at: float
+    ttl_s: float
+
+
+class ResumptionStore:
+    """Process-wide: handles, open conversations, fault budgets, connection ordinals."""
+
+    MAX_HANDLES = 100_000
+
+    def __init__(self) -> None:
+        self._handles: dict[str, _Saved] = {}
+        self._open: dict[str, str] = {}  # lineage -> session_id holding it
+        self._closed_at: dict[str, float] = {}
+        self._wedged_lineages: set[str] = set()
+        self._fired: set[tuple[str, str]] = set()
+        self._budget: dict[tuple[str, str], int] = {}
+        self._ordinals: dict[str, int] = {}
+        self._ids = itertools.count(1)
+
+    def next_ordinal(self, scenario: str) -> int:
+        n = self._ordinals.get(scenario, 0)
+        self._ordinals[scenario] = n + 1
+        return n
+
+    def new_lineage(self) -> str:
+        return f"c{next(self._ids)}"
+
+    def issue(self, conversation: _Conversation, now: float, ttl_s: float) -> str:
+        n = next(self._ids)
+        raw = f"liveguard-emulator:{conversation.lineage}:{n}".encode()
+        handle = base64.urlsafe_b64encode(raw).decode().rstrip("=")
+        if len(self._handles) >= self.MAX_HANDLES:
+            self._handles.pop(next(iter(self._handles)))
+        self._handles[handle] = _Saved(conversation.copy(), now, ttl_s)
+        return handle
+
+    def lookup(self, handle: str, now: float) -> _Conversation | None:
+        saved = self._handles.get(handle)
+        if saved is None:
+            return None
+        lineage = saved.conversation.lineage
+        closed = self._closed_at.get(lineage)
+        if lineage not in self._open and closed is not None and now - closed > saved.ttl_s:
+            return None
+        return saved.conversation.copy()
+
+    def acquire(self, lineage: str, session_id: str) -> bool:
+        """Mark the conversation open on this connection; False if another connection holds it."""
+        holder = self._open.get(lineage)
+        if holder is not None and holder != session_id:
+            return False
+        self._open[lineage] = session_id
+        return True
+
+    def release(self, lineage: str, session_id: str, now: float) -> None:
+        if self._open.get(lineage) == session_id:
+            del self._open[lineage]
+            self._closed_at[lineage] = now
+
+    def mark_wedged(self, lineage: str) -> None:
+        self._wedged_lineages.add(lineage)
+
+    def lineage_wedged(self, lineage: str) -> bool:
+        return lineage in self._wedged_lineages
+
+    def fired(self, lineage: str, fault: str) -> bool:
+        return (lineage, fault) in self._fired
+
+    def fire(self, lineage: str, fault: str, scenario: str, max_times: int | None) -> bool:
+        """Record that a fault fires now; False if it already fired here or its budget is spent."""
+        if (lineage, fault) in self._fired:
+            return False
+        key = (scenario, fault)
+        if max_times is not None and self._budget.get(key, 0) >= max_times:
+            return False
+        self._fired.add((lineage, fault))
+        self._budget[key] = self._budget.get(key, 0) + 1
+        return True
+
+
+# --------------------------------------------------------------------------- generations
+
+
+@dataclass(slots=True, eq=False)
+class _Gen:
+    """One model turn in progress (from the end of the user's turn to turnComplete)."""
+
+    kind: str  # "reply" | "tool" | "wedged" | "phantom"
+    interruptible: bool
+    prompt_tokens: int
+    prompt_audio_tokens: int
+    clip: str | None = None
+    text: str = ""
+    cancelled: bool = False
+    chunks_sent: int = 0
+    total_chunks: int = 1
+    audio_s_sent: float = 0.0
+    text_sent: list[str] = field(default_factory=list)
+    tool_ids: list[str] = field(default_factory=list)
+    generation_complete: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class _UserInput:
+    text: str
+    utterance: str | None
+    audio_s: float
+    from_text: bool
+    recorded: bool = False  # already in the history (clientContent turns)
+
+
+# --------------------------------------------------------------------------- session
+
+
+class EmulatedSession:
+    """The model behind one WebSocket connection (see module docstring)."""
+
+    def __init__(
+        self, scenario: Scenario, *, store: ResumptionStore, session_id: str, now: float
+    ) -> None:
+        self.scenario = scenario
+        self.store = store
+        self.session_id = session_id
+        self.stats = ModelStats()
+        self.started_at = now
+        self.ordinal = store.next_ordinal(scenario.name)
+        self.rng = scenario.rng(self.ordinal)
+        self.model = ""
+        self.closed = False
+        self._setup_done = False
+        self._queue: list[tuple[float, int, _Gen | None, Callable[[float], list[Output]]]] = []
+        self._seq = itertools.count()
+        self._conv: _Conversation | None = None
+        self._gen: _Gen | None = None
+        self._pending: deque[_UserInput] = deque()
+        self._last_seeded_user = ""  # the last user text of clientContent without turnComplete
+        self._vad = VadConfig()
+        self._detector: ActivityDetector | None = None
+        self._manual_open = False
+        self._manual_audio_s = 0.0
+        self._turn_audio = bytearray()
+        self._turn_rate = 16000
+        self._recent: deque[bytes] = deque()
+        self._recent_bytes = 0
+        self._input_tx = False
+        self._output_tx = False
+        self._resumption = False
+        self._text_mode = False
+        self._tools: set[str] = set()
+        self._system_tokens = 0
+        self._compression = False
+        self._audio_offset_s = 0.0
+
+    # ------------------------------------------------------------------ public API
+
+    def handle_setup(self, setup: dict, now: float) -> list[Output]:
+        """The first frame; validates the model and any resumption handle."""
+        self.stats.frames_received += 1
+        model = str(setup.get("model") or "")
+        if not is_known_model(model):
+            return self._close(1008, unknown_model_reason(model), now)
+        self.model = bare_model_name(model)
+        gen_cfg = setup.get("generation_config") or {}
+        modalities = [str(m).upper() for m in gen_cfg.get("response_modalities") or []]
+        self._text_mode = modalities == ["TEXT"]
+        self._input_tx = setup.get("input_audio_transcription") is not None
+        self._output_tx = setup.get("output_audio_transcription") is not None
+        self._vad = VadConfig.from_setup(setup.get("realtime_input_config"))
+        self._detector = None if self._vad.disabled else ActivityDetector(self._vad)
+        self._compression = setup.get("context_window_compression") is not None
+        for tool in setup.get("tools") or []:
+            for decl in tool.get("function_declarations") or []:
+                if decl.get("name"):
+                    self._tools.add(str(decl["name"]))
+        self._system_tokens = _content_tokens(setup.get("system_instruction"))
+
+        resumption = setup.get("session_resumption")
+        self._resumption = resumption is not None
+        handle = (resumption or {}).get("handle")
+        if handle:
+            conv = self.store.lookup(str(handle), now)
+            if conv is None or not self.store.acquire(conv.lineage, self.session_id):
+                return self._close(1008, SESSION_NOT_FOUND, now)
+            wedge = self.scenario.faults.wedge
+            on_resume = wedge.on_resume if wedge else "clears"
+            if on_resume == "clears":
+                conv.wedged = False
+            elif on_resume == "keeps":
+                conv.wedged = conv.wedged or self.store.lineage_wedged(conv.lineage)
+            conv.seeded = True
+            self.stats.resumed = True
+        else:
+            conv = _Conversation(lineage=self.store.new_lineage())
+            self.store.acquire(conv.lineage, self.session_id)
+        self._conv = conv
+
+        conn = self.scenario.connection
+        lifetime = conn.lifetime_s
+        if conn.goaway_time_left_s > 0:
+            self._at(now + lifetime - conn.goaway_time_left_s, None, self._goaway)
+        self._at(now + lifetime, None, lambda t: self._close(1008, GOAWAY_CLOSE_REASON, t))
+        close = self.scenario.faults.close
+        if close is not None and close.at_s is not None:
+            self._at(now + close.at_s, None, self._timed_close_fault)
+
+        delay = conn.setup_delay_s.sample(self.rng)
+        self._at(now + delay, None, self._setup_complete)
+        return self.poll(now)
+
+    def handle_client(self, msg: ClientMessage, now: float) -> list[Output]:
+        """Any message after setup."""
+        if self.closed:
+            return []
+        self.stats.frames_received += 1
+        body = msg.body
+        out: list[Output] = []
+        if msg.kind == "realtime_input":
+            out = self._realtime(body, now)
+        elif msg.kind == "client_content":
+            out = self._client_content(body, now)
+        elif msg.kind == "tool_response":
+            out = self._tool_response(body, now)
+        elif msg.kind == "setup":  # a second setup: the service rejects it
+            out = self._close(1007, INVALID_ARGUMENT, now)
+        # context_update: accepted; the emulated model's answers do not depend on it
+        if self.closed:
+            return out
+        return out + self.poll(now)
+
+    def poll(self, now: float) -> list[Output]:
+        """Everything due by `now`, in order."""
+        out: list[Output] = []
+        while self._queue and not self.closed:
+            t, _, gen, action = self._queue[0]
+            if gen is not None and gen.cancelled:
+                heapq.heappop(self._queue)
+                continue
+            if t > now:
+                break
+            heapq.heappop(self._queue)
+            out.extend(action(t))
+        return out
+
+    def next_deadline(self) -> float | None:
+        if self.closed:
+            return None
+        while self._queue and self._queue[0][2] is not None and self._queue[0][2].cancelled:
+            heapq.heappop(self._queue)
+        return self._queue[0][0] if self._queue else None
+
+    def pong_policy(self) -> float | None:
+        conn = self.scenario.connection
+        return None if conn.drop_pongs else conn.pong_delay_s
+
+    def connection_closed(self, now: float) -> None:
+        """The socket went away: free the conversation for a resume, stop all timers."""
+        self.closed = True
+        self._queue.clear()
+        if self._conv is not None:
+            self.store.release(self._conv.lineage, self.session_id, now)
+
+    @property
+    def wedged(self) -> bool:
+        return bool(self._conv and self._conv.wedged)
+
+    @property
+    def generating(self) -> bool:
+        return self._gen is not None
+
+    # ------------------------------------------------------------------ scheduling
+
+    def _at(self, t: float, gen: _Gen | None, action: Callable[[float], list[Output]]) -> None:
+        heapq.heappush(self._queue, (t, next(self._seq), gen, action))
+
+    def _send(self, payload: dict) -> list[Output]:
+        return [SendFrame(payload)]
+
+    def _close(self, code: int, reason: str, now: float) -> list[Output]:
+        self.closed = True
+        self.stats.close_code = code
+        self.stats.close_reason = truncate_reason(reason)
+        self._queue.clear()
+        if self._conv is not None:
+            self.store.release(self._conv.lineage, self.session_id, now)
+        return [CloseConnection(code, truncate_reason(reason))]
+
+    def _setup_complete(self, now: float) -> list[Output]:
+        self._setup_done = True
+        return self._send({"setupComplete": {}})
+
+    def _goaway(self, now: float) -> list[Output]:
+        self.stats.goaway_sent = True
+        return self._send(
+            {"goAway": {"timeLeft": _duration(self.scenario.connection.goaway_time_left_s)}}
+        )
+
+    def _timed_close_fault(self, now: float) -> list[Output]:
+        fault = self.scenario.faults.close
+        assert fault is not None and self._conv is not None
+        if not self._fault_fires("close", fault.probability, fault.max_times):
+            return []
+        return self._close(fault.code, fault.close_reason(), now)
+
+    def _fault_fires(self, name: str, probability: float, max_times: int | None) -> bool:
+        assert self._conv is not None
+        if self.store.fired(self._conv.lineage, name):
+            return False
+        if probability < 1.0 and self.rng.random() >= probability:
+            return False
+        return self.store.fire(self._conv.lineage, name, self.scenario.name, max_times)
+
+    # ------------------------------------------------------------------ realtime input
+
+    def _realtime(self, body: dict, now: float) -> list[Output]:
+        if "audio" in body:
+            blob = body["audio"] or {}
+            return self._audio(blob.get("data") or b"", blob.get("mime_type"), now)
+        if "media_chunks" in body:
+            out: list[Output] = []
+            for blob in (body["media_chunks"] or [])[:1]:  # the service ignores all but the first
+                mime = str(blob.get("mime_type") or "")
+                if mime.startswith("audio/"):
+                    out += self._audio(blob.get("data") or b"", mime, now)
+            return out
+        if body.get("audio_stream_end"):
+            if self._detector is None:
+                return []
+            return self._activity_events(self._detector.flush(), now)
+        if "activity_start" in body:
+            return self._manual_start(now)
+        if "activity_end" in body:
+            return self._manual_end(now)
+        if "text" in body:
+            text = str(body["text"] or "")
+            if not text.strip():
+                return []
+            self.stats.text_inputs += 1
+            return self._user_input(
+                _UserInput(text, speech.match_utterance_text(text), 0.0, True), now, barge=True
+            )
+        return []  # video frames: accepted, the emulated model does not look at them
+
+    def _audio(self, data: bytes, mime: str | None, now: float) -> list[Output]:
+        rate = parse_pcm_rate(mime)
+        seconds = len(data) / 2 / rate
+        self.stats.audio_frames_received += 1
+        self.stats.audio_bytes_received += len(data)
+        self.stats.audio_seconds_received += seconds
+        self._audio_offset_s += seconds
+        if self._detector is None:  # manual activity detection
+            if not self._manual_open:
+                self.stats.audio_frames_ignored += 1
+                return []
+            self._manual_audio_s += seconds
+            self._append_turn_audio(data, rate)
+            return []
+        if rate != self._turn_rate:
+            self._turn_rate = rate
+            self._recent.clear()
+            self._recent_bytes = 0
+        self._recent.append(data)
+        self._recent_bytes += len(data)
+        preroll_s = max(PREROLL_S, self._vad.prefix_padding_ms / 1000 + 0.1)
+        limit = int(preroll_s * rate * 2) + len(data)
+        while self._recent_bytes - len(self._recent[0]) >= limit:
+            self._recent_bytes -= len(self._recent.popleft())
+        was_active = self._detector.active
+        events = self._detector.feed(data, rate)
+        if was_active and not any(e.kind == "start" for e in events):
+            self._append_turn_audio(data, rate)
+        return self._activity_events(events, now)
+
+    def _append_turn_audio(self, data: bytes, rate: int) -> None:
+        self._turn_rate = rate
+        if len(self._turn_audio) < MAX_TURN_AUDIO_S * rate * 2:
+            self._turn_audio += data
+
+    def _activity_events(self, events: list[ActivityEvent], now: float) -> list[Output]:
+        out: list[Output] = []
+        for event in events:
+            if event.kind == "start":
+                self.stats.activity_starts += 1
+                self._turn_audio = bytearray(b"".join(self._recent))
+                out += self._voice_activity("ACTIVITY_START", event.offset_s)
+                out += self._barge_in(now)
+            else:
+                self.stats.activity_ends += 1
+                out += self._voice_activity("ACTIVITY_END", event.offset_s)
+                out += self._audio_turn_end(now)
+        return out
+
+    def _voice_activity(self, kind: str, offset_s: float) -> list[Output]:
+        if not self.scenario.model.voice_activity_events:
+            return []
+        return self._send(
+            {
+                "serverContent": {},
+                "voiceActivity": {"type": kind, "audioOffset": _duration(offset_s)},
+            }
+        )
+
+    def _manual_start(self, now: float) -> list[Output]:
+        if self._detector is not None or self._manual_open:
+            return []  # not allowed under automatic detection; nested starts are ignored
+        self._manual_open = True
+        self._manual_audio_s = 0.0
+        self._turn_audio = bytearray()
+        self.stats.activity_starts += 1
+        return self._voice_activity("ACTIVITY_START", self._audio_offset_s) + self._barge_in(now)
+
+    def _manual_end(self, now: float) -> list[Output]:
+        if self._detector is not None or not self._manual_open:
+            return []
+        self._manual_open = False
+        self.stats.activity_ends += 1
+        out = self._voice_activity("ACTIVITY_END", self._audio_offset_s)
+        if self._manual_audio_s == 0.0:  # an empty activity: what the service does (spec §8.2)
+            out += self._send({"serverContent": {"turnComplete": True}, "usageMetadata": {}})
+            return out + self._close(1007, PRECONDITION_FAILED, now)
+        return out + self._audio_turn_end(now)
+
+    def _audio_turn_end(self, now: float) -> list[Output]:
+        pcm = bytes(self._turn_audio)
+        self._turn_audio = bytearray()
+        audio_s = len(pcm) / 2 / self._turn_rate
+        name, text = speech.transcribe(
+            pcm, self._turn_rate, self.scenario.model.placeholder_transcript
+        )
+        out: list[Output] = []
+        delay = self.scenario.model.transcription_delay_s
+        t = now + delay
+        if self._input_tx:
+            for piece in speech.fragments(text, self.scenario.model.transcript_fragment_words):
+                self._schedule_tx(t, "inputTranscription", piece)
+                t += 0.02
+        if len(self.stats.transcripts) < 1000:
+            self.stats.transcripts.append(text)
+        return out + self._user_input(_UserInput(text, name, audio_s, False), t, barge=False)
+
+    def _schedule_tx(self, t: float, key: str, text: str, gen: _Gen | None = None) -> None:
+        payload = {"serverContent": {key: {"text": text}}}
+        dup = self.scenario.faults.duplicate_transcriptions
+        times = 1
+        if dup is not None and (key == "inputTranscription" or dup.output):
+            if self.rng.random() < dup.probability:
+                times = 2
+        for _ in range(times):
+            self._at(t, gen, lambda _t, p=payload: self._send(p))
+
+    # ------------------------------------------------------------------ client content, tools
+
+    def _client_content(self, body: dict, now: float) -> list[Output]:
+        assert self._conv is not None
+        self.stats.client_contents += 1
+        turns = body.get("turns") or []
+        complete = bool(body.get("turn_complete"))
+        out: list[Output] = []
+        if turns or complete:
+            out += self._barge_in(now, force=True)  # "will interrupt any current generation"
+        texts: list[str] = []
+        for turn in turns:
+            role = str(turn.get("role") or "user")
+            text = " ".join(
+                str(p["text"]) for p in turn.get("parts") or [] if isinstance(p.get("text"), str)
+            )
+            self._record(_Turn("model" if role == "model" else "user", text), now)
+            if role != "model" and text:
+                texts.append(text)
+        if not complete:
+            if turns:
+                self._conv.seeded = True
+            if texts:
+                self._last_seeded_user = texts[-1]
+            return out
+        text = " ".join(texts) or self._last_seeded_user
+        self._last_seeded_user = ""
+        return out + self._user_input(
+            _UserInput(text, speech.match_utterance_text(text), 0.0, True, recorded=True),
+            now,
+            barge=False,
+        )
+
+    def _tool_response(self, body: dict, now: float) -> list[Output]:
+        self.stats.tool_responses += 1
+        gen = self._gen
+        if gen is None or gen.kind != "tool" or not gen.tool_ids:
+            return []
+        answered = {str(r.get("id")) for r in body.get("function_responses") or []}
+        if not answered & set(gen.tool_ids):
+            return []
+        gen.tool_ids = []
+        self._speak(gen, now, gen.clip or "order_shipped")
+        return []
+
+    # ------------------------------------------------------------------ turns
+
+    def _barge_in(self, now: float, *, force: bool = False) -> list[Output]:
+        """Caller activity (or a client message) while the model is answering."""
+        gen = self._gen
+        if gen is None or not gen.interruptible:
+            return []
+        if not force and not self._vad.interrupts:
+            return []
+        gen.cancelled = True
+        self._gen = None
+        out: list[Output] = []
+        if gen.tool_ids:
+            self.stats.tool_call_cancellations += 1
+            out += self._send({"toolCallCancellation": {"ids": list(gen.tool_ids)}})
+        self.stats.interrupts_sent += 1
+        out += self._send({"serverContent": {"interrupted": True}})
+        out += self._finish_turn(gen, now, interrupted=True)
+        return out
+
+    def _user_input(self, inp: _UserInput, t: float, *, barge: bool) -> list[Output]:
+        """A complete caller turn; answered at time `t` (now + transcript time for audio)."""
+        assert self._conv is not None
+        out: list[Output] = []
+        if barge:
+            out += self._barge_in(t)
+        self.stats.user_turns += 1
+        self._conv.user_turns += 1
+        if self._gen is not None:  # still answering (NO_INTERRUPTION, or a fault turn)
+            if len(self._pending) < MAX_PENDING_TURNS:
+                self._pending.append(inp)
+            return out
+        self._respond(inp, t)
+        return out
+
+    def _respond(self, inp: _UserInput, t: float) -> None:
+        conv = self._conv
+        assert conv is not None
+        greeting_due = conv.model_turns == 0 and not conv.seeded
+        if not inp.recorded:
+            self._record(_Turn("user", inp.text, inp.audio_s), t)
+        prompt = self._prompt_tokens()
+        if prompt > self.scenario.model.context_window_tokens and not self._compression:
+            # the context is exhausted: the service closes 1007 (spec §9)
+            self._at(t, None, lambda now: self._close(1007, INVALID_ARGUMENT, now))
+            return
+        audio_tokens = sum(round(turn.audio_s * TOKENS_PER_AUDIO_SECOND) for turn in conv.history)
+        wedge = self.scenario.faults.wedge
+        if conv.wedged and wedge is not None:
+            if inp.from_text and self.rng.random() < wedge.nudge_clear_probability:
+                conv.wedged = False
+            else:
+                gen = _Gen(
+                    "wedged",
+                    interruptible=False,
+                    prompt_tokens=prompt,
+                    prompt_audio_tokens=audio_tokens,
+                )
+                self._gen = gen
+                self.stats.wedged_turns += 1
+                when = t + wedge.turn_complete_delay_s.sample(self.rng)
+                self._at(when, gen, lambda now, g=gen: self._finish_turn(g, now))
+                return
+        m = self.scenario.model
+        tool = m.tool_call
+        if tool is not None and tool.function in self._tools and self._tool_triggered(tool, inp):
+            gen = _Gen(
+                "tool",
+                interruptible=True,
+                prompt_tokens=prompt,
+                prompt_audio_tokens=audio_tokens,
+                clip=tool.reply,
+            )
+            self._gen = gen
+            call_id = f"function-call-{self.rng.randrange(10**17, 10**18)}"
+            gen.tool_ids = [call_id]
+            when = t + m.first_audio_latency_s.sample(self.rng)
+            self._at(
+                when,
+                gen,
+                lambda now, g=gen: self._tool_call(g, call_id, tool.function, dict(tool.args)),
+            )
+            return
+        clip = speech.choose_reply(
+            utterance=inp.utterance,
+            greeting_due=greeting_due,
+            greeting=m.greeting,
+            replies=m.replies,
+            fallback=m.fallback_replies,
+            last_reply=conv.last_reply,
+            rng=self.rng,
+        )
+        gen = _Gen(
+            "reply",
+            interruptible=True,
+            prompt_tokens=prompt,
+            prompt_audio_tokens=audio_tokens,
+            clip=clip,
+        )
+        self._gen = gen
+        self._speak(gen, t, clip, greeting=greeting_due)
+
+    def _tool_triggered(self, tool: Any, inp: _UserInput) -> bool:
+        if tool.on_turn is not None:
+            return self._conv is not None and self._conv.user_turns == tool.on_turn
+        return inp.utterance == tool.on_utterance
+
+    def _tool_call(self, gen: _Gen, call_id: str, name: str, args: dict) -> list[Output]:
+        self.stats.tool_calls_sent += 1
+        out = self._resumable_false()
+        return out + self._send(
+            {"toolCall": {"functionCalls": [{"id": call_id, "name": name, "args": args}]}}
+        )
+
+    def _resumable_false(self) -> list[Output]:
+        if not self._resumption:
+            return []
+        return self._send({"sessionResumptionUpdate": {"resumable": False}})
+
+    def _speak(self, gen: _Gen, t: float, clip: str, *, greeting: bool = False) -> None:
+        """Schedule a spoken answer: paced chunks, transcript, generationComplete, turnComplete."""
+        m = self.scenario.model
+        gen.clip = clip
+        gen.text = clip_text(clip)
+        t_first = t + m.first_audio_latency_s.sample(self.rng)
+        duration = speech.reply_seconds(clip)
+        count = m.greeting_chunks if greeting else None
+        chunks = speech.audio_chunks(clip, m.chunk_ms, count)
+        gen.total_chunks = len(chunks)
+        pieces = speech.fragments(gen.text, m.transcript_fragment_words)
+        self._at(t_first, gen, lambda now: self._resumable_false())
+        spacing = duration / len(chunks) / m.send_speedup
+        per_piece = len(chunks) / max(1, len(pieces))
+        next_piece = 0
+        t_last = t_first
+        for i, chunk in enumerate(chunks):
+            t_chunk = t_first + i * spacing
+            t_last = t_chunk
+            self._at(t_chunk, gen, lambda now, c=chunk, g=gen: self._chunk(g, c, now))
+            while next_piece < len(pieces) and next_piece * per_piece <= i:
+                if self._output_tx and not self._text_mode:
+                    self._schedule_tx(t_chunk, "outputTranscription", pieces[next_piece], gen)
+                next_piece += 1
+        t_gen_done = t_last + 0.005
+        self._at(t_gen_done, gen, lambda now, g=gen: self._generation_complete(g))
+        t_done = max(t_first + duration, t_gen_done + 0.005)
+        self._at(t_done, gen, lambda now, g=gen: self._finish_turn(g, now))
+
+    def _chunk(self, gen: _Gen, pcm: bytes, now: float) -> list[Output]:
+        assert self._conv is not None
+        fault = self.scenario.faults.close
+        turn_no = self._conv.model_turns + 1
+        if (
+            fault is not None
+            and fault.at_turn == turn_no
+            and gen.chunks_sent >= fault.after_chunks
+            and self._fault_fires("close", fault.probability, fault.max_times)
+        ):
+            return self._close(fault.code, fault.close_reason(), now)
+        gen.chunks_sent += 1
+        seconds = len(pcm) / 2 / speech.OUTPUT_RATE
+        gen.audio_s_sent += seconds
+        if self._text_mode:  # TEXT modality: the words instead of the audio
+            words = gen.text.split()
+            lo = round((gen.chunks_sent - 1) * len(words) / gen.total_chunks)
+            hi = round(gen.chunks_sent * len(words) / gen.total_chunks)
+            if hi <= lo:
+                return []
+            piece = " ".join(words[lo:hi])
+            piece = piece if not gen.text_sent else f" {piece}"
+            gen.text_sent.append(piece)
+            return self._send({"serverContent": {"modelTurn": {"parts": [{"text": piece}]}}})
+        self.stats.audio_chunks_sent += 1
+        self.stats.audio_seconds_sent += seconds
+        return self._send(
+            {
+                "serverContent": {
+                    "modelTurn": {"parts": [{"inlineData": {"mimeType": AUDIO_MIME, "data": pcm}}]}
+                }
+            }
+        )
+
+    def _generation_complete(self, gen: _Gen) -> list[Output]:
+        gen.generation_complete = True
+        return self._send({"serverContent": {"generationComplete": True}})
+
+    def _finish_turn(self, gen: _Gen, now: float, *, interrupted: bool = False) -> list[Output]:
+        """turnComplete (+ usage), then a fresh handle, then whatever is queued or faulted."""
+        conv = self._conv
+        assert conv is not None
+        if self._gen is gen:
+            self._gen = None
+        conv.model_turns += 1
+        self.stats.model_turns += 1
+        response_tokens = (
+            round(gen.audio_s_sent * TOKENS_PER_AUDIO_SECOND)
+            if not self._text_mode
+            else sum(max(1, len(p) // 4) for p in gen.text_sent)
+        )
+        if gen.kind in ("reply", "tool") and (gen.chunks_sent or gen.text_sent):
+            spoken = gen.text
+            if interrupted:
+                words = spoken.split()
+                heard = round(len(words) * min(1.0, gen.chunks_sent / gen.total_chunks))
+                spoken = " ".join(words[:heard])
+            self._record(_Turn("model", spoken, gen.audio_s_sent, gen.clip), now)
+        content: dict[str, Any] = {"turnComplete": True}
+        wedge = self.scenario.faults.wedge
+        if gen.kind == "wedged" and wedge is not None and wedge.turn_complete_reason:
+            content["turnCompleteReason"] = wedge.turn_complete_reason
+        out = self._send(
+            {"serverContent": content, "usageMetadata": self._usage(gen, response_tokens)}
+        )
+        out += self._after_turn(now)
+        return out
+
+    def _after_turn(self, now: float) -> list[Output]:
+        conv = self._conv
+        assert conv is not None
+        faults = self.scenario.faults
+        wedge = faults.wedge
+        if (
+            wedge is not None
+            and wedge.start == "after_turn"
+            and conv.model_turns == wedge.after_turn
+            and not conv.wedged
+            and self._fault_fires("wedge", wedge.probability, wedge.max_times)
+        ):
+            self._wedge()
+        out: list[Output] = []
+        if self._resumption:
+            handle = self.store.issue(conv, now, self.scenario.connection.handle_ttl_s)
+            self.stats.handles_issued += 1
+            out += self._send({"sessionResumptionUpdate": {"newHandle": handle, "resumable": True}})
+        phantom = faults.phantom_interrupt
+        if (
+            phantom is not None
+            and conv.model_turns == phantom.after_turn
+            and not (phantom.only_unseeded and conv.seeded)
+            and self._fault_fires("phantom", phantom.probability, phantom.max_times)
+        ):
+            gen = _Gen(
+                "phantom",
+                interruptible=False,
+                prompt_tokens=self._prompt_tokens(),
+                prompt_audio_tokens=0,
+            )
+            self._gen = gen
+            self._at(now + phantom.delay_s, gen, lambda t, g=gen: self._phantom(g, t))
+            return out
+        if self._pending and self._gen is None:
+            self._respond(self._pending.popleft(), now)
+        return out
+
+    def _phantom(self, gen: _Gen, now: float) -> list[Output]:
+        phantom = self.scenario.faults.phantom_interrupt
+        wedge = self.scenario.faults.wedge
+        assert phantom is not None
+        self.stats.phantom_interrupts += 1
+        if wedge is not None and wedge.start == "after_phantom":
+            self._wedge()
+        out = self._send({"serverContent": {"interrupted": True}})
+        if phantom.turn_complete_after_s is None:
+            self._gen = None
+            if self._pending:
+                self._respond(self._pending.popleft(), now)
+            return out
+        self._at(now + phantom.turn_complete_after_s, gen, lambda t, g=gen: self._finish_turn(g, t))
+        return out
+
+    def _wedge(self) -> None:
+        assert self._conv is not None
+        self._conv.wedged = True
+        self.store.mark_wedged(self._conv.lineage)
+
+    # ------------------------------------------------------------------ accounting
+
+    def _record(self, turn: _Turn, now: float) -> None:
+        conv = self._conv
+        assert conv is not None
+        conv.history.append(turn)
+        if len(conv.history) > MAX_HISTORY_TURNS:
+            del conv.history[0]
+        limit = self.scenario.model.context_window_tokens
+        if self._prompt_tokens() > limit:
+            if not self._compression:
+                return  # the close comes when the model is asked to answer (see _respond)
+            while len(conv.history) > 1 and self._prompt_tokens() > limit // 2:
+                del conv.history[0]
+                while conv.history and conv.history[0].role != "user":
+                    del conv.history[0]
+
+    def _prompt_tokens(self) -> int:
+        assert self._conv is not None
+        return self._system_tokens + sum(t.tokens for t in self._conv.history)
+
+    def _usage(self, gen: _Gen, response_tokens: int) -> dict:
+        prompt = gen.prompt_tokens
+        audio = min(gen.prompt_audio_tokens, prompt)
+        usage: dict[str, Any] = {
+            "promptTokenCount": prompt,
+            "totalTokenCount": prompt + response_tokens,
+        }
+        details = [{"modality": "TEXT", "tokenCount": prompt - audio}]
+        if audio:
+            details.append({"modality": "AUDIO", "tokenCount": audio})
+        usage["promptTokensDetails"] = details
+        if response_tokens:
+            usage["responseTokenCount"] = response_tokens
+            usage["responseTokensDetails"] = [
+                {"modality": "TEXT" if self._text_mode else "AUDIO", "tokenCount": response_tokens}
+            ]
+        return usage
+
+
+def _content_tokens(content: Any) -> int:
+    if isinstance(content, str):
+        return max(1, len(content) // 4)
+    if not isinstance(content, dict):
+        return 0
+    total = 0
+    for part in content.get("parts") or []:
+        if isinstance(part, dict) and isinstance(part.get("text"), str):
+            total += max(1, len(part["text"]) // 4)
+    return total
+
+
+def _duration(seconds: float) -> str:
+    """proto Duration JSON: "50s", "0.440s"."""
+    if abs(seconds - round(seconds)) < 1e-9:
+        return f"{round(seconds)}s"
+    return f"{seconds:.3f}s"

@@ -1,0 +1,129 @@
+"""What the emulated model hears and says: transcripts of caller audio, reply choice, audio chunks.
+
+The "ASR" is `identify_utterance` over the shipped caller clips (anything else gets a neutral
+placeholder); the "TTS" is the shipped reply clips, cut into frames the way the service streams
+them. Kept apart from model.py so the session state machine only deals with turns and time.
+"""
+
+from __future__ import annotations
+
+import functools
+import itertools
+import math
+import random
+import re
+
+from liveguard.audio.clips import (
+    clip_text,
+    identify_utterance,
+    load_clip,
+    resample_pcm16,
+    utterance_names,
+)
+
+__all__ = [
+    "DEFAULT_REPLIES",
+    "OUTPUT_RATE",
+    "audio_chunks",
+    "choose_reply",
+    "fragments",
+    "match_utterance_text",
+    "reply_seconds",
+    "transcribe",
+]
+
+OUTPUT_RATE = 24000
+
+#: utterance -> reply clip; "@repeat" repeats the model's previous reply.
+DEFAULT_REPLIES = {
+    "check_order": "ask_order_number",
+    "order_number": "order_shipped",
+    "transfer_billing": "transfer",
+    "thanks_bye": "goodbye",
+    "still_there": "still_here",
+    "change_address": "ask_order_number",
+    "repeat_please": "@repeat",
+    "opening_hours": "closing_time",
+}
+
+_WORD = re.compile(r"[a-z0-9']+")
+
+
+def _norm(text: str) -> str:
+    return " ".join(_WORD.findall(text.lower()))
+
+
+@functools.cache
+def _utterance_texts() -> tuple[tuple[str, str], ...]:
+    return tuple((name, _norm(clip_text(name))) for name in utterance_names())
+
+
+def match_utterance_text(text: str) -> str | None:
+    """The shipped utterance whose words appear in `text` (a nudge often quotes the caller)."""
+    norm = f" {_norm(text)} "
+    for name, words in _utterance_texts():
+        if words and f" {words} " in norm:
+            return name
+    return None
+
+
+def transcribe(pcm: bytes, rate: int, placeholder: str) -> tuple[str | None, str]:
+    """(utterance name or None, transcript) for one caller turn of PCM16 audio."""
+    if rate != 16000:
+        try:
+            pcm = resample_pcm16(pcm, rate, 16000)
+        except ValueError:  # an exotic rate ratio: not one of ours anyway
+            return None, placeholder
+    name = identify_utterance(pcm)
+    if name is None:
+        return None, placeholder
+    return name, clip_text(name)
+
+
+def choose_reply(
+    *,
+    utterance: str | None,
+    greeting_due: bool,
+    greeting: str,
+    replies: dict[str, str],
+    fallback: list[str],
+    last_reply: str | None,
+    rng: random.Random,
+) -> str:
+    """Which reply clip answers this turn."""
+    if greeting_due:
+        return greeting
+    if utterance is not None:
+        reply = replies.get(utterance, DEFAULT_REPLIES.get(utterance))
+        if reply == "@repeat":
+            return last_reply or greeting
+        if reply is not None:
+            return reply
+    return rng.choice(fallback)
+
+
+@functools.cache
+def audio_chunks(name: str, chunk_ms: int, count: int | None = None) -> tuple[bytes, ...]:
+    """A reply clip at 24 kHz cut into `count` near-equal frames, or frames of `chunk_ms`."""
+    pcm = load_clip(name, OUTPUT_RATE).pcm
+    samples = len(pcm) // 2
+    if count is None:
+        per = max(1, OUTPUT_RATE * chunk_ms // 1000)
+        count = max(1, math.ceil(samples / per))
+    count = max(1, min(count, samples))
+    bounds = [round(i * samples / count) for i in range(count + 1)]
+    return tuple(pcm[2 * a : 2 * b] for a, b in itertools.pairwise(bounds))
+
+
+def reply_seconds(name: str) -> float:
+    return load_clip(name, OUTPUT_RATE).seconds
+
+
+def fragments(text: str, words_per_fragment: int) -> list[str]:
+    """Incremental transcript fragments, as conversation models send them (leading spaces)."""
+    words = text.split()
+    out = []
+    for i in range(0, len(words), words_per_fragment):
+        piece = " ".join(words[i : i + words_per_fragment])
+        out.append(piece if i == 0 else f" {piece}")
+    return out

@@ -1,0 +1,461 @@
+"""The emulator's wire codec: client frames in, server frames out, the way the service does it.
+
+Client frames are proto3 JSON. The service accepts both the lowerCamel JSON name and the snake_case
+proto name of every field (the SDK mixes them in one frame), both base64 alphabets, padded or not,
+and enum values in any case. It rejects unknown fields with 1007 and the reason text quoted in the
+protocol spec §3/§10. To know *every* field without re-typing the API, the schema is derived once
+from google-genai's own pydantic types (`LiveClientMessage` and everything it reaches): the SDK can
+only put on the wire what those types hold, so a strict parser built from them never rejects valid
+SDK output. Free-form maps (`args`, `response`, JSON-schema bodies, `labels`, property names) keep
+their keys untouched.
+
+Server frames are compact UTF-8 JSON sent as binary frames, each under 1 MiB, with only the
+top-level keys the SDK knows (an unknown one crashes it, spec §0.8).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import enum
+import json
+import math
+import re
+import types as pytypes
+import typing
+from dataclasses import dataclass
+from typing import Any, Union
+
+import pydantic
+
+__all__ = [
+    "MAX_REASON_BYTES",
+    "MAX_SERVER_FRAME_BYTES",
+    "SERVER_TOP_LEVEL_KEYS",
+    "ClientMessage",
+    "ServerFrameError",
+    "WireError",
+    "decode_base64",
+    "encode_server_message",
+    "parse_client_frame",
+    "truncate_reason",
+]
+
+MAX_REASON_BYTES = 123  # a close reason never exceeds this (RFC 6455 control-frame limit)
+MAX_SERVER_FRAME_BYTES = 2**20  # the SDK's websockets client drops larger frames (1009 → 1006)
+
+INVALID_ARGUMENT = "Request contains an invalid argument."
+
+#: Top-level keys the SDK's `_LiveServerMessage_from_mldev` keeps (spec §5).
+SERVER_TOP_LEVEL_KEYS = frozenset(
+    {
+        "setupComplete",
+        "serverContent",
+        "toolCall",
+        "toolCallCancellation",
+        "usageMetadata",
+        "goAway",
+        "sessionResumptionUpdate",
+        "voiceActivityDetectionSignal",
+        "voiceActivity",
+    }
+)
+
+
+def truncate_reason(reason: str, limit: int = MAX_REASON_BYTES) -> str:
+    """Cut `reason` to `limit` UTF-8 bytes without splitting a character, like the service."""
+    raw = reason.encode("utf-8")
+    if len(raw) <= limit:
+        return reason
+    return raw[:limit].decode("utf-8", errors="ignore")
+
+
+class WireError(Exception):
+    """A client frame the service would refuse; the server closes with (code, reason)."""
+
+    def __init__(self, code: int, reason: str) -> None:
+        self.code = code
+        self.reason = truncate_reason(reason)
+        super().__init__(f"{code} {self.reason}")
+
+
+class ServerFrameError(ValueError):
+    """A server frame the SDK could not take (too large, or an unknown top-level key)."""
+
+
+@dataclass(frozen=True, slots=True)
+class ClientMessage:
+    """One parsed client frame.
+
+    `kind` is "setup" | "realtime_input" | "client_content" | "tool_response" | "context_update";
+    `body` is that message with snake_case keys (opaque maps untouched), blob data as bytes and
+    enum values upper-cased.
+    """
+
+    kind: str
+    body: dict
+
+
+# --------------------------------------------------------------------------- schema nodes
+
+
+def _invalid(path: str, type_name: str, value: Any) -> WireError:
+    shown = json.dumps(value, ensure_ascii=False, default=str)
+    if len(shown) > 40:
+        shown = shown[:40] + "…"
+    return WireError(
+        1007, f"Invalid JSON payload received. Invalid value at '{path}' ({type_name}), {shown}"
+    )
+
+
+class _Node:
+    """A field type; `parse` returns the normalised value or raises WireError."""
+
+    __slots__ = ()
+
+    def parse(self, value: Any, path: str) -> Any:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+
+class _Opaque(_Node):
+    """google.protobuf.Value / Any: user data, kept verbatim."""
+
+    __slots__ = ()
+
+    def parse(self, value: Any, path: str) -> Any:
+        return value
+
+
+class _Str(_Node):
+    __slots__ = ()
+
+    def parse(self, value: Any, path: str) -> Any:
+        if not isinstance(value, str):
+            raise _invalid(path, "TYPE_STRING", value)
+        return value
+
+
+class _Bool(_Node):
+    __slots__ = ()
+
+    def parse(self, value: Any, path: str) -> Any:
+        if not isinstance(value, bool):
+            raise _invalid(path, "TYPE_BOOL", value)
+        return value
+
+
+class _Int(_Node):
+    """proto3 JSON: a number without fraction, or a decimal string (int64 encoders emit those)."""
+
+    __slots__ = ()
+
+    def parse(self, value: Any, path: str) -> Any:
+        if isinstance(value, bool):
+            raise _invalid(path, "TYPE_INT32", value)
+        if isinstance(value, int):
+            return value
+        if isinstance(value, float) and value.is_integer():
+            return int(value)
+        if isinstance(value, str) and re.fullmatch(r"-?\d{1,19}", value):
+            return int(value)
+        raise _invalid(path, "TYPE_INT32", value)
+
+
+class _Float(_Node):
+    __slots__ = ()
+
+    _SPECIAL: typing.ClassVar[dict[str, float]] = {
+        "NaN": math.nan,
+        "Infinity": math.inf,
+        "-Infinity": -math.inf,
+    }
+
+    def parse(self, value: Any, path: str) -> Any:
+        if isinstance(value, bool):
+            raise _invalid(path, "TYPE_FLOAT", value)
+        if isinstance(value, int | float):
+            return float(value)
+        if isinstance(value, str):
+            if value in self._SPECIAL:
+                return self._SPECIAL[value]
+            try:
+                return float(value)
+            except ValueError:
+                pass
+        raise _invalid(path, "TYPE_FLOAT", value)
+
+
+_B64_TO_STD = str.maketrans("-_", "+/")
+
+
+def decode_base64(text: str) -> bytes:
+    """Decode standard or URL-safe base64, padded or not; raise ValueError on anything else."""
+    s = text.translate(_B64_TO_STD)
+    if "=" in s:
+        s = s.rstrip("=")
+    if len(s) % 4 == 1:
+        raise ValueError("truncated base64")
+    s += "=" * (-len(s) % 4)
+    try:
+        return base64.b64decode(s, validate=True)
+    except binascii.Error as exc:
+        raise ValueError(str(exc)) from None
+
+
+class _Bytes(_Node):
+    __slots__ = ()
+
+    def parse(self, value: Any, path: str) -> Any:
+        if not isinstance(value, str):
+            raise _invalid(path, "TYPE_BYTES", value)
+        try:
+            return decode_base64(value)
+        except ValueError:
+            shown = value if len(value) <= 24 else value[:24] + "…"
+            raise WireError(
+                1007,
+                "Invalid JSON payload received. Invalid value at "
+                f"'{path}' (TYPE_BYTES), Base64 decoding failed for \"{shown}\"",
+            ) from None
+
+
+class _Enum(_Node):
+    """Enum names compare case-insensitively on the service; we upper-case them."""
+
+    __slots__ = ("name",)
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def parse(self, value: Any, path: str) -> Any:
+        if isinstance(value, str):
+            return value.upper()
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+        raise _invalid(path, "TYPE_ENUM", value)
+
+
+class _List(_Node):
+    __slots__ = ("item",)
+
+    def __init__(self, item: _Node) -> None:
+        self.item = item
+
+    def parse(self, value: Any, path: str) -> Any:
+        if not isinstance(value, list):
+            raise _invalid(path, "TYPE_LIST", value)
+        item = self.item
+        return [item.parse(v, f"{path}[{i}]") for i, v in enumerate(value)]
+
+
+class _Map(_Node):
+    """A map / Struct: keys are user data and stay as sent; values follow `value`."""
+
+    __slots__ = ("value",)
+
+    def __init__(self, value: _Node) -> None:
+        self.value = value
+
+    def parse(self, value: Any, path: str) -> Any:
+        if not isinstance(value, dict):
+            raise _invalid(path, "TYPE_MESSAGE", value)
+        if isinstance(self.value, _Opaque):
+            return value
+        return {k: self.value.parse(v, f"{path}[{k!r}]") for k, v in value.items()}
+
+
+def _camel(snake: str) -> str:
+    head, *rest = snake.split("_")
+    return head + "".join(p[:1].upper() + p[1:] for p in rest)
+
+
+class _Struct(_Node):
+    """A proto message: accepts each field by its snake_case or lowerCamel name."""
+
+    __slots__ = ("fields", "lookup", "name")
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.fields: dict[str, _Node] = {}
+        self.lookup: dict[str, str] = {}
+
+    def add(self, snake: str, node: _Node) -> None:
+        self.fields[snake] = node
+        self.lookup[snake] = snake
+        self.lookup[_camel(snake)] = snake
+
+    def parse(self, value: Any, path: str) -> Any:
+        if not isinstance(value, dict):
+            raise _invalid(path, "TYPE_MESSAGE", value)
+        out: dict[str, Any] = {}
+        lookup = self.lookup
+        fields = self.fields
+        for key, item in value.items():
+            snake = lookup.get(key)
+            if snake is None:
+                raise WireError(
+                    1007,
+                    f"Invalid JSON payload received. Unknown name \"{key}\" at '{path}': "
+                    "Cannot find field.",
+                )
+            if item is None:  # proto3 JSON: null means "not set"
+                continue
+            if snake in out:
+                raise WireError(
+                    1007,
+                    f"Invalid JSON payload received. Duplicate field \"{key}\" at '{path}'.",
+                )
+            out[snake] = fields[snake].parse(item, f"{path}.{snake}")
+        return out
+
+
+# --------------------------------------------------------------------------- schema from SDK types
+
+#: Fields whose SDK annotation is wider than the wire (the SDK converts before sending).
+_OVERRIDES: dict[tuple[str, str], str] = {
+    ("LiveClientSetup", "system_instruction"): "Content",
+    ("LiveClientSetup", "tools"): "list[Tool]",
+    ("LiveClientContextUpdate", "system_instruction"): "Content",
+    ("LiveClientContextUpdateTools", "tools"): "list[Tool]",
+}
+
+#: Fields the SDK's converters add to a message beyond its pydantic type (from LiveConnectConfig).
+_EXTRA_FIELDS: dict[str, dict[str, str]] = {
+    "LiveClientSetup": {"realtime_input_config": "RealtimeInputConfig"},
+}
+
+_SCALARS: dict[type, _Node] = {
+    bool: _Bool(),
+    int: _Int(),
+    float: _Float(),
+    str: _Str(),
+    bytes: _Bytes(),
+}
+_OPAQUE = _Opaque()
+
+
+def _build_schema() -> _Struct:
+    from google.genai import types as gtypes
+
+    structs: dict[type, _Struct] = {}
+
+    def node_for(ann: Any) -> _Node:
+        origin = typing.get_origin(ann)
+        args = typing.get_args(ann)
+        if origin is typing.Annotated:
+            return node_for(args[0])
+        if origin is Union or origin is pytypes.UnionType:
+            members = [a for a in args if a is not type(None)]
+            if len(members) == 1:
+                return node_for(members[0])
+            for m in members:  # a union of shapes: the message form is what goes on the wire
+                if isinstance(m, type) and issubclass(m, pydantic.BaseModel):
+                    return node_for(m)
+            return _OPAQUE
+        if origin is list:
+            return _List(node_for(args[0])) if args else _List(_OPAQUE)
+        if origin is dict:
+            return _Map(node_for(args[1]) if len(args) == 2 else _OPAQUE)
+        if ann is typing.Any or not isinstance(ann, type):
+            return _OPAQUE
+        if issubclass(ann, pydantic.BaseModel):
+            return struct_for(ann)
+        if issubclass(ann, enum.Enum):
+            return _Enum(ann.__name__)
+        return _SCALARS.get(ann, _OPAQUE)
+
+    def struct_for(model: type[pydantic.BaseModel]) -> _Struct:
+        if model in structs:
+            return structs[model]
+        st = structs[model] = _Struct(model.__name__)
+        for name, info in model.model_fields.items():
+            override = _OVERRIDES.get((model.__name__, name))
+            if override == "Content":
+                st.add(name, struct_for(gtypes.Content))
+            elif override == "list[Tool]":
+                st.add(name, _List(struct_for(gtypes.Tool)))
+            else:
+                st.add(name, node_for(info.annotation))
+        for name, type_name in _EXTRA_FIELDS.get(model.__name__, {}).items():
+            st.add(name, struct_for(getattr(gtypes, type_name)))
+        return st
+
+    return struct_for(gtypes.LiveClientMessage)
+
+
+_ROOT = _build_schema()
+
+#: wire key (both spellings) → (kind, body schema)
+_TOP: dict[str, tuple[str, _Node]] = {}
+for _snake, _node in _ROOT.fields.items():
+    _TOP[_snake] = (_snake, _node)
+    _TOP[_camel(_snake)] = (_snake, _node)
+
+
+def parse_client_frame(data: str | bytes) -> ClientMessage:
+    """Parse one client frame; raise WireError (1007, the service's reason) on anything invalid."""
+    try:
+        obj = json.loads(data)
+    except (ValueError, TypeError, RecursionError):
+        raise WireError(1007, "Invalid JSON payload received. Unexpected token.") from None
+    if not isinstance(obj, dict):
+        raise WireError(
+            1007, "Invalid JSON payload received. Expected a JSON object at the top level."
+        )
+    if len(obj) != 1:
+        for key in obj:
+            if key not in _TOP:
+                raise WireError(
+                    1007, f'Invalid JSON payload received. Unknown name "{key}": Cannot find field.'
+                )
+        if not obj:
+            raise WireError(1007, INVALID_ARGUMENT)
+        keys = list(obj)
+        raise WireError(
+            1007,
+            f"Invalid JSON payload received. Oneof field 'message_type' is already set. "
+            f"Cannot set '{keys[1]}'",
+        )
+    ((key, value),) = obj.items()
+    entry = _TOP.get(key)
+    if entry is None:
+        raise WireError(
+            1007, f'Invalid JSON payload received. Unknown name "{key}": Cannot find field.'
+        )
+    kind, node = entry
+    if value is None:
+        raise WireError(1007, INVALID_ARGUMENT)
+    try:
+        body = node.parse(value, kind)
+    except RecursionError:
+        raise WireError(1007, "Invalid JSON payload received. Too deeply nested.") from None
+    return ClientMessage(kind=kind, body=body)
+
+
+# --------------------------------------------------------------------------- server frames
+
+
+def _json_default(obj: Any) -> Any:
+    if isinstance(obj, bytes | bytearray | memoryview):
+        return base64.b64encode(bytes(obj)).decode("ascii")
+    raise TypeError(f"not JSON serialisable: {type(obj).__name__}")
+
+
+_ENCODER = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, default=_json_default)
+
+
+def encode_server_message(msg: dict) -> bytes:
+    """Serialise one server message to compact UTF-8 JSON (sent as a BINARY frame).
+
+    Raw `bytes` values (audio) become standard base64. Raises ServerFrameError when a top-level
+    key is not one the SDK knows or the frame would reach 1 MiB: both break real clients.
+    """
+    if not msg:
+        raise ServerFrameError("empty server message")
+    for key in msg:
+        if key not in SERVER_TOP_LEVEL_KEYS:
+            raise ServerFrameError(f"unknown server top-level key {key!r}")
+    data = _ENCODER.encode(msg).encode("utf-8")
+    if len(data) >= MAX_SERVER_FRAME_BYTES:
+        raise ServerFrameError(f"server frame of {len(data)} bytes exceeds 1 MiB")
+    return data

@@ -1,0 +1,292 @@
+"""Turn tracking: who spoke last, what is waiting for an answer, and the counters of the incident.
+
+A plain object fed every event of a session (no clock of its own: times come from the events). It
+knows the turn number, the model audio counters (`gemini_audio_chunks`, per turn), token counts,
+the last input transcript and its age, the caller utterance that awaits an answer, and the
+conversation as (role, text) turns for re-seeding a fresh session. It emits `TurnAnswered` on the
+first model audio after a caller utterance. The guard builds its rules on it; the session reads it
+to fill the incident's fields (`last_user_tx`, `last_user_tx_age_ms`) on `Interrupted`.
+
+When is a caller utterance awaiting an answer? Local VAD is authoritative when it runs: the
+utterance ends at `CallerSpeechEnded` (speech shorter than `min_utterance_s` only counts once a
+transcript confirms it). Without local VAD (another relay's log), input transcription opens it,
+and its last fragment is the end. Transcript fragments that lag behind an answered utterance (they
+arrive while the model is already answering) never open a new one: transcripts are not a sign that
+the caller is waiting, which is the mistake that lets a wedged session reset idle timers.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass, field
+
+from liveguard.events import (
+    CallerSpeechEnded,
+    CallerSpeechStarted,
+    CallerText,
+    Event,
+    InputTranscript,
+    Interrupted,
+    ModelAudio,
+    OutputTranscript,
+    SessionEnded,
+    ToolCall,
+    ToolCallCancelled,
+    ToolResponse,
+    TurnAnswered,
+    TurnComplete,
+    UpstreamConnected,
+    Usage,
+)
+
+ANY_TOOL = "*"  # stands for a tool call whose ids were not given
+
+
+@dataclass(slots=True)
+class Utterance:
+    """A caller utterance waiting for model audio.
+
+    `end_t` is the caller's end of speech (None while the caller is speaking again); `anchor_t` is
+    where the answer deadline runs from (the end, or the moment the last tool call was answered).
+    `tools` holds the ids of tool calls the model made for it: they pause the deadline.
+    """
+
+    start_t: float
+    end_t: float | None
+    anchor_t: float | None
+    text: str = ""
+    source: str = "vad"  # "vad" | "transcript" | "text"
+    judged: bool = False  # the guard already gave a verdict on it
+    tools: set[str] = field(default_factory=set)
+
+    @property
+    def paused(self) -> bool:
+        """No deadline runs while the caller is still talking or a tool call is outstanding."""
+        return self.anchor_t is None or bool(self.tools)
+
+
+class TurnTracker:
+    """Counters and conversation state of one caller session, fed every event in order."""
+
+    def __init__(
+        self,
+        *,
+        min_utterance_s: float = 0.25,
+        blip_confirm_s: float = 2.0,
+        max_history_turns: int = 64,
+        max_turn_chars: int = 2000,
+    ) -> None:
+        self.min_utterance_s = min_utterance_s
+        self.blip_confirm_s = blip_confirm_s
+        self.max_turn_chars = max_turn_chars
+        self.turn = 1  # the model turn in progress; each TurnComplete closes one
+        self.gemini_audio_chunks = 0  # model audio chunks this session (the incident's counter)
+        self.turn_audio_chunks = 0
+        self.input_tokens = 0
+        self.output_tokens = 0
+        self.turn_output_tokens: int | None = None  # None: no usage reported in this turn
+        self.last_user_tx = ""
+        self.last_user_tx_t: float | None = None
+        self.last_model_audio_t: float | None = None
+        self.caller_speaking = False
+        self.vad_in_use = False  # local VAD reported speech at least once
+        self.model_active = False  # model audio in the current turn, not completed/interrupted
+        self.turn_interrupted = False  # an `interrupted` came in the current turn
+        self.awaiting: Utterance | None = None
+        self._speech_start_t: float | None = None
+        self._speech_text = ""
+        self._blip: tuple[float, float] | None = None  # short VAD speech awaiting a transcript
+        self._turn_first_audio_t: float | None = None
+        self._history: deque[list[str]] = deque(maxlen=max_history_turns)
+
+    # ------------------------------------------------------------------ read side
+
+    def last_user_tx_age_ms(self, now: float) -> int:
+        """Age of the last input transcript in ms, or -1 when there is none (incident's field)."""
+        if self.last_user_tx_t is None:
+            return -1
+        return max(0, round((now - self.last_user_tx_t) * 1000))
+
+    def incident_fields(self, now: float) -> dict[str, object]:
+        """The incident's own fields, e.g. for `Interrupted(**tracker.incident_fields(t))`."""
+        return {
+            "turn": self.turn,
+            "last_user_tx": self.last_user_tx,
+            "last_user_tx_age_ms": self.last_user_tx_age_ms(now),
+        }
+
+    @property
+    def history(self) -> tuple[tuple[str, str], ...]:
+        """The conversation as (role "user"|"model", text) turns, oldest first, bounded."""
+        out = []
+        for role, text in self._history:
+            text = text.strip()
+            if text:
+                out.append((role, text))
+        return tuple(out)
+
+    def seed_turns(self) -> tuple[tuple[str, str], ...]:
+        """History up to the model's last words: the caller text after it is replayed instead."""
+        turns = list(self.history)
+        while turns and turns[-1][0] == "user":
+            turns.pop()
+        return tuple(turns)
+
+    def unanswered_text(self) -> str:
+        """The caller's words since the model last spoke (what a nudge or replay should carry)."""
+        parts = []
+        for role, text in reversed(self.history):
+            if role != "user":
+                break
+            parts.append(text)
+        return " ".join(reversed(parts))
+
+    # ------------------------------------------------------------------ feeding
+
+    def feed(self, event: Event) -> list[Event]:
+        """Update from one event; returns `TurnAnswered` when this event answered the caller."""
+        if isinstance(event, ModelAudio):
+            return self._on_model_audio(event.t)
+        if isinstance(event, CallerSpeechStarted):
+            self._on_speech_started(event.t)
+        elif isinstance(event, CallerSpeechEnded):
+            return self._on_speech_ended(event.t, event.duration_s)
+        elif isinstance(event, InputTranscript):
+            self._on_input_transcript(event.t, event.text)
+        elif isinstance(event, CallerText):
+            self._on_caller_text(event.t, event.text)
+        elif isinstance(event, OutputTranscript):
+            self._append("model", event.text)
+        elif isinstance(event, Interrupted):
+            self.model_active = False
+            self.turn_interrupted = True
+            self._turn_first_audio_t = None
+        elif isinstance(event, TurnComplete):
+            self._end_turn()
+            self.turn += 1
+        elif isinstance(event, Usage):
+            self.input_tokens += max(0, event.input_tokens)
+            self.output_tokens += max(0, event.output_tokens)
+            self.turn_output_tokens = (self.turn_output_tokens or 0) + max(0, event.output_tokens)
+        elif isinstance(event, ToolCall):
+            if self.awaiting is not None:
+                self.awaiting.tools.update(event.ids or (ANY_TOOL,))
+        elif isinstance(event, ToolResponse | ToolCallCancelled):
+            self._on_tool_done(event.t, event.ids)
+        elif isinstance(event, UpstreamConnected):
+            self._end_turn()  # a new connection starts with no model turn in flight
+        elif isinstance(event, SessionEnded):
+            self.awaiting = None
+        return []
+
+    def _end_turn(self) -> None:
+        self.turn_audio_chunks = 0
+        self.turn_output_tokens = None
+        self.model_active = False
+        self.turn_interrupted = False
+        self._turn_first_audio_t = None
+
+    def _on_model_audio(self, t: float) -> list[Event]:
+        self.gemini_audio_chunks += 1
+        self.turn_audio_chunks += 1
+        self.last_model_audio_t = t
+        self.model_active = True
+        self._blip = None
+        if self._turn_first_audio_t is None:
+            self._turn_first_audio_t = t
+        utt = self.awaiting
+        if utt is None:
+            return []
+        self.awaiting = None
+        end = utt.end_t if utt.end_t is not None else t
+        return [TurnAnswered(t=t, turn=self.turn, latency_s=round(max(0.0, t - end), 6))]
+
+    def _on_speech_started(self, t: float) -> None:
+        self.vad_in_use = True
+        self.caller_speaking = True
+        self._speech_start_t = t
+        self._speech_text = ""
+        self._blip = None
+        utt = self.awaiting
+        if utt is None:
+            return
+        if utt.judged:
+            self.awaiting = None  # the guard has it; the caller's new words are a new utterance
+        else:
+            utt.end_t = utt.anchor_t = None  # the caller goes on: one utterance, deadline paused
+
+    def _on_speech_ended(self, t: float, duration_s: float) -> list[Event]:
+        self.vad_in_use = True
+        self.caller_speaking = False
+        start = self._speech_start_t if self._speech_start_t is not None else t - duration_s
+        self._speech_start_t = None
+        utt = self.awaiting
+        if utt is not None:
+            utt.end_t = utt.anchor_t = t
+            return []
+        first_audio = self._turn_first_audio_t
+        if first_audio is not None and first_audio >= start:
+            # The model began answering before our VAD's hangover ran out: already answered.
+            return [TurnAnswered(t=t, turn=self.turn, latency_s=0.0)]
+        duration = duration_s if duration_s > 0 else t - start
+        if duration < self.min_utterance_s:
+            self._blip = (start, t)
+            return []
+        self.awaiting = Utterance(start_t=start, end_t=t, anchor_t=t, text=self._speech_text)
+        return []
+
+    def _on_input_transcript(self, t: float, text: str) -> None:
+        self._append("user", text)
+        self.last_user_tx = self._history[-1][1].strip() if self._history else ""
+        self.last_user_tx_t = t
+        utt = self.awaiting
+        if utt is not None:
+            utt.text += text
+            if utt.source == "transcript" and not utt.judged and not utt.tools:
+                utt.end_t = utt.anchor_t = t
+            return
+        if self.caller_speaking:
+            self._speech_text += text
+            return
+        if self.model_active:
+            return  # lags behind an utterance the model is already answering
+        blip = self._blip
+        if blip is not None and t - blip[1] > self.blip_confirm_s:
+            blip = self._blip = None
+        if self.vad_in_use and blip is None:
+            return  # local VAD heard nothing new: a late fragment, not a new utterance
+        start = blip[0] if blip is not None else t
+        self._blip = None
+        self.awaiting = Utterance(start_t=start, end_t=t, anchor_t=t, text=text, source="transcript")
+
+    def _on_caller_text(self, t: float, text: str) -> None:
+        self._append("user", (" " + text) if self._history and self._history[-1][0] == "user" else text)
+        utt = self.awaiting
+        if utt is not None and not utt.judged:
+            utt.text = f"{utt.text} {text}".strip()
+            if not utt.tools:
+                utt.end_t = utt.anchor_t = t
+            return
+        self.awaiting = Utterance(start_t=t, end_t=t, anchor_t=t, text=text, source="text")
+
+    def _on_tool_done(self, t: float, ids: tuple[str, ...]) -> None:
+        utt = self.awaiting
+        if utt is None or not utt.tools:
+            return
+        if ids:
+            utt.tools.difference_update(ids)
+            if utt.tools == {ANY_TOOL}:
+                utt.tools.clear()
+        else:
+            utt.tools.clear()
+        if not utt.tools and utt.end_t is not None:
+            utt.anchor_t = t  # the model now has what it needs: the deadline starts again
+
+    def _append(self, role: str, text: str) -> None:
+        if not text:
+            return
+        if self._history and self._history[-1][0] == role:
+            entry = self._history[-1]
+            entry[1] = (entry[1] + text)[: self.max_turn_chars]
+        else:
+            self._history.append([role, text[: self.max_turn_chars]])

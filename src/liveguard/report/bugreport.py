@@ -1,0 +1,298 @@
+"""A ready-to-file upstream bug report (markdown) for one session, laid out as the incident's
+author did: model and SDK, evidence with relative `T+` timestamps and the incident's field names
+(`turn_complete turn=N` with `gemini_audio_chunks`, the `interrupted` line with `last_user_tx` and
+`last_user_tx_age_ms`), final session tokens, frequency across sessions, and what the log rules
+out on the client's side. Only facts the log holds are stated; the rest is left for the filer.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from datetime import UTC, datetime
+
+from liveguard.events import (
+    ActivitySignal,
+    CallerSpeechEnded,
+    CallerText,
+    Event,
+    GoAway,
+    InputTranscript,
+    Interrupted,
+    ModelAudio,
+    OperatorAlert,
+    PlayoutCleared,
+    RecoveryFinished,
+    RecoveryStarted,
+    ResumptionUpdate,
+    SessionEnded,
+    SessionStarted,
+    TurnComplete,
+    UpstreamClosed,
+    UpstreamConnected,
+    Verdict,
+)
+from liveguard.report.summary import SessionSummary
+
+MAX_EVIDENCE_LINES = 60
+MAX_EXCERPT_RECORDS = 30
+UTTERANCE_GAP_S = 2.0
+
+
+def _is_phantom_signature(e: Interrupted) -> bool:
+    return e.last_user_tx == "" and e.last_user_tx_age_ms == -1
+
+
+def _anchor(events: Sequence[Event]) -> tuple[int, str]:
+    """Index of the evidence's T+0 event and why: the turn_complete just before the first
+    suspicious interrupt (as in the incident), else before the first verdict, else the start."""
+    phantom_ts = {e.t for e in events if isinstance(e, Verdict) and e.kind == "phantom_interrupt"}
+    target = None
+    for i, e in enumerate(events):
+        if isinstance(e, Interrupted) and (
+            _is_phantom_signature(e) or any(abs(e.t - t) < 0.5 for t in phantom_ts)
+        ):
+            target = i
+            break
+    if target is None:
+        target = next(
+            (
+                i
+                for i, e in enumerate(events)
+                if isinstance(e, Verdict) and e.kind in ("unanswered_turn", "wedge")
+            ),
+            None,
+        )
+    if target is None:
+        return 0, "session start"
+    for j in range(target, -1, -1):
+        if isinstance(events[j], TurnComplete):
+            tc = events[j]
+            return j, f"turn_complete turn={tc.turn}"
+    return target, events[target].name
+
+
+def _quote(text: str, limit: int = 120) -> str:
+    text = " ".join(text.split())
+    return json.dumps(text if len(text) <= limit else text[: limit - 1] + "…", ensure_ascii=False)
+
+
+def evidence_lines(events: Sequence[Event], start: int) -> list[str]:
+    """The incident-style evidence, one line per meaningful event from `events[start]` on."""
+    t0 = events[start].t
+    lines: list[str] = []
+    tx_parts: list[str] = []
+    tx_t: float | None = None
+    last_tx_t: float | None = None
+    audio_since_caller = True  # report the first model audio after each caller turn
+
+    def flush_tx() -> None:
+        nonlocal tx_t
+        if tx_t is not None:
+            lines.append(
+                f"T+{tx_t - t0:.1f}s input_transcription fires for user speech: "
+                f"{_quote(''.join(tx_parts))}"
+            )
+        tx_parts.clear()
+        tx_t = None
+
+    for e in events[start:]:
+        rel = f"T+{e.t - t0:.1f}s"
+        if isinstance(e, InputTranscript):
+            if last_tx_t is not None and e.t - last_tx_t >= UTTERANCE_GAP_S:
+                flush_tx()
+            if tx_t is None:
+                tx_t = e.t
+            tx_parts.append(e.text)
+            last_tx_t = e.t
+            audio_since_caller = False
+            continue
+        if isinstance(e, ModelAudio):
+            if not audio_since_caller:
+                flush_tx()
+                lines.append(
+                    f"{rel} model audio arrives (turn={e.turn}, "
+                    f"gemini_audio_chunks={e.gemini_audio_chunks})"
+                )
+                audio_since_caller = True
+            continue
+        line = None
+        if isinstance(e, TurnComplete):
+            note = " (greeting" if e.turn == 1 else " ("
+            note += (", " if e.turn == 1 else "") + f"turn_audio_chunks={e.turn_audio_chunks})"
+            if e.turn_audio_chunks == 0:
+                note += ", no model audio"
+            reason = f" reason={e.reason}" if e.reason else ""
+            line = (
+                f"{rel} turn_complete turn={e.turn} gemini_audio_chunks={e.gemini_audio_chunks}"
+                f"{reason}{note}"
+            )
+        elif isinstance(e, Interrupted):
+            line = (
+                f"{rel} server_content.interrupted=True with last_user_tx={_quote(e.last_user_tx)} "
+                f"and last_user_tx_age_ms={e.last_user_tx_age_ms} (skip_audio={e.skip_audio})"
+            )
+        elif isinstance(e, CallerSpeechEnded):
+            audio_since_caller = False
+            line = f"{rel} caller stops speaking (local VAD, {e.duration_s:.1f}s of speech)"
+        elif isinstance(e, CallerText):
+            audio_since_caller = False
+            line = f"{rel} caller text sent: {_quote(e.text)}"
+        elif isinstance(e, Verdict):
+            line = f"{rel} liveguard verdict: {e.kind} (turn={e.turn})"
+        elif isinstance(e, RecoveryStarted):
+            line = f"{rel} liveguard recovery: {e.rung} (attempt {e.attempt})"
+        elif isinstance(e, RecoveryFinished):
+            line = f"{rel} liveguard recovery {e.rung} ended: {e.outcome}"
+        elif isinstance(e, UpstreamClosed):
+            line = f"{rel} upstream closed code={e.code} side={e.side} reason={_quote(e.reason)}"
+        elif isinstance(e, UpstreamConnected):
+            line = f"{rel} upstream connected (purpose={e.purpose}, resumed={e.resumed})"
+        elif isinstance(e, GoAway):
+            line = f"{rel} go_away time_left={e.time_left_s:g}s"
+        elif isinstance(e, ResumptionUpdate) and not e.resumable:
+            line = f"{rel} session_resumption_update resumable=False"
+        elif isinstance(e, OperatorAlert):
+            line = f"{rel} operator alert: {e.reason}"
+        elif isinstance(e, SessionEnded):
+            flush_tx()
+            line = f"{rel} session ends ({e.reason or 'no reason logged'})"
+        if line is not None:
+            flush_tx()
+            lines.append(line)
+        if len(lines) >= MAX_EVIDENCE_LINES:
+            lines.append("… (evidence cut; see the attached log)")
+            break
+    flush_tx()
+    return lines
+
+
+def _title(summary: SessionSummary, events: Sequence[Event]) -> str:
+    signature = any(isinstance(e, Interrupted) and _is_phantom_signature(e) for e in events)
+    if summary.phantom_interrupts or signature:
+        if summary.phantom_wedged or summary.outcome == "wedged" or summary.wedges:
+            return (
+                "Live API: phantom server_content.interrupted=True with no user audio wedges "
+                "model into zero-audio state"
+            )
+        return "Live API: phantom server_content.interrupted=True with no user audio"
+    if summary.unanswered_turns or summary.wedges:
+        return "Live API: model produces zero audio for user turns while input_transcription fires"
+    return "Live API: session report"
+
+
+def _ruled_out(events: Sequence[Event], start: int) -> list[str]:
+    window = events[start:]
+    interrupts = [e for e in window if isinstance(e, Interrupted)]
+    out = []
+    if interrupts:
+        out.append(
+            "not a client-synthesized interrupt: `interrupted` came in server_content from the "
+            "service; liveguard never emits it itself"
+        )
+    signals = [e for e in window if isinstance(e, ActivitySignal)]
+    clears = [e for e in window if isinstance(e, PlayoutCleared)]
+    if not signals:
+        out.append("not client-side barge-in: no client activity signal sent in the window")
+    if not clears:
+        out.append("no playout clear at the caller in the window")
+    if interrupts and not any(e.skip_audio for e in interrupts):
+        out.append(
+            "not audio dropped by our relay: skip_audio=False throughout the post-interrupt "
+            "window; any model audio would have been forwarded"
+        )
+    closes = [e for e in window if isinstance(e, UpstreamClosed) and e.side == "server"]
+    if not closes:
+        out.append("not a network disconnect: no upstream close by the server in the window")
+    updates = [e for e in events if isinstance(e, ResumptionUpdate)]
+    if updates:
+        last = updates[-1]
+        state = "valid (resumable=True)" if last.resumable else "not resumable at the end"
+        out.append(f"session_resumption handle state: {state}, {len(updates)} update(s)")
+    started = next((e for e in events if isinstance(e, SessionStarted)), None)
+    if started is not None:
+        out.append(f"VAD mode: {started.vad_mode}-side activity detection")
+    return out
+
+
+def render_bug_report(
+    events: Sequence[Event],
+    summary: SessionSummary,
+    *,
+    frequency: str | None = None,
+    excerpt: bool = True,
+) -> str:
+    """Markdown for one session. `frequency` is the report's paragraph for the session's window;
+    `excerpt` adds the key records (as JSONL) from T+0 on."""
+    if not events:
+        return f"# Session {summary.session}\n\nThe log holds no events for this session.\n"
+    start, anchor_name = _anchor(events)
+    t0 = events[start].t
+    started = next((e for e in events if isinstance(e, SessionStarted)), None)
+    model = summary.model or (started.model if started else "") or "(model not logged)"
+    sdk = summary.sdk_version or (started.sdk_version if started else "") or "(version not logged)"
+    when = ""
+    if summary.start_wall is not None:
+        wall = datetime.fromtimestamp(summary.start_wall + t0, UTC)
+        when = f" at {wall.strftime('%Y-%m-%d %H:%M:%S')} UTC"
+    md = [f"# {_title(summary, events)}", ""]
+    md.append(f"Model: {model}.")
+    md.append(f"SDK: google-genai Python {sdk}. Transport: {summary.transport or 'unknown'}.")
+    md.append("Region: (fill in).")
+    md.append("")
+    after = [e for e in events[start:] if isinstance(e, TurnComplete)]
+    silent = [e for e in after if e.turn_audio_chunks == 0]
+    tx = sum(1 for e in events[start:] if isinstance(e, InputTranscript | CallerText))
+    summary_line = (
+        f"Session `{summary.session}`: {summary.caller_turns} caller turn(s), "
+        f"{summary.answered_turns} answered, {summary.unanswered_turns} unanswered; "
+        f"{len(silent)} of {len(after)} turn_complete(s) from T+0 on carried no model audio"
+        f"{' while input_transcription fired' if tx else ''}. "
+        f"Longest caller wait for an answer: {summary.max_silence_s:.1f} s."
+    )
+    md += [summary_line, ""]
+    md.append(f"Evidence from one session, timestamps relative (T+0.0s = {anchor_name}{when}):")
+    md.append("")
+    md += [f"- {line}" for line in evidence_lines(events, start)]
+    md.append("")
+    md.append(
+        f"Final session tokens: input={summary.input_tokens}, output={summary.output_tokens}. "
+        f"gemini_audio_chunks={summary.gemini_audio_chunks} at the end (the count of audio chunks "
+        "produced by the model this session)."
+    )
+    md.append("")
+    if frequency:
+        md += ["Frequency (liveguard report over our logs):", "", "```", frequency, "```", ""]
+    md.append("Ruled out on our side (from the session log):")
+    md.append("")
+    md += [f"- {line}" for line in _ruled_out(events, start)]
+    md.append("")
+    md += [
+        "Questions:",
+        "",
+        "1. Why does server_content.interrupted=True fire when no client audio has been "
+        "transmitted and no input_transcription has occurred?",
+        "2. Why does the model emit zero audio for subsequent user turns after this event, even "
+        "though input_transcription continues firing?",
+        "3. Is there a documented recovery path for a session in this state short of a full "
+        "reconnect?",
+        "",
+    ]
+    if excerpt:
+        keep = {
+            "turn_complete",
+            "interrupted",
+            "upstream_closed",
+            "session_end",
+            "verdict",
+            "recovery_start",
+            "recovery_end",
+        }
+        records = [e.to_record() for e in events[start:] if e.name in keep]
+        if records:
+            md += ["<details><summary>Log excerpt (liveguard JSONL)</summary>", "", "```json"]
+            for r in records[:MAX_EXCERPT_RECORDS]:
+                md.append(json.dumps(r, ensure_ascii=False))
+            md += ["```", "", "</details>", ""]
+    md.append("Generated by `liveguard report` from the session's event log.")
+    return "\n".join(md) + "\n"

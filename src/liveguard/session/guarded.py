@@ -1,0 +1,689 @@
+"""`GuardedSession`: one caller session over any number of upstream Gemini Live connections.
+
+The asyncio shell of liveguard. It moves bytes and executes what the guard decides; it decides
+nothing itself. Four tasks run per session:
+
+- the receiver of the current upstream connection: server messages -> events (`MessageTranslator`)
+- the sender: the one writer to the upstream socket; drains the bounded outbound queue, and waits
+  (queue filling, never dropping) while a reconnect is in flight
+- the control task: executes `Reconnect` / `FailSession` one at a time
+- the ticker: wakes at `guard.next_deadline()` and calls `guard.tick(now)`
+
+Every event goes the same way (`_process`): telemetry sinks, the application's item stream, the
+guard; what the guard returns is applied. Time is session-relative monotonic seconds.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import uuid
+import wave
+from collections import deque
+from collections.abc import AsyncIterator, Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from google import genai
+from google.genai import types
+
+from liveguard import events as ev
+from liveguard.audio.resample import Resampler
+from liveguard.audio.vad import SpeechDetector
+from liveguard.guard.machine import Guard
+from liveguard.guard.actions import (
+    Action,
+    FailSession,
+    FlushPlayback,
+    PlayFallback,
+    PlayFiller,
+    Reconnect,
+    SendText,
+)
+from liveguard.session.config import ensure_keepalive, live_config, make_client
+from liveguard.session.items import (
+    AudioOut,
+    Item,
+    LiveConfigError,
+    SessionClosed,
+    SessionFailed,
+    ToolCallOut,
+)
+from liveguard.session.ringbuffer import AudioRingBuffer, Chunk
+from liveguard.session.translate import MessageTranslator
+from liveguard.session.upstream import UpstreamConnection, close_info
+from liveguard.settings import Settings
+
+log = logging.getLogger(__name__)
+
+UPSTREAM_RATE = 16000
+CALLER_RATES = (8000, 16000)
+_FRAME_MS_MAX = 1000  # one send_audio call carries at most this much audio
+_END = object()
+
+EventSink = Callable[[ev.Event], None]
+
+
+@dataclass(slots=True)
+class SessionStats:
+    """Counters an operator or a test compares with the other side's."""
+
+    frames_in: int = 0  # send_audio calls accepted
+    frames_sent: int = 0  # caller audio messages written upstream (live audio only)
+    replay_frames: int = 0  # audio messages re-sent from the ring buffer after a reconnect
+    preroll_frames: int = 0  # client VAD: audio re-sent right after activityStart
+    texts_sent: int = 0
+    activity_signals: int = 0
+    connects: int = 0  # successful upstream connects, the first included
+    connect_failures: int = 0
+    max_queued: int = 0  # deepest the outbound queue got
+
+
+class GuardedSession:
+    """An async context manager and async iterator of `Item`s; see docs/session.md.
+
+    ```
+    async with GuardedSession(settings, client=client) as session:
+        ... await session.send_audio(pcm, 8000) ...
+        async for item in session: ...
+    ```
+    """
+
+    def __init__(
+        self,
+        settings: Settings | None = None,
+        *,
+        client: genai.Client | None = None,
+        session_id: str | None = None,
+        transport: str = "library",
+        on_event: Iterable[EventSink] = (),
+        headers: dict[str, str] | None = None,
+        context_window_compression: types.ContextWindowCompressionConfig | dict | None = None,
+        extra_config: dict[str, Any] | None = None,
+        greeting: str | None | bool = True,
+        ring_seconds: float = 30.0,
+        queue_seconds: float = 60.0,
+        replay_speed: float = 4.0,
+        preroll_ms: int = 300,
+        max_items: int = 2000,
+        max_connect_failures: int = 4,
+    ) -> None:
+        self.settings = settings or Settings()
+        self.client = client if client is not None else make_client(self.settings)
+        if client is not None:
+            ensure_keepalive(client, self.settings)
+        self.session_id = session_id or uuid.uuid4().hex[:12]
+        self.transport = transport
+        self.on_event: list[EventSink] = list(on_event)
+        self._headers = dict(headers or {})
+        self._compression = context_window_compression
+        self._extra = dict(extra_config or {})
+        if greeting is True:
+            self._greeting = self.settings.greeting
+        else:
+            self._greeting = greeting or None
+        if replay_speed <= 0:
+            raise ValueError("replay_speed must be positive")
+        self._replay_speed = replay_speed
+        self._preroll_s = preroll_ms / 1000.0
+        self._max_connect_failures = max_connect_failures
+        self.client_vad = self.settings.vad.mode == "client"
+
+        self.guard = Guard(self.settings.guard)
+        # the guard's TurnTracker is the one source of the incident's caller-transcript fields
+        self.translator = MessageTranslator(caller=self.guard.turns)
+        self.ring = AudioRingBuffer(UPSTREAM_RATE, ring_seconds)
+        self.stats = SessionStats()
+        self.handles: deque[ev.ResumptionUpdate] = deque(maxlen=512)
+        self.health = "healthy"
+        self.failure: SessionFailed | None = None
+
+        # bounded queues: 20 ms frames is the smallest unit a caller sends
+        self._out: asyncio.Queue[tuple] = asyncio.Queue(maxsize=max(50, int(queue_seconds * 50)))
+        self._items: asyncio.Queue[Any] = asyncio.Queue(maxsize=max_items)
+        self._control: asyncio.Queue[Action] = asyncio.Queue(maxsize=32)
+        self._ready = asyncio.Event()  # an upstream is open and may be written to
+        self._wake = asyncio.Event()  # the guard's next deadline may have moved
+        self._done = asyncio.Event()
+        self._send_lock = asyncio.Lock()
+        self._up: UpstreamConnection | None = None
+        self._recv_task: asyncio.Task | None = None
+        self._tasks: list[asyncio.Task] = []
+        self._t0 = 0.0
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._attempt = 0
+        self._failures_in_row = 0
+        self._closing = False
+        self._activity_open = False  # client VAD: an activity is open on the current upstream
+        self._detectors: dict[int, SpeechDetector] = {}
+        self._resamplers: dict[int, Resampler] = {}
+        self._vad_rate: int | None = None
+        self._pending_end = False  # client VAD: activityEnd goes after the current frame
+        self._finishing = False
+
+    # ================================================================== public API
+
+    def now(self) -> float:
+        """Seconds since the session started (monotonic)."""
+        return (self._loop.time() - self._t0) if self._loop else 0.0
+
+    @property
+    def connected(self) -> bool:
+        return self._ready.is_set()
+
+    @property
+    def ended(self) -> bool:
+        return self._done.is_set()
+
+    async def __aenter__(self) -> GuardedSession:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    async def start(self) -> None:
+        """Connect the first upstream; raises `LiveConfigError` / `SessionFailed` if refused."""
+        self._loop = asyncio.get_running_loop()
+        self._t0 = self._loop.time()
+        sdk_version = getattr(genai, "__version__", "")
+        await self._process(
+            ev.SessionStarted(
+                t=0.0,
+                session_id=self.session_id,
+                transport=self.transport,
+                model=self.settings.model,
+                vad_mode=self.settings.vad.mode,
+                sdk_version=sdk_version,
+            )
+        )
+        failure = await self._connect("initial", None)
+        if failure is not None:
+            code, reason = failure
+            # logged for telemetry, not fed to the guard: a refused start is the caller's to handle
+            closed = ev.UpstreamClosed(t=self.now(), code=code, reason=reason, side="server")
+            await self._process(closed, feed_guard=False)
+            cls = LiveConfigError if code == 1007 else SessionFailed
+            self.failure = cls(f"upstream refused the session: {code} {reason}".strip(), code)
+            await self._finish(f"connect failed: {code} {reason}".strip())
+            raise self.failure
+        self._tasks = [
+            asyncio.create_task(self._guarded(self._sender()), name="lg-sender"),
+            asyncio.create_task(self._guarded(self._control_loop()), name="lg-control"),
+            asyncio.create_task(self._guarded(self._ticker()), name="lg-ticker"),
+        ]
+        self._ready.set()
+        if self._greeting:
+            await self._enqueue(("text", self._greeting))
+
+    def __aiter__(self) -> AsyncIterator[Item]:
+        return self._iterate()
+
+    async def _iterate(self) -> AsyncIterator[Item]:
+        while True:
+            try:
+                item = self._items.get_nowait()
+            except asyncio.QueueEmpty:
+                if self._done.is_set():
+                    return
+                item = await self._items.get()
+            if item is _END:
+                return
+            yield item
+
+    async def send_audio(self, pcm: bytes, rate: int = UPSTREAM_RATE) -> None:
+        """Caller audio: PCM16 mono little-endian at 8 or 16 kHz, any frame size up to 1 s.
+
+        Runs the local VAD at the native rate, resamples to 16 kHz for upstream and queues it.
+        Audio sent while a reconnect is in flight waits in the (bounded) queue and is delivered
+        after; when the queue is full this call waits.
+        """
+        self._check_open()
+        if rate not in CALLER_RATES:
+            raise ValueError(f"caller audio rate must be one of {CALLER_RATES}, got {rate}")
+        if len(pcm) % 2:
+            raise ValueError(f"PCM16 audio must have an even number of bytes, got {len(pcm)}")
+        if len(pcm) > rate * 2 * _FRAME_MS_MAX // 1000:
+            raise ValueError(f"audio frame of {len(pcm)} bytes is longer than {_FRAME_MS_MAX} ms")
+        if not pcm:
+            return
+        t = self.now()
+        await self._run_vad(pcm, rate, t)
+        if rate != UPSTREAM_RATE:
+            resampler = self._resamplers.get(rate)
+            if resampler is None:
+                resampler = self._resamplers[rate] = Resampler(rate, UPSTREAM_RATE)
+            up_pcm = resampler.process(pcm)
+        else:
+            up_pcm = bytes(pcm)
+        self.stats.frames_in += 1
+        await self._enqueue(("audio", t, up_pcm))
+        if self._pending_end:
+            self._pending_end = False
+            await self._enqueue(("activity", "end"))
+
+    async def send_text(self, text: str) -> None:
+        """Caller text (realtime `text`, which every Live model accepts mid-session)."""
+        self._check_open()
+        if not isinstance(text, str) or not text.strip():
+            raise ValueError("text must be a non-empty string")
+        await self._process(ev.CallerText(t=self.now(), text=text))
+        await self._enqueue(("text", text))
+
+    async def send_tool_response(self, responses: list[types.FunctionResponse]) -> None:
+        """Answer a `ToolCallOut` (function responses need the call's `id`)."""
+        self._check_open()
+        responses = list(responses)
+        await self._process(ev.ToolResponse(t=self.now(), ids=tuple(r.id or "" for r in responses)))
+        await self._enqueue(("tool", responses))
+
+    def add_event_sink(self, sink: EventSink) -> None:
+        self.on_event.append(sink)
+
+    async def close(self, reason: str = "closed") -> None:
+        """End the session: deliver queued caller audio (briefly), close upstream, end the stream."""
+        if self._done.is_set():
+            return
+        self._closing = True
+        if self._ready.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._drained(), timeout=2.0)
+        await self._finish(reason)
+
+    # ================================================================== input path
+
+    async def _run_vad(self, pcm: bytes, rate: int, t: float) -> None:
+        """Local Silero VAD at the caller's native rate: speech evidence, and client-mode signals."""
+        if self._vad_rate is None:
+            self._vad_rate = rate
+        if rate != self._vad_rate:  # one stream, one rate; a change of rate restarts detection
+            self._detectors.pop(self._vad_rate, None)
+            self._vad_rate = rate
+        det = self._detectors.get(rate)
+        if det is None:
+            vad = self.settings.vad
+            det = self._detectors[rate] = SpeechDetector(
+                rate,
+                threshold=vad.threshold,
+                neg_threshold=vad.neg_threshold,
+                start_windows=vad.start_windows,
+                hangover_ms=vad.hangover_ms,
+            )
+        for tr in det.feed(pcm):
+            # detector times are audio times; map them onto the session clock at arrival
+            at = max(0.0, t - max(0.0, det.time - tr.t))
+            if tr.kind == "start":
+                await self._process(ev.CallerSpeechStarted(t=at))
+                if self.client_vad:
+                    lead = max(0.0, det.time - tr.speech_t) + self._preroll_s
+                    await self._enqueue(("activity", "start"))
+                    await self._enqueue(("preroll", t - lead))
+            else:
+                await self._process(ev.CallerSpeechEnded(t=at, duration_s=tr.duration_s))
+                if self.client_vad:
+                    self._pending_end = True  # after this frame's audio
+
+    def _check_open(self) -> None:
+        if self._done.is_set() or self._closing:
+            raise SessionClosed("the session has ended")
+        if self._loop is None:
+            raise SessionClosed("the session has not started (use `async with`)")
+
+    async def _enqueue(self, item: tuple) -> None:
+        await self._out.put(item)
+        depth = self._out.qsize()
+        if depth > self.stats.max_queued:
+            self.stats.max_queued = depth
+
+    async def _drained(self) -> None:
+        await self._out.join()
+
+    # ================================================================== sender
+
+    async def _sender(self) -> None:
+        """The only writer to the upstream socket; holds an item until it is really sent."""
+        while True:
+            item = await self._out.get()
+            try:
+                while True:
+                    await self._ready.wait()
+                    async with self._send_lock:
+                        if not self._ready.is_set():
+                            continue
+                        up = self._up
+                        try:
+                            signal = await self._write(up, item)
+                        except Exception as exc:  # the socket went away: keep the item
+                            log.debug("send failed (%s); waiting for upstream", exc)
+                            if up is self._up:
+                                self._ready.clear()
+                            continue
+                    if signal is not None:
+                        await self._process(ev.ActivitySignal(t=self.now(), kind=signal))
+                    break
+            finally:
+                self._out.task_done()
+
+    async def _write(self, up: UpstreamConnection | None, item: tuple) -> str | None:
+        assert up is not None
+        kind = item[0]
+        if kind == "audio":
+            _, t, pcm = item
+            await up.send_audio(pcm)
+            self.ring.append(t, pcm)
+            self.stats.frames_sent += 1
+        elif kind == "text":
+            await up.send_text(item[1])
+            self.stats.texts_sent += 1
+        elif kind == "activity":
+            want = item[1]
+            if (want == "start") == self._activity_open:
+                return None  # never nest an activity, never close one that is not open
+            await up.send_activity(want)
+            self._activity_open = want == "start"
+            self.stats.activity_signals += 1
+            return want
+        elif kind == "preroll":
+            if self._activity_open:
+                for chunk in self.ring.since(max(item[1], self.ring.oldest_t or 0.0)) or ():
+                    await up.send_audio(chunk.pcm)
+                    self.stats.preroll_frames += 1
+        elif kind == "tool":
+            await up.send_tool_response(item[1])
+        return None
+
+    # ================================================================== upstream lifecycle
+
+    async def _connect(self, purpose: str, handle: str | None) -> tuple[int, str] | None:
+        """Open a new upstream and start its receiver; returns (code, reason) if it was refused."""
+        self._attempt += 1
+        attempt = self._attempt
+        await self._process(
+            ev.UpstreamConnecting(
+                t=self.now(), attempt=attempt, purpose=purpose, has_handle=handle is not None
+            )
+        )
+        config = live_config(
+            self.settings,
+            handle=handle,
+            context_window_compression=self._compression,
+            headers=self._headers,
+            extra=self._extra,
+        )
+        up = UpstreamConnection(self.client, self.settings.model, config)
+        started = self.now()
+        try:
+            await up.open()
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            code, reason = close_info(exc)
+            self.stats.connect_failures += 1
+            self._failures_in_row += 1
+            return code, reason
+        self._failures_in_row = 0
+        self.stats.connects += 1
+        self._up = up
+        self._activity_open = False
+        self._recv_task = asyncio.create_task(self._guarded(self._receive(up)), name="lg-recv")
+        await self._process(
+            ev.UpstreamConnected(
+                t=self.now(),
+                attempt=attempt,
+                purpose=purpose,
+                resumed=handle is not None,
+                setup_ms=round((self.now() - started) * 1000, 1),
+            )
+        )
+        return None
+
+    async def _close_upstream(self, reason: str) -> None:
+        """Close the current upstream from our side (first, before any resume)."""
+        up, task = self._up, self._recv_task
+        self._up, self._recv_task = None, None
+        if up is None:
+            return
+        await up.close()
+        if task is not None and task is not asyncio.current_task():
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        await self._process(ev.UpstreamClosed(t=self.now(), code=1000, reason=reason, side="client"))
+
+    async def _receive(self, up: UpstreamConnection) -> None:
+        try:
+            async for msg in up.messages():
+                t = self.now()
+                tr = self.translator.translate(msg, t)
+                audio = {id(a.event): a for a in tr.audio}
+                for event in tr.events:
+                    item: Any = None
+                    if isinstance(event, ev.ModelAudio):
+                        part = audio[id(event)]
+                        item = AudioOut(part.pcm, part.rate, event)
+                    elif isinstance(event, ev.ToolCall):
+                        item = ToolCallOut(tuple(tr.function_calls), event)
+                    elif isinstance(event, ev.ResumptionUpdate):
+                        self.handles.append(event)
+                    await self._process(event, item=item)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            if up.closed_by_us or self._closing:
+                return
+            code, reason = close_info(exc)
+            await self._upstream_lost(up, code, reason)
+
+    async def _upstream_lost(self, up: UpstreamConnection, code: int, reason: str) -> None:
+        """The server closed (or the network dropped) the current upstream: the guard decides."""
+        if up is not self._up:
+            return
+        self._ready.clear()
+        self._up, self._recv_task = None, None
+        await up.close()
+        await self._server_closed(code, reason)
+
+    async def _server_closed(self, code: int, reason: str) -> None:
+        """Report a server-side close (or refused connect) and let the guard pick what follows."""
+        closed = ev.UpstreamClosed(t=self.now(), code=code, reason=reason, side="server")
+        await self._emit(closed)
+        results = self._feed_guard(closed)
+        await self._apply(results)
+        self._wake.set()
+        if not any(isinstance(r, Reconnect | FailSession) for r in results):
+            # the guard is off or has no rung for this close: the session cannot continue
+            with contextlib.suppress(asyncio.QueueFull):
+                self._control.put_nowait(
+                    FailSession(reason=f"upstream closed {code} {reason}".strip())
+                )
+
+    # ================================================================== control
+
+    async def _control_loop(self) -> None:
+        while True:
+            action = await self._control.get()
+            if isinstance(action, FailSession):
+                await self._fail(action.reason)
+                return
+            if isinstance(action, Reconnect):
+                await self._reconnect(action)
+
+    async def _reconnect(self, action: Reconnect) -> None:
+        """Close the old socket first, connect (resume or fresh), re-seed, replay, then resume sending."""
+        if self._failures_in_row >= self._max_connect_failures:
+            await self._fail(f"upstream unreachable after {self._failures_in_row} attempts")
+            return
+        if self._failures_in_row:
+            await asyncio.sleep(min(0.25 * 2 ** (self._failures_in_row - 1), 2.0))
+        self._ready.clear()
+        async with self._send_lock:  # no write is in flight on the old socket
+            await self._close_upstream(f"reconnect: {action.purpose}")
+            replay: list[Chunk] | None = None
+            if action.replay_from_t is not None:
+                replay = self.ring.since(action.replay_from_t)
+            failure = await self._connect(action.purpose, action.handle)
+            if failure is not None:
+                await self._server_closed(*failure)  # the guard chooses what comes next
+                return
+            up = self._up
+            assert up is not None
+            try:
+                if action.purpose == "fresh" and action.seed_turns:
+                    await up.send_seed(action.seed_turns)
+                if replay:
+                    await self._replay(up, replay)
+                elif action.replay_text:
+                    await up.send_text(action.replay_text)
+                    self.stats.texts_sent += 1
+            except Exception as exc:  # the new socket died already; its receiver reports it
+                log.debug("replay failed: %s", exc)
+                return
+        self._ready.set()
+
+    async def _replay(self, up: UpstreamConnection, chunks: list[Chunk]) -> None:
+        """Re-send buffered caller audio faster than real time (`replay_speed`)."""
+        if self.client_vad:
+            await up.send_activity("start")
+            self.stats.activity_signals += 1
+            await self._process(ev.ActivitySignal(t=self.now(), kind="start"))
+        for chunk in chunks:
+            await up.send_audio(chunk.pcm)
+            self.stats.replay_frames += 1
+            await asyncio.sleep(len(chunk.pcm) / 2 / UPSTREAM_RATE / self._replay_speed)
+        if self.client_vad:
+            await up.send_activity("end")
+            self.stats.activity_signals += 1
+            await self._process(ev.ActivitySignal(t=self.now(), kind="end"))
+
+    async def _fail(self, reason: str) -> None:
+        self.failure = self.failure or SessionFailed(reason)
+        await self._finish(reason)
+
+    # ================================================================== guard plumbing
+
+    async def _ticker(self) -> None:
+        while True:
+            self._wake.clear()
+            deadline = self.guard.next_deadline()
+            timeout = None if deadline is None else max(0.0, deadline - self.now())
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), timeout)
+            if deadline is not None and self.now() >= deadline:
+                await self._apply(self.guard.tick(self.now()))
+
+    def _feed_guard(self, event: ev.Event) -> list:
+        try:
+            return list(self.guard.feed(event))
+        except Exception:  # a guard bug must not take the call down
+            log.exception("guard failed on %s", event.name)
+            return []
+
+    async def _process(self, event: ev.Event, *, item: Any = None, feed_guard: bool = True) -> None:
+        """One event: sinks, the item stream, the guard; then what the guard returned."""
+        await self._emit(event, item)
+        if feed_guard:
+            await self._apply(self._feed_guard(event))
+        self._wake.set()
+
+    async def _emit(self, event: ev.Event, item: Any = None) -> None:
+        if isinstance(event, ev.HealthChanged):
+            self.health = event.state
+        for sink in self.on_event:
+            try:
+                sink(event)
+            except Exception:
+                log.exception("event sink failed on %s", event.name)
+        await self._put(item if item is not None else event)
+
+    async def _apply(self, results: Iterable[Any]) -> None:
+        for r in results:
+            if isinstance(r, ev.Event):
+                await self._emit(r)
+            elif isinstance(r, SendText):
+                await self._enqueue(("text", r.text))
+            elif isinstance(r, Reconnect | FailSession):
+                try:
+                    self._control.put_nowait(r)
+                except asyncio.QueueFull:
+                    log.error("control queue full; dropping %r", r)
+            elif isinstance(r, FlushPlayback):
+                await self._put(r)
+            elif isinstance(r, PlayFiller):
+                await self._put(r)
+                await self._play_file(self.settings.filler_audio, "filler")
+            elif isinstance(r, PlayFallback):
+                await self._put(r)
+                await self._play_file(self.settings.fallback_audio, "fallback")
+
+    async def _put(self, item: Any) -> None:
+        if self._done.is_set():
+            return
+        if self._finishing:  # never block the end on an application that stopped reading
+            with contextlib.suppress(asyncio.QueueFull):
+                self._items.put_nowait(item)
+            return
+        await self._items.put(item)
+
+    async def _play_file(self, path: Path | None, source: str) -> None:
+        """Configured filler / fallback WAV as AudioOut items (the transport plays them)."""
+        if path is None:
+            return
+        try:
+            pcm, rate = _read_wav(path)
+        except (OSError, ValueError, wave.Error) as exc:
+            log.error("cannot play %s audio %s: %s", source, path.name, exc)
+            return
+        step = rate * 2 // 10  # 100 ms pieces
+        for i in range(0, len(pcm), step):
+            await self._put(AudioOut(pcm[i : i + step], rate, None, source))
+
+    # ================================================================== ending
+
+    async def _guarded(self, coro: Any) -> None:
+        """Run a background task; an unexpected error ends the session with a reason."""
+        try:
+            await coro
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            log.exception("guarded session task failed")
+            await self._fail(f"internal error: {type(exc).__name__}: {exc}")
+
+    async def _finish(self, reason: str) -> None:
+        """Idempotent end: stop tasks, close upstream, SessionEnded, end the item stream."""
+        if self._done.is_set() or self._finishing:
+            return
+        self._finishing = True
+        self._closing = True
+        self._ready.clear()
+        me = asyncio.current_task()
+        for task in self._tasks:
+            if task is not me:
+                task.cancel()
+        for task in self._tasks:
+            if task is not me:
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await task
+        if self._up is not None:
+            await self._close_upstream(reason)
+        await self._emit(
+            ev.SessionEnded(
+                t=self.now(),
+                reason=reason,
+                input_tokens=self.translator.input_tokens,
+                output_tokens=self.translator.output_tokens,
+                gemini_audio_chunks=self.translator.gemini_audio_chunks,
+            )
+        )
+        self._done.set()
+        with contextlib.suppress(asyncio.QueueFull):
+            self._items.put_nowait(_END)
+
+
+def _read_wav(path: Path) -> tuple[bytes, int]:
+    with wave.open(str(path), "rb") as w:
+        if w.getnchannels() != 1 or w.getsampwidth() != 2:
+            raise ValueError("expected a mono PCM16 WAV file")
+        return w.readframes(w.getnframes()), w.getframerate()

@@ -1,0 +1,158 @@
+"""Prometheus metrics for the relay, derived from the same events the logs hold.
+
+`MetricsRecorder.observe(event)` is an `on_event` callback. It has its own `CollectorRegistry`, so
+several relays (or tests) in one process never collide. Label values come from fixed sets only:
+no session ids, no reasons, no free text, never a secret; anything unexpected becomes "other".
+"""
+
+from __future__ import annotations
+
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    generate_latest,
+)
+
+from liveguard.events import (
+    CallerError,
+    Event,
+    Interrupted,
+    OperatorAlert,
+    RecoveryFinished,
+    RecoveryStarted,
+    SessionEnded,
+    SessionStarted,
+    TurnAnswered,
+    UpstreamClosed,
+    Verdict,
+)
+
+UP = "up"  # caller -> model
+DOWN = "down"  # model -> caller
+DIRECTIONS = (UP, DOWN)
+
+_TRANSPORTS = frozenset({"twilio", "browser", "library"})
+_RUNGS = frozenset({"nudge", "resume", "fresh", "fallback", "rotate", "reconnect"})
+_OUTCOMES = frozenset({"answered", "failed", "timeout", "done"})
+_CLOSE_CODES = frozenset({1000, 1001, 1002, 1003, 1005, 1006, 1007, 1008, 1009, 1011, 1012, 1013})
+_SIDES = frozenset({"server", "client"})
+
+LATENCY_BUCKETS = (0.25, 0.5, 0.75, 1.0, 1.5, 2.0, 2.5, 3.0, 4.0, 6.0, 10.0, 20.0)
+FORWARDING_BUCKETS = (
+    0.00005,
+    0.0001,
+    0.00025,
+    0.0005,
+    0.001,
+    0.0025,
+    0.005,
+    0.01,
+    0.025,
+    0.05,
+)
+
+
+def _pick(value: object, allowed: frozenset) -> str:
+    return str(value) if value in allowed else "other"
+
+
+class MetricsRecorder:
+    """Counts sessions, turns, interrupts, wedges, recoveries, closes and forwarding time."""
+
+    def __init__(self, registry: CollectorRegistry | None = None, namespace: str = "liveguard"):
+        self.registry = registry or CollectorRegistry()
+        r, ns = self.registry, namespace
+        self.sessions_active = Gauge(f"{ns}_sessions_active", "Sessions in progress", registry=r)
+        self.sessions = Counter(f"{ns}_sessions", "Sessions started", ["transport"], registry=r)
+        self.turns = Counter(
+            f"{ns}_turns", "Caller turns by outcome (answered/unanswered)", ["outcome"], registry=r
+        )
+        self.answer_latency = Histogram(
+            f"{ns}_answer_latency_seconds",
+            "Caller end of speech to first model audio",
+            buckets=LATENCY_BUCKETS,
+            registry=r,
+        )
+        self.interrupts = Counter(
+            f"{ns}_interrupts", "serverContent.interrupted received", registry=r
+        )
+        self.phantom_interrupts = Counter(
+            f"{ns}_phantom_interrupts", "Interrupts with no caller speech evidence", registry=r
+        )
+        self.wedges = Counter(f"{ns}_wedges", "Sessions judged wedged", registry=r)
+        self.recoveries_started = Counter(
+            f"{ns}_recoveries_started", "Recovery rungs started", ["rung"], registry=r
+        )
+        self.recoveries = Counter(
+            f"{ns}_recoveries", "Recovery rungs finished", ["rung", "outcome"], registry=r
+        )
+        self.upstream_closes = Counter(
+            f"{ns}_upstream_closes", "Upstream connections closed", ["code", "side"], registry=r
+        )
+        self.caller_errors = Counter(
+            f"{ns}_caller_errors", "Bad caller input", ["fatal"], registry=r
+        )
+        self.operator_alerts = Counter(f"{ns}_operator_alerts", "Operator alerts", registry=r)
+        self.forwarding = Histogram(
+            f"{ns}_frame_forwarding_seconds",
+            "Relay time to forward one audio frame",
+            ["direction"],
+            buckets=FORWARDING_BUCKETS,
+            registry=r,
+        )
+        # resolved once: observe_forwarding is on the audio path
+        self._forwarding = {d: self.forwarding.labels(d) for d in DIRECTIONS}
+        self._turns_answered = self.turns.labels("answered")
+        self._turns_unanswered = self.turns.labels("unanswered")
+
+    def observe(self, event: object) -> None:
+        """Update metrics from one event (an `on_event` callback); other objects are ignored."""
+        if not isinstance(event, Event):
+            return
+        if isinstance(event, SessionStarted):
+            self.sessions_active.inc()
+            self.sessions.labels(_pick(event.transport, _TRANSPORTS)).inc()
+        elif isinstance(event, SessionEnded):
+            self.sessions_active.dec()
+        elif isinstance(event, TurnAnswered):
+            self._turns_answered.inc()
+            if event.latency_s >= 0:
+                self.answer_latency.observe(event.latency_s)
+        elif isinstance(event, Verdict):
+            if event.kind == "phantom_interrupt":
+                self.phantom_interrupts.inc()
+            elif event.kind == "unanswered_turn":
+                self._turns_unanswered.inc()
+            elif event.kind == "wedge":
+                self.wedges.inc()
+        elif isinstance(event, Interrupted):
+            self.interrupts.inc()
+        elif isinstance(event, RecoveryStarted):
+            self.recoveries_started.labels(_pick(event.rung, _RUNGS)).inc()
+        elif isinstance(event, RecoveryFinished):
+            self.recoveries.labels(_pick(event.rung, _RUNGS), _pick(event.outcome, _OUTCOMES)).inc()
+        elif isinstance(event, UpstreamClosed):
+            self.upstream_closes.labels(
+                _pick(event.code, _CLOSE_CODES), _pick(event.side, _SIDES)
+            ).inc()
+        elif isinstance(event, CallerError):
+            self.caller_errors.labels("true" if event.fatal else "false").inc()
+        elif isinstance(event, OperatorAlert):
+            self.operator_alerts.inc()
+
+    __call__ = observe
+
+    def observe_forwarding(self, direction: str, seconds: float) -> None:
+        """Time the relay spent forwarding one frame; direction is `UP` or `DOWN`."""
+        try:
+            child = self._forwarding[direction]
+        except KeyError:
+            raise ValueError(f"direction must be one of {DIRECTIONS}, got {direction!r}") from None
+        child.observe(seconds)
+
+    def exposition(self) -> tuple[bytes, str]:
+        """The text exposition and its content type, for a `/metrics` handler."""
+        return generate_latest(self.registry), CONTENT_TYPE_LATEST

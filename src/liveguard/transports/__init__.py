@@ -1,0 +1,1 @@
+"""Caller-facing transports: Twilio Media Streams (phone) and a browser WebSocket (talk page)."""

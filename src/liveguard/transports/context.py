@@ -1,0 +1,139 @@
+"""What every call handler shares: settings, the upstream client, telemetry, admission, shutdown.
+
+Why one object: both transports open guarded sessions the same way (same client, same telemetry
+sinks, same bounds), and shutdown has to reach every active call regardless of transport. The
+handlers stay thin: they translate their wire format and use this for everything else.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from liveguard import events as ev
+from liveguard.settings import Settings
+from liveguard.telemetry import MetricsRecorder, SessionLog, SessionRegistry, open_session_log
+
+log = logging.getLogger("liveguard.relay")
+
+SCENARIO_HEADER = "x-liveguard-scenario"
+
+
+@dataclass
+class CallTelemetry:
+    """One call's sinks: its JSONL log, the metrics, the dashboard registry.
+
+    The session feeds them its own events; the transport adds caller-side ones (bad input, DTMF,
+    playout marks) through `emit`, on the same session clock.
+    """
+
+    call_id: str
+    log: SessionLog
+    sinks: list[Callable[[object], None]]
+    clock: Callable[[], float] = field(default=lambda: 0.0)
+
+    def emit(self, event: ev.Event) -> None:
+        for sink in self.sinks:
+            try:
+                sink(event)
+            except Exception:  # telemetry must never take a call down
+                log.exception("telemetry sink failed on %s", event.name)
+
+    def caller_error(self, reason: str, *, fatal: bool = False) -> None:
+        """Log bad caller input with a clear reason (JSONL, metrics, process log)."""
+        log.info("call %s: caller error%s: %s", self.call_id, " (fatal)" if fatal else "", reason)
+        self.emit(ev.CallerError(t=self.clock(), reason=reason, fatal=fatal))
+
+
+class ActiveCall:
+    """Handle the relay keeps for each call, so shutdown can tell it to end."""
+
+    def __init__(self, call_id: str, transport: str) -> None:
+        self.call_id = call_id
+        self.transport = transport
+        self.stop_reason: str | None = None
+        self.stopping = asyncio.Event()
+        self.done = asyncio.Event()
+
+    def stop(self, reason: str) -> None:
+        if self.stop_reason is None:
+            self.stop_reason = reason
+        self.stopping.set()
+
+
+class RelayContext:
+    """Shared by the routes: `client` is a google-genai Client (Google or the emulator)."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        client: Any,
+        *,
+        emulated: bool = False,
+        metrics: MetricsRecorder | None = None,
+        registry: SessionRegistry | None = None,
+    ) -> None:
+        self.settings = settings
+        self.client = client
+        self.emulated = emulated
+        self.metrics = metrics or MetricsRecorder()
+        self.registry = registry or SessionRegistry()
+        self.calls: dict[str, ActiveCall] = {}
+        self.shutting_down = False
+        self.rejected = 0
+
+    # ------------------------------------------------------------------ admission
+
+    def admit(self, transport: str) -> ActiveCall | None:
+        """A new call's handle, or None when the relay is full or shutting down."""
+        if self.shutting_down or len(self.calls) >= self.settings.max_calls:
+            self.rejected += 1
+            return None
+        call = ActiveCall(uuid.uuid4().hex[:12], transport)
+        self.calls[call.call_id] = call
+        return call
+
+    def release(self, call: ActiveCall) -> None:
+        self.calls.pop(call.call_id, None)
+        call.done.set()
+
+    # ------------------------------------------------------------------ per-call telemetry
+
+    def open_telemetry(self, call_id: str, transport: str) -> CallTelemetry:
+        slog = open_session_log(self.settings.log_dir, call_id, settings=self.settings)
+        self.registry.register(call_id, transport=transport, model=self.settings.model)
+        sinks: list[Callable[[object], None]] = [
+            slog,
+            self.metrics.observe,
+            self.registry.callback(call_id),
+        ]
+        return CallTelemetry(call_id, slog, sinks)
+
+    def close_telemetry(self, tel: CallTelemetry, reason: str) -> None:
+        tel.log.close()
+        self.registry.unregister(tel.call_id, reason)
+
+    def session_headers(self, parameters: dict[str, str]) -> dict[str, str]:
+        """Per-call upstream headers: on the emulator a call may pick its scenario."""
+        scenario = parameters.get("scenario")
+        if self.emulated and scenario:
+            return {SCENARIO_HEADER: scenario[:100]}
+        return {}
+
+    # ------------------------------------------------------------------ shutdown
+
+    async def shutdown(self, reason: str = "relay shutting down") -> None:
+        """Tell every active call to end, then wait (bounded) for them to finish and flush logs."""
+        self.shutting_down = True
+        calls = list(self.calls.values())
+        for call in calls:
+            call.stop(reason)
+        if calls:
+            waits = [asyncio.create_task(c.done.wait()) for c in calls]
+            _, pending = await asyncio.wait(waits, timeout=self.settings.shutdown_grace_s + 2.0)
+            for task in pending:
+                task.cancel()

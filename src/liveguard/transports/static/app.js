@@ -1,0 +1,241 @@
+// The talk page: microphone -> 16 kHz PCM16 binary frames up; 24 kHz PCM16 binary frames down
+// into a playback worklet; JSON text frames for transcripts, health and control.
+// State is mirrored on window.liveguard so tests (and curious people) can read it.
+"use strict";
+
+(function () {
+  const MODEL_RATE = 24000;
+  const UP_RATE = 16000;
+  const state = {
+    status: "idle", // idle | connecting | connected | closed
+    health: "",
+    session: "",
+    transcripts: [], // {role: "caller"|"model", text}
+    events: [], // last JSON messages (bounded)
+    framesSent: 0,
+    audioBytesReceived: 0,
+    audioChunksReceived: 0,
+    playedSeconds: 0,
+    clears: 0,
+    errors: [],
+    closeCode: null,
+  };
+  window.liveguard = state;
+
+  const $ = (id) => document.getElementById(id);
+  let ws = null;
+  let micCtx = null;
+  let playCtx = null;
+  let mic = null;
+  let player = null;
+  let stream = null;
+  let lastLine = null; // the line being extended by incremental transcript fragments
+
+  function setPill(el, text) {
+    el.textContent = text || "—";
+    el.className = "pill " + (text || "");
+  }
+
+  function sys(text, cls) {
+    const div = document.createElement("div");
+    div.className = "line sys " + (cls || "");
+    div.textContent = text;
+    $("log").appendChild(div);
+    $("log").scrollTop = $("log").scrollHeight;
+    lastLine = null;
+  }
+
+  function transcript(role, text) {
+    const last = state.transcripts[state.transcripts.length - 1];
+    if (last && last.role === role && lastLine) {
+      last.text += text;
+      lastLine.querySelector(".text").textContent = last.text;
+    } else {
+      state.transcripts.push({ role: role, text: text });
+      const div = document.createElement("div");
+      div.className = "line " + role;
+      const who = document.createElement("span");
+      who.className = "who";
+      who.textContent = role === "caller" ? "You:" : "Model:";
+      const span = document.createElement("span");
+      span.className = "text";
+      span.textContent = text;
+      div.appendChild(who);
+      div.appendChild(span);
+      $("log").appendChild(div);
+      lastLine = div;
+    }
+    $("log").scrollTop = $("log").scrollHeight;
+  }
+
+  function stats() {
+    $("stats").textContent =
+      "sent " + state.framesSent + " mic frames · received " +
+      (state.audioBytesReceived / 2 / MODEL_RATE).toFixed(1) + " s of model audio · played " +
+      state.playedSeconds.toFixed(1) + " s · clears " + state.clears;
+  }
+
+  function onJson(msg) {
+    state.events.push(msg);
+    if (state.events.length > 500) state.events.shift();
+    switch (msg.type) {
+      case "ready":
+        state.session = msg.session || "";
+        $("upstream").textContent = msg.emulator
+          ? "Connected to the embedded Gemini Live emulator (no API key set)."
+          : "Connected to Gemini Live (" + (msg.model || "") + ").";
+        break;
+      case "transcript":
+        transcript(msg.role === "model" ? "model" : "caller", msg.text || "");
+        break;
+      case "health":
+        state.health = msg.state;
+        setPill($("health"), msg.state);
+        if (msg.state !== "healthy") sys("session " + msg.state, "warn");
+        break;
+      case "verdict":
+        sys("guard: " + msg.kind + (msg.turn ? " (turn " + msg.turn + ")" : ""), "warn");
+        break;
+      case "recovery":
+        sys("recovery " + msg.rung + " " + (msg.outcome || "started"), "warn");
+        break;
+      case "clear":
+        state.clears++;
+        if (player) player.port.postMessage({ type: "clear" });
+        break;
+      case "turn_complete":
+        lastLine = null;
+        break;
+      case "error":
+        state.errors.push(msg.reason);
+        sys("error: " + msg.reason, "bad");
+        break;
+      case "shutdown":
+        sys("the relay is shutting down: " + (msg.reason || ""), "bad");
+        break;
+      case "ended":
+        sys("call ended: " + (msg.reason || ""), "sys");
+        break;
+    }
+    stats();
+  }
+
+  function onAudio(buf) {
+    state.audioBytesReceived += buf.byteLength;
+    state.audioChunksReceived++;
+    if (player) player.port.postMessage({ type: "audio", pcm: buf }, [buf]);
+    stats();
+  }
+
+  async function start() {
+    $("start").disabled = true;
+    setPill($("conn"), "connecting");
+    state.status = "connecting";
+    try {
+      stream = await navigator.mediaDevices.getUserMedia({
+        audio: { channelCount: 1, echoCancellation: true, noiseSuppression: true },
+      });
+      micCtx = new AudioContext();
+      playCtx = new AudioContext({ sampleRate: MODEL_RATE });
+      await micCtx.audioWorklet.addModule("/static/mic-worklet.js");
+      await playCtx.audioWorklet.addModule("/static/player-worklet.js");
+      player = new AudioWorkletNode(playCtx, "liveguard-player", {
+        outputChannelCount: [1],
+        processorOptions: { maxSeconds: 120 },
+      });
+      player.port.onmessage = (e) => {
+        if (e.data && e.data.type === "played") {
+          state.playedSeconds = e.data.seconds;
+          stats();
+        }
+      };
+      player.connect(playCtx.destination);
+      await playCtx.resume();
+    } catch (err) {
+      state.errors.push(String(err));
+      sys("cannot open audio: " + err, "bad");
+      setPill($("conn"), "closed");
+      state.status = "closed";
+      $("start").disabled = false;
+      return;
+    }
+    const proto = location.protocol === "https:" ? "wss:" : "ws:";
+    const token = new URLSearchParams(location.search).get("token");
+    const query = token ? "?token=" + encodeURIComponent(token) : "";
+    ws = new WebSocket(proto + "//" + location.host + "/browser/stream" + query);
+    ws.binaryType = "arraybuffer";
+    ws.onopen = async () => {
+      state.status = "connected";
+      setPill($("conn"), "connected");
+      ws.send(JSON.stringify({ type: "start", sample_rate: UP_RATE, client: "page" }));
+      const source = micCtx.createMediaStreamSource(stream);
+      mic = new AudioWorkletNode(micCtx, "liveguard-mic", {
+        processorOptions: { outRate: UP_RATE, frameSamples: UP_RATE / 50 },
+      });
+      mic.port.onmessage = (e) => {
+        const d = e.data;
+        if (!d || d.type !== "frame") return;
+        const level = Math.min(100, (d.peak / 32767) * 300);
+        $("meter").firstElementChild.style.width = level + "%";
+        if (ws && ws.readyState === WebSocket.OPEN && ws.bufferedAmount < 1 << 20) {
+          ws.send(d.pcm);
+          state.framesSent++;
+        }
+      };
+      source.connect(mic);
+      await micCtx.resume();
+      $("stop").disabled = false;
+      $("text").disabled = false;
+      $("send").disabled = false;
+      stats();
+    };
+    ws.onmessage = (e) => {
+      if (typeof e.data === "string") {
+        try {
+          onJson(JSON.parse(e.data));
+        } catch (err) {
+          state.errors.push("bad JSON from relay");
+        }
+      } else {
+        onAudio(e.data);
+      }
+    };
+    ws.onclose = (e) => {
+      state.status = "closed";
+      state.closeCode = e.code;
+      setPill($("conn"), "closed");
+      sys("link closed (" + e.code + (e.reason ? ": " + e.reason : "") + ")");
+      stop(false);
+    };
+    ws.onerror = () => state.errors.push("websocket error");
+  }
+
+  function stop(sendHangup) {
+    if (sendHangup !== false && ws && ws.readyState === WebSocket.OPEN) {
+      ws.send(JSON.stringify({ type: "hangup" }));
+      ws.close(1000, "hangup");
+    }
+    if (stream) stream.getTracks().forEach((t) => t.stop());
+    if (mic) mic.disconnect();
+    if (micCtx) micCtx.close();
+    stream = null;
+    mic = null;
+    micCtx = null;
+    $("start").disabled = false;
+    $("stop").disabled = true;
+    $("text").disabled = true;
+    $("send").disabled = true;
+  }
+
+  $("start").addEventListener("click", start);
+  $("stop").addEventListener("click", () => stop(true));
+  $("textform").addEventListener("submit", (e) => {
+    e.preventDefault();
+    const text = $("text").value.trim();
+    if (!text || !ws || ws.readyState !== WebSocket.OPEN) return;
+    ws.send(JSON.stringify({ type: "text", text: text }));
+    transcript("caller", text);
+    lastLine = null;
+    $("text").value = "";
+  });
+})();

@@ -1,0 +1,55 @@
+"""Relay fixtures: an in-process relay (real aiohttp server, real GuardedSession, real SDK) in
+front of the in-process emulator from tests/conftest.py."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from liveguard.app import Relay
+from liveguard.emulator.server import Emulator
+from liveguard.settings import Settings
+
+
+def read_log(log_dir: Path) -> list[dict[str, Any]]:
+    """Every record of every session log in `log_dir` (one session per file)."""
+    records: list[dict[str, Any]] = []
+    for path in sorted(log_dir.glob("*.jsonl")):
+        records += [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    return records
+
+
+def logs_by_session(log_dir: Path) -> dict[str, list[dict[str, Any]]]:
+    out: dict[str, list[dict[str, Any]]] = {}
+    for rec in read_log(log_dir):
+        out.setdefault(rec["session"], []).append(rec)
+    return out
+
+
+@pytest.fixture
+async def relay_factory(
+    emulator: Emulator, tmp_path: Path
+) -> AsyncIterator[Callable[..., Awaitable[Relay]]]:
+    started: list[Relay] = []
+
+    async def make(**overrides: Any) -> Relay:
+        overrides.setdefault("port", 0)
+        overrides.setdefault("log_dir", tmp_path / "logs")
+        settings = Settings.load(None, **overrides)
+        relay = Relay(settings, client=emulator.client(), emulated=True)
+        await relay.start()
+        started.append(relay)
+        return relay
+
+    yield make
+    for relay in reversed(started):
+        await relay.stop()
+
+
+@pytest.fixture
+async def relay(relay_factory: Callable[..., Awaitable[Relay]]) -> Relay:
+    return await relay_factory()
