@@ -6,6 +6,8 @@ the frames the SDK sends: 20 ms of 16 kHz PCM16 every 20 ms, real time, a shippe
 followed by silence (so the emulator's server VAD ends the turn), and reads the model's 24 kHz audio
 replies. For each session count we measure, in the same run:
 
+- emulator timer lateness: how late the emulator served the model's own deadlines (reply chunks,
+  turnComplete pacing) — the emulator-side view of lateness, independent of the load process;
 - baseline: emulator CPU with the same number of connections open but idle (setup done, no audio);
 - active: emulator CPU while every session streams audio both ways;
 - CPU per session = (active - baseline) / N, and active / N;
@@ -27,10 +29,11 @@ import contextlib
 import json
 import os
 import signal
-import statistics
 import sys
+import tempfile
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import psutil
 from websockets.asyncio.client import connect
@@ -48,7 +51,9 @@ MAX_SESSIONS = 1000
 def _frame(pcm: bytes) -> str:
     """The exact text frame the SDK sends for `send_realtime_input(audio=...)`."""
     data = base64.urlsafe_b64encode(pcm).decode("ascii")
-    return json.dumps({"realtime_input": {"audio": {"data": data, "mime_type": "audio/pcm;rate=16000"}}})
+    return json.dumps(
+        {"realtime_input": {"audio": {"data": data, "mime_type": "audio/pcm;rate=16000"}}}
+    )
 
 
 def _utterance_frames() -> list[list[str]]:
@@ -94,8 +99,14 @@ class Session:
             open_timeout=30,
             ping_interval=None,
         )
-        setup = {"setup": {"model": MODEL, "generationConfig": {"responseModalities": ["AUDIO"]},
-                           "inputAudioTranscription": {}, "outputAudioTranscription": {}}}
+        setup = {
+            "setup": {
+                "model": MODEL,
+                "generationConfig": {"responseModalities": ["AUDIO"]},
+                "inputAudioTranscription": {},
+                "outputAudioTranscription": {},
+            }
+        }
         await self.ws.send(json.dumps(setup))
         first = await self.ws.recv()
         if b"setupComplete" not in first:
@@ -171,8 +182,14 @@ async def _cpu_over(proc: psutil.Process, seconds: float) -> float:
     return ((t1.user + t1.system) - (t0.user + t0.system)) / (time.monotonic() - w0)
 
 
-async def run_level(ready: dict, proc: psutil.Process, n: int, seconds: float,
-                    utterances: list[list[str]], silence: str) -> dict:
+async def run_level(
+    ready: dict,
+    proc: psutil.Process,
+    n: int,
+    seconds: float,
+    utterances: list[list[str]],
+    silence: str,
+) -> dict:
     sessions = [Session(ready, i, utterances, silence) for i in range(n)]
     sem = asyncio.Semaphore(20)  # bounded connection burst
 
@@ -188,11 +205,14 @@ async def run_level(ready: dict, proc: psutil.Process, n: int, seconds: float,
     until = start + seconds
     streams = [asyncio.create_task(s.stream(until, start)) for s in sessions]
     await asyncio.sleep(2.5)  # warm-up: first turns under way
-    active_cpu = await _cpu_over(proc, max(1.0, seconds - 3.0))
     me = psutil.Process()
-    load_cpu = me.cpu_percent(None)  # reset; measured below over the tail
+    m0 = me.cpu_times()
+    w0 = time.monotonic()
+    active_cpu = await _cpu_over(proc, max(1.0, seconds - 3.0))
+    m1 = me.cpu_times()
+    load_cpu = ((m1.user + m1.system) - (m0.user + m0.system)) / (time.monotonic() - w0)
     await asyncio.gather(*streams)
-    load_cpu = me.cpu_percent(None) / 100
+    window = (w0, time.monotonic())
     await asyncio.sleep(0.5)
     for s in sessions:
         await s.close()
@@ -218,6 +238,7 @@ async def run_level(ready: dict, proc: psutil.Process, n: int, seconds: float,
         "send_lateness_ms_p99": round(_pct(lateness, 0.99), 2),
         "reply_latency_ms_p50": round(_pct(replies, 0.50), 1),
         "reply_latency_ms_p99": round(_pct(replies, 0.99), 1),
+        "window": window,
         "errors": sorted({s.result.error for s in sessions if s.result.error})[:3],
     }
 
@@ -225,10 +246,25 @@ async def run_level(ready: dict, proc: psutil.Process, n: int, seconds: float,
 async def main_async(args: argparse.Namespace) -> int:
     levels = [min(MAX_SESSIONS, int(x)) for x in args.sessions.split(",") if x.strip()]
     cpus = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else []
+    profile = ["-m", "cProfile", "-o", args.profile] if args.profile else []
+    tmp = tempfile.TemporaryDirectory(prefix="bench-emulator-")
+    stats_file = Path(tmp.name) / "stats.json"
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "liveguard", "emulate", "--host", "127.0.0.1", "--port", "0",
-        "--scenario", args.scenario,
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.DEVNULL,
+        sys.executable,
+        *profile,
+        "-m",
+        "liveguard",
+        "emulate",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        "0",
+        "--scenario",
+        args.scenario,
+        "--stats-file",
+        str(stats_file),
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.DEVNULL,
     )
     pinned = "no"
     try:
@@ -243,19 +279,43 @@ async def main_async(args: argparse.Namespace) -> int:
         ps = psutil.Process(proc.pid)
         utterances = _utterance_frames()
         silence = _frame(b"\0" * FRAME_BYTES)
-        print(f"# emulator pid {proc.pid}; {pinned}; scenario {args.scenario}; "
-              f"{args.seconds:.0f} s of real-time audio per level", flush=True)
+        print(
+            f"# emulator pid {proc.pid}; {pinned}; scenario {args.scenario}; "
+            f"{args.seconds:.0f} s of real-time audio per level",
+            flush=True,
+        )
         empty_cpu = await _cpu_over(ps, 2.0)
         print(json.dumps({"baseline_no_connections_cpu": round(empty_cpu, 4)}), flush=True)
         results = []
         for n in levels:
             res = await run_level(ready, ps, n, args.seconds, utterances, silence)
             results.append(res)
-            print(json.dumps(res), flush=True)
+            print(json.dumps({k: v for k, v in res.items() if k != "window"}), flush=True)
             await asyncio.sleep(1.0)
+        proc.send_signal(signal.SIGTERM)
+        await asyncio.wait_for(proc.wait(), 30)
+        samples = json.loads(stats_file.read_text())["timer_lateness"]
+        for res in results:
+            lo, hi = res.pop("window")
+            late = [x * 1000 for t, x in samples if lo <= t <= hi]
+            print(
+                json.dumps(
+                    {
+                        "sessions": res["sessions"],
+                        "emulator_timer_lateness_ms_p50": round(_pct(late, 0.50), 2),
+                        "emulator_timer_lateness_ms_p99": round(_pct(late, 0.99), 2),
+                        "emulator_timer_events": len(late),
+                    }
+                ),
+                flush=True,
+            )
         best = max((r["sessions"] for r in results if r["sustained"]), default=0)
-        print(json.dumps({"max_sustained_sessions_one_core": best, "target": 200,
-                          "met": best >= 200}), flush=True)
+        print(
+            json.dumps(
+                {"max_sustained_sessions_one_core": best, "target": 200, "met": best >= 200}
+            ),
+            flush=True,
+        )
         return 0
     finally:
         if proc.returncode is None:
@@ -265,6 +325,7 @@ async def main_async(args: argparse.Namespace) -> int:
             except TimeoutError:
                 proc.kill()
                 await proc.wait()
+        tmp.cleanup()
 
 
 def main() -> int:
@@ -272,6 +333,7 @@ def main() -> int:
     parser.add_argument("--sessions", default="50,100,200", help="comma-separated session counts")
     parser.add_argument("--seconds", type=float, default=12.0, help="audio seconds per level")
     parser.add_argument("--scenario", default="healthy")
+    parser.add_argument("--profile", help="write a cProfile of the emulator process here")
     args = parser.parse_args()
     args.seconds = min(max(args.seconds, 5.0), 120.0)
     return asyncio.run(main_async(args))

@@ -136,9 +136,11 @@ class Relay:
             s, client, emulated=emulated, metrics=MetricsRecorder(), registry=SessionRegistry()
         )
         self.app = build_app(self.ctx)
-        self._runner = web.AppRunner(self.app, handle_signals=False, access_log=None)
+        self._runner = web.AppRunner(
+            self.app, handle_signals=False, access_log=None, shutdown_timeout=s.shutdown_grace_s
+        )
         await self._runner.setup()
-        site = web.TCPSite(self._runner, s.host, s.port, shutdown_timeout=s.shutdown_grace_s)
+        site = web.TCPSite(self._runner, s.host, s.port)
         await site.start()
         server = site._server
         sockets = getattr(server, "sockets", None) or []

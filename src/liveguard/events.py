@@ -378,7 +378,8 @@ class EventParseError(ValueError):
     """A record that is not a valid event (unknown name, missing or mistyped field)."""
 
 
-_FieldCheck = tuple[str, str]  # (field name, kind)
+_FieldCheck = tuple[str, str, type | None]  # (field name, kind, the JSON type that needs no check)
+_FAST_TYPES: dict[str, type] = {"str": str, "int": int, "bool": bool, "dict": dict}
 
 
 def _kind_of(annotation: Any) -> str:
@@ -397,7 +398,10 @@ def _kind_of(annotation: Any) -> str:
 
 _FIELD_CHECKS: dict[type[Event], tuple[_FieldCheck, ...]] = {
     cls: tuple(
-        (f.name, _kind_of(f.type)) for f in dataclasses.fields(cls) if f.name not in _RECORD_META
+        (f.name, kind, _FAST_TYPES.get(kind))
+        for f in dataclasses.fields(cls)
+        if f.name not in _RECORD_META
+        for kind in (_kind_of(f.type),)
     )
     for cls in EVENT_TYPES.values()
 }
@@ -454,12 +458,14 @@ def event_from_record(record: dict[str, Any]) -> Event:
     if cls is None:
         raise EventParseError(f"unknown event {name!r:.60}")
     t = record.get("t")
-    if not _is_number(t):
+    if not (type(t) is float and t - t == 0.0) and not _is_number(t):  # fast path: finite float
         raise EventParseError(f"{name}: 't' must be a number, got {t!r:.60}")
     kwargs: dict[str, Any] = {"t": float(t)}
-    for key, kind in _FIELD_CHECKS[cls]:
+    for key, kind, fast in _FIELD_CHECKS[cls]:
         if key in record:
-            kwargs[key] = _coerce(name, key, kind, record[key])
+            value = record[key]
+            # exact JSON type match needs no check (type(True) is bool, never int)
+            kwargs[key] = value if type(value) is fast else _coerce(name, key, kind, value)
     try:
         return cls(**kwargs)
     except TypeError as exc:

@@ -257,3 +257,17 @@ def test_pushing_without_running_is_bounded() -> None:
     s.push(bytes(2 * 16000 * 60))  # one minute is fine
     with pytest.raises(ValueError, match="pending"):
         s.push(bytes(2 * 16000 * 120))
+
+
+def test_batches_larger_than_one_model_call_match_alone(utterances) -> None:
+    speech = to_8k_ulaw_round_trip(utterances["order"].pcm[: 16000 * 2])  # 1 s at 8 kHz
+    pcms = [speech[(k * 320) % 8000 :] for k in range(70)]  # 70 streams, staggered starts
+    alone = [SileroStream(8000).feed(p) for p in pcms]
+    streams = [SileroStream(8000) for _ in pcms]
+    for s, p in zip(streams, pcms, strict=True):
+        s.push(p)
+    batched = vad.run_batched(streams)
+    assert [len(b) for b in batched] == [len(a) for a in alone]
+    for a, b in zip(alone, batched, strict=True):
+        assert np.allclose(a, b, atol=1e-4)
+    assert max(max(a) for a in alone) > 0.9

@@ -36,7 +36,9 @@ def setup_body(**extra: Any) -> dict:
 
 
 def audio(data: bytes, rate: int = 16000) -> ClientMessage:
-    return ClientMessage("realtime_input", {"audio": {"data": data, "mime_type": f"audio/pcm;rate={rate}"}})
+    return ClientMessage(
+        "realtime_input", {"audio": {"data": data, "mime_type": f"audio/pcm;rate={rate}"}}
+    )
 
 
 def text(value: str) -> ClientMessage:
@@ -96,7 +98,9 @@ class Harness:
     def of(cls, scenario: str | Scenario, **kw: Any) -> Harness:
         if isinstance(scenario, str):
             scenario = (
-                parse_scenario(scenario) if "\n" in scenario or ":" in scenario else load_scenario(scenario)
+                parse_scenario(scenario)
+                if "\n" in scenario or ":" in scenario
+                else load_scenario(scenario)
             )
         return cls(scenario=scenario, **kw)
 
@@ -161,10 +165,16 @@ class Harness:
         return [s for s in self.frames()[since:] if s.is_audio]
 
     def input_text(self, since: int = 0) -> str:
-        return "".join(s.content["inputTranscription"]["text"] for s in self.content_with("inputTranscription", since))
+        return "".join(
+            s.content["inputTranscription"]["text"]
+            for s in self.content_with("inputTranscription", since)
+        )
 
     def output_text(self, since: int = 0) -> str:
-        return "".join(s.content["outputTranscription"]["text"] for s in self.content_with("outputTranscription", since))
+        return "".join(
+            s.content["outputTranscription"]["text"]
+            for s in self.content_with("outputTranscription", since)
+        )
 
     def handles(self) -> list[str]:
         return [

@@ -65,7 +65,11 @@ def test_prefix_padding_delays_start_and_ignores_short_clicks():
 
 
 def test_silence_duration_controls_end_of_turn():
-    two = speech_pcm("thanks_bye", 0.5, 0.0) + bytes(int(0.8 * 32000)) + speech_pcm("thanks_bye", 0, 2.0)
+    two = (
+        speech_pcm("thanks_bye", 0.5, 0.0)
+        + bytes(int(0.8 * 32000))
+        + speech_pcm("thanks_bye", 0, 2.0)
+    )
     short = _feed(ActivityDetector(VadConfig(silence_duration_ms=300)), two)
     long = _feed(ActivityDetector(VadConfig(silence_duration_ms=1200)), two)
     assert [e.kind for e in short] == ["start", "end", "start", "end"]
@@ -127,9 +131,13 @@ def test_barge_in_interrupts_then_turn_complete_without_generation_complete():
     h.run(8.0)
     after = h.frames()[mark:]
     keys = [
-        "interrupted" if s.content.get("interrupted") else
-        "turnComplete" if s.content.get("turnComplete") else
-        "generationComplete" if s.content.get("generationComplete") else None
+        "interrupted"
+        if s.content.get("interrupted")
+        else "turnComplete"
+        if s.content.get("turnComplete")
+        else "generationComplete"
+        if s.content.get("generationComplete")
+        else None
         for s in after
     ]
     keys = [k for k in keys if k]

@@ -84,7 +84,9 @@ def test_usage_metadata_counts_about_25_tokens_per_audio_second():
     usage = done.payload["usageMetadata"]
     seconds = load_clip("greeting", 24000).seconds
     assert usage["responseTokenCount"] == round(seconds * 25)
-    assert usage["responseTokensDetails"] == [{"modality": "AUDIO", "tokenCount": round(seconds * 25)}]
+    assert usage["responseTokensDetails"] == [
+        {"modality": "AUDIO", "tokenCount": round(seconds * 25)}
+    ]
     assert usage["totalTokenCount"] == usage["promptTokenCount"] + usage["responseTokenCount"]
     assert usage["promptTokenCount"] > 0
 
@@ -126,7 +128,9 @@ def test_unknown_speech_gets_placeholder_transcript():
 
     rng = np.random.default_rng(7)
     t = np.arange(32000) / 16000
-    tone = (8000 * np.sin(2 * np.pi * 220 * t) * (1 + 0.5 * np.sin(2 * np.pi * 3 * t))).astype("<i2")
+    tone = (8000 * np.sin(2 * np.pi * 220 * t) * (1 + 0.5 * np.sin(2 * np.pi * 3 * t))).astype(
+        "<i2"
+    )
     noise = rng.normal(0, 50, 32000).astype("<i2")
     h = Harness.of("healthy")
     h.connect()

@@ -5,12 +5,12 @@ from __future__ import annotations
 import asyncio
 import json
 import signal
-import subprocess
 import sys
 
 from google import genai
 from google.genai import types
 
+from liveguard.cli import main
 from liveguard.emulator.tls import client_ssl_context
 
 MODEL = "gemini-2.5-flash-native-audio-preview-12-2025"
@@ -19,8 +19,15 @@ CMD = [sys.executable, "-m", "liveguard", "emulate"]
 
 async def test_emulate_prints_one_json_line_serves_the_sdk_and_stops_on_sigterm(tmp_path):
     proc = await asyncio.create_subprocess_exec(
-        *CMD, "--port", "0", "--scenario", "healthy", "--state-dir", str(tmp_path),
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        *CMD,
+        "--port",
+        "0",
+        "--scenario",
+        "healthy",
+        "--state-dir",
+        str(tmp_path),
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
     )
     try:
         line = await asyncio.wait_for(proc.stdout.readline(), timeout=60)
@@ -52,29 +59,23 @@ async def test_emulate_prints_one_json_line_serves_the_sdk_and_stops_on_sigterm(
     assert rest == b"", "exactly one line on stdout"
 
 
-def test_list_scenarios() -> None:
-    out = subprocess.run(
-        [*CMD, "--list-scenarios"], capture_output=True, text=True, timeout=60, check=True
-    ).stdout
+def test_list_scenarios(capsys) -> None:
+    assert main(["emulate", "--list-scenarios"]) == 0
+    out = capsys.readouterr().out
     names = {line.split()[0] for line in out.splitlines() if line.strip()}
     assert {"healthy", "seed-2333"} <= names
 
 
-def test_bad_scenario_file_exits_2_with_a_clear_error(tmp_path) -> None:
+def test_bad_scenario_file_exits_2_with_a_clear_error(tmp_path, capsys) -> None:
     bad = tmp_path / "bad.yaml"
     bad.write_text("name: bad\nseed: not-a-number\n")
-    res = subprocess.run(
-        [*CMD, "--port", "0", "--scenario", str(bad)], capture_output=True, text=True, timeout=60
-    )
-    assert res.returncode == 2
-    assert res.stdout == ""
-    assert "bad.yaml" in res.stderr and "seed" in res.stderr
+    assert main(["emulate", "--port", "0", "--scenario", str(bad)]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert "bad.yaml" in captured.err and "seed" in captured.err
 
 
-def test_missing_scenario_exits_2(tmp_path) -> None:
-    res = subprocess.run(
-        [*CMD, "--port", "0", "--scenario", "no-such-scenario"],
-        capture_output=True, text=True, timeout=60,
-    )
-    assert res.returncode == 2
-    assert "no-such-scenario" in res.stderr
+def test_missing_scenario_exits_2(capsys) -> None:
+    assert main(["emulate", "--port", "0", "--scenario", "no-such-scenario"]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == "" and "no-such-scenario" in captured.err

@@ -32,8 +32,9 @@ async def test_pongs_are_dropped_for_the_no_pongs_scenario(emulator: Emulator) -
 
 async def test_pongs_are_delayed_when_the_scenario_says_so(tmp_path, emulator_factory) -> None:
     scenario = tmp_path / "late.yaml"
-    scenario.write_text("name: late-pongs\ndescription: late\nseed: 7\nconnection:\n"
-                        "  pong_delay_s: 0.3\n")
+    scenario.write_text(
+        "name: late-pongs\ndescription: late\nseed: 7\nconnection:\n  pong_delay_s: 0.3\n"
+    )
     emu = await emulator_factory(scenario=scenario)
     async with raw(emu, ping_interval=None) as ws:
         await ws.send(SETUP)

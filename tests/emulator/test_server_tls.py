@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import ssl
+from pathlib import Path
 
 from test_server_wire_rules import SETUP, raw
 
@@ -36,9 +37,7 @@ async def test_temporary_ca_is_removed_on_stop() -> None:
         await ws.send(SETUP)
         assert "setupComplete" in json.loads(await ws.recv())
     await emu.stop()
-    import os
-
-    assert not os.path.exists(ca_file)
+    assert not Path(ca_file).exists()  # noqa: ASYNC240
 
 
 def _handshake(server_ctx: ssl.SSLContext, client_ctx: ssl.SSLContext, name: str) -> None:

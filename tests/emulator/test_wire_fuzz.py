@@ -6,10 +6,9 @@ import json
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from test_wire_parse import SDK_FRAMES
 
 from liveguard.emulator.wire import ClientMessage, WireError, parse_client_frame
-
-from test_wire_parse import SDK_FRAMES
 
 JSON = st.recursive(
     st.none()
@@ -17,17 +16,48 @@ JSON = st.recursive(
     | st.integers(min_value=-(2**70), max_value=2**70)
     | st.floats(allow_nan=False)
     | st.text(max_size=12),
-    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=20), inner, max_size=4),
+    lambda inner: (
+        st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=20), inner, max_size=4)
+    ),
     max_leaves=20,
 )
 TOP_KEYS = st.sampled_from(
-    ["setup", "realtime_input", "realtimeInput", "client_content", "clientContent",
-     "tool_response", "toolResponse", "contextUpdate", "context_update", "bogus"]
+    [
+        "setup",
+        "realtime_input",
+        "realtimeInput",
+        "client_content",
+        "clientContent",
+        "tool_response",
+        "toolResponse",
+        "contextUpdate",
+        "context_update",
+        "bogus",
+    ]
 )
 FIELD_NAMES = st.sampled_from(
-    ["model", "generationConfig", "generation_config", "tools", "turns", "parts", "audio", "data",
-     "mime_type", "mimeType", "text", "realtimeInputConfig", "automatic_activity_detection",
-     "functionResponses", "response", "args", "labels", "inlineData", "turnComplete", "x"]
+    [
+        "model",
+        "generationConfig",
+        "generation_config",
+        "tools",
+        "turns",
+        "parts",
+        "audio",
+        "data",
+        "mime_type",
+        "mimeType",
+        "text",
+        "realtimeInputConfig",
+        "automatic_activity_detection",
+        "functionResponses",
+        "response",
+        "args",
+        "labels",
+        "inlineData",
+        "turnComplete",
+        "x",
+    ]
 )
 
 FUZZ = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])

@@ -157,7 +157,9 @@ def test_opaque_maps_keep_their_keys() -> None:
     assert set(decl["parameters"]["properties"]) == {"city_name", "zipCode"}
     assert decl["parameters"]["type"] == "OBJECT"
     assert decl["parameters_json_schema"] == {"additionalProperties": False, "x_y": 1}
-    resp = {"tool_response": {"functionResponses": [{"id": "1", "response": {"fooBar": {"a_b": 1}}}]}}
+    resp = {
+        "tool_response": {"functionResponses": [{"id": "1", "response": {"fooBar": {"a_b": 1}}}]}
+    }
     parsed = parse_client_frame(json.dumps(resp)).body
     assert parsed["function_responses"][0]["response"] == {"fooBar": {"a_b": 1}}
     call = json.loads(SDK_FRAMES[-5])
@@ -183,7 +185,7 @@ def test_null_means_unset_and_numbers_follow_proto3_json() -> None:
     [
         (
             '{"setup": {"model": "models/x", "bogusField": 1}}',
-            'Invalid JSON payload received. Unknown name "bogusField" at \'setup\': '
+            "Invalid JSON payload received. Unknown name \"bogusField\" at 'setup': "
             "Cannot find field.",
         ),
         (

@@ -23,7 +23,7 @@ from liveguard.guard.actions import Action
 
 
 def label(item: Event | Action) -> str:
-    """A short, readable name for one guard output: `verdict:wedge`, `health:suspect`, `SendText`."""
+    """A short name for one guard output: `verdict:wedge`, `health:suspect`, `SendText`."""
     name = getattr(item, "name", None)
     if isinstance(item, Action):
         return type(item).__name__

@@ -38,13 +38,17 @@ def assert_quiet(out: list, allow_real_interrupts: bool = True) -> None:
     allowed = {"real_interrupt"} if allow_real_interrupts else set()
     assert set(verdicts) <= allowed, verdicts
     assert set(actions) <= {"FlushPlayback"}, actions
-    assert not [o for o in out if o.name in ("health", "recovery_start", "operator_alert")]
+    assert not [
+        o for o in out if getattr(o, "name", "") in ("health", "recovery_start", "operator_alert")
+    ]
 
 
 def test_silent_caller_and_long_pauses():
     guard = Guard(POLICY)
     greeting, end = model_turn(0.5, 11, 1, "Hello.")
-    keepalive = [ResumptionUpdate(t=end + 0.9 * i, handle=f"h{i}", resumable=True) for i in range(300)]
+    keepalive = [
+        ResumptionUpdate(t=end + 0.9 * i, handle=f"h{i}", resumable=True) for i in range(300)
+    ]
     out = run(guard, connect() + greeting + keepalive, until=600.0)
     assert_quiet(out, allow_real_interrupts=False)
     assert out == []
@@ -52,7 +56,7 @@ def test_silent_caller_and_long_pauses():
 
 def test_barge_in_tool_call_and_slow_answer():
     guard = Guard(POLICY)
-    greeting, end = model_turn(0.5, 20, 1, "Hello, this is a long greeting.")
+    greeting, _end = model_turn(0.5, 20, 1, "Hello, this is a long greeting.")
     evs = connect() + [e for e in greeting if e.t < 1.2]
     # barge-in during the greeting: caller speaks, server interrupts, turn closes
     evs += [CallerSpeechStarted(t=1.2), VoiceActivity(t=1.3, kind="ACTIVITY_START")]
@@ -71,11 +75,11 @@ def test_barge_in_tool_call_and_slow_answer():
     # a slow but real answer: 2.9 s after the end of speech
     evs += caller_says(t + 30.0, 1.0, "thank you")
     ans, t = model_turn(t + 31.4 + 2.9, 4, 5)
-    evs += ans + [SessionEnded(t=t + 5)]
+    evs += [*ans, SessionEnded(t=t + 5)]
     out = run(guard, evs, until=t + 100)
     assert_quiet(out)
     assert labels(out) == ["verdict:real_interrupt", "FlushPlayback"]
-    assert [o.name for o in out].count("turn_answered") == 3
+    assert labels(out, skip_answered=False).count("turn_answered") == 3
 
 
 # ---------------------------------------------------------------- property test
@@ -170,7 +174,7 @@ def test_random_healthy_conversations_never_trigger_anything(conv):
     assert sum(1 for o in out if isinstance(o, FlushPlayback)) == sum(
         1 for e in events if isinstance(e, Interrupted)
     )
-    assert sum(1 for o in out if o.name == "turn_answered") == caller_turns
+    assert sum(1 for o in out if getattr(o, "name", "") == "turn_answered") == caller_turns
     assert guard.state == "healthy"
     assert guard.counters.recoveries == 0
 
@@ -180,5 +184,9 @@ def test_healthy_generator_is_not_vacuous():
     guard = Guard(POLICY)
     greeting, end = model_turn(0.5, 5, 1)
     evs = connect() + greeting + caller_says(end + 2, 1.0, "hello there")
-    out = run(guard, [e for e in evs if not isinstance(e, GenerationComplete | OutputTranscript | Usage)], until=60)
+    out = run(
+        guard,
+        [e for e in evs if not isinstance(e, GenerationComplete | OutputTranscript | Usage)],
+        until=60,
+    )
     assert [o.kind for o in out if isinstance(o, Verdict)] == ["unanswered_turn"]

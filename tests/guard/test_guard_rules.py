@@ -59,7 +59,9 @@ def test_evidence_older_than_the_window_does_not_count():
     guard, _ = _greeted()
     answer, end = model_turn(6.0, 5, 2)
     run(guard, [*caller_says(4.0, 1.0, "hi there"), *answer])
-    out = run(guard, [InputTranscript(t=end, text=" late"), Interrupted(t=end + 2.0)], until=end + 3)
+    out = run(
+        guard, [InputTranscript(t=end, text=" late"), Interrupted(t=end + 2.0)], until=end + 3
+    )
     assert labels(out) == ["verdict:phantom_interrupt", "health:suspect"]
     assert out[0].evidence["last_speech_evidence"] == "input_transcript"
     assert out[0].evidence["last_speech_evidence_age_s"] == 2.0
@@ -113,7 +115,10 @@ def test_answered_turn_resets_the_run():
 
 def test_response_rejected_is_unanswered():
     guard, _ = _greeted()
-    out = run(guard, [*caller_says(10.0, 1.0, "hi"), TurnComplete(t=11.6, turn=2, reason="RESPONSE_REJECTED")])
+    out = run(
+        guard,
+        [*caller_says(10.0, 1.0, "hi"), TurnComplete(t=11.6, turn=2, reason="RESPONSE_REJECTED")],
+    )
     assert labels(out) == ["verdict:unanswered_turn"]
     assert out[0].evidence["rule"] == "response_rejected"
     assert out[0].evidence["reason"] == "RESPONSE_REJECTED"
@@ -121,7 +126,10 @@ def test_response_rejected_is_unanswered():
 
 def test_empty_turn_is_unanswered_but_need_more_input_is_not():
     guard, _ = _greeted()
-    out = run(guard, [*caller_says(10.0, 1.0, "so I was"), TurnComplete(t=11.6, turn=2, waiting_for_input=True)])
+    out = run(
+        guard,
+        [*caller_says(10.0, 1.0, "so I was"), TurnComplete(t=11.6, turn=2, waiting_for_input=True)],
+    )
     assert labels(out) == []
     out = run(guard, [audio(12.5)])
     assert [label(o) for o in out] == ["turn_answered"]
@@ -132,7 +140,9 @@ def test_suspect_shortens_the_answer_deadline():
     run(guard, [Interrupted(t=5.0)], until=6.0)
     assert guard.state == "suspect"
     out = run(guard, [*caller_says(10.0, 1.0, "hello there"), audio(13.2)])
-    assert "verdict:wedge" in labels(out)  # 1.8 s after the VAD end: over the 1.5 s suspect deadline
+    assert "verdict:wedge" in labels(
+        out
+    )  # 1.8 s after the VAD end: over the 1.5 s suspect deadline
 
 
 def test_slow_but_real_answer_is_answered():
@@ -155,9 +165,15 @@ def test_resume_is_skipped_without_a_healthy_handle():
 def test_recoveries_are_bounded():
     guard = Guard(GuardPolicy(max_recoveries_per_session=1, rungs=["nudge", "fallback"]))
     greeting, _ = model_turn(0.5, 3, 1)
-    out = run(guard, [*connect(), *greeting, *caller_says(10, 1, "one"), *caller_says(20, 1, "two")], until=30)
+    out = run(
+        guard,
+        [*connect(), *greeting, *caller_says(10, 1, "one"), *caller_says(20, 1, "two")],
+        until=30,
+    )
     assert labels(out).count("recovery_start:nudge") == 1
-    out = run(guard, [audio(30.5), *caller_says(40, 1, "three"), *caller_says(50, 1, "four")], until=60)
+    out = run(
+        guard, [audio(30.5), *caller_says(40, 1, "three"), *caller_says(50, 1, "four")], until=60
+    )
     assert "recovery_start:nudge" not in labels(out)
     assert "PlayFallback" in labels(out)
 
@@ -180,20 +196,37 @@ def test_goaway_mid_answer_rotates_at_the_turn_boundary_with_the_newest_handle()
     answer, end = model_turn(12.0, 10, 2)
     before = [e for e in answer if e.t < 12.5]
     after = [e for e in answer if e.t >= 12.5]
-    out = run(guard, [*caller_says(10.0, 1.0, "hi"), *before, ResumptionUpdate(t=12.2, handle="h2", resumable=True),
-                      GoAway(t=12.3, time_left_s=50.0)])
+    out = run(
+        guard,
+        [
+            *caller_says(10.0, 1.0, "hi"),
+            *before,
+            ResumptionUpdate(t=12.2, handle="h2", resumable=True),
+            GoAway(t=12.3, time_left_s=50.0),
+        ],
+    )
     assert labels(out) == []
     out = run(guard, after)
     assert labels(out) == ["recovery_start:rotate", "Reconnect"]
     assert out[-1] == Reconnect("rotate", handle="h2")
     assert out[0].t == end  # the turnComplete
-    out = run(guard, [UpstreamClosed(t=end, code=1000, side="client"), UpstreamConnected(t=end + 0.3, attempt=2, purpose="rotate")])
+    out = run(
+        guard,
+        [
+            UpstreamClosed(t=end, code=1000, side="client"),
+            UpstreamConnected(t=end + 0.3, attempt=2, purpose="rotate"),
+        ],
+    )
     assert labels(out) == ["recovery_end:rotate:done"]
 
 
 def test_goaway_waits_while_not_resumable_then_rotates_past_the_margin():
     guard, _ = _greeted()
-    out = run(guard, [ResumptionUpdate(t=4.0, resumable=False), GoAway(t=5.0, time_left_s=10.0)], until=30.0)
+    out = run(
+        guard,
+        [ResumptionUpdate(t=4.0, resumable=False), GoAway(t=5.0, time_left_s=10.0)],
+        until=30.0,
+    )
     assert labels(out) == []  # resumable=false: no handle may be used
     out = run(guard, [ResumptionUpdate(t=31.0, handle="h3", resumable=True)])
     assert out[-1] == Reconnect("rotate", handle="h3")
@@ -221,14 +254,26 @@ def test_server_close_reconnects(code, reason, purpose, handle):
     out = run(guard, [UpstreamClosed(t=5.0, code=code, reason=reason)])
     reconnect = next(o for o in out if isinstance(o, Reconnect))
     assert (reconnect.purpose, reconnect.handle) == (purpose, handle)
-    out = run(guard, [UpstreamConnecting(t=5.0, attempt=2, purpose=purpose), UpstreamConnected(t=5.4, attempt=2, purpose=purpose)])
+    out = run(
+        guard,
+        [
+            UpstreamConnecting(t=5.0, attempt=2, purpose=purpose),
+            UpstreamConnected(t=5.4, attempt=2, purpose=purpose),
+        ],
+    )
     assert labels(out) == [f"recovery_end:{purpose}:done", "health:healthy"]
 
 
 def test_1008_during_resume_goes_fresh():
     guard, _ = _greeted()
     run(guard, [UpstreamClosed(t=5.0, code=1011)])
-    out = run(guard, [UpstreamConnecting(t=5.0, attempt=2, purpose="resume"), UpstreamClosed(t=5.3, code=1008, reason="BidiGenerateContent session not found")])
+    out = run(
+        guard,
+        [
+            UpstreamConnecting(t=5.0, attempt=2, purpose="resume"),
+            UpstreamClosed(t=5.3, code=1008, reason="BidiGenerateContent session not found"),
+        ],
+    )
     assert labels(out) == ["recovery_end:resume:failed", "recovery_start:fresh", "Reconnect"]
 
 
@@ -243,7 +288,13 @@ def test_close_1007_is_a_config_error_never_a_loop():
 
 def test_1008_on_the_initial_connect_is_a_config_error():
     guard = Guard(GuardPolicy())
-    out = run(guard, [UpstreamConnecting(t=0, attempt=1), UpstreamClosed(t=0.2, code=1008, reason="models/x is not found")])
+    out = run(
+        guard,
+        [
+            UpstreamConnecting(t=0, attempt=1),
+            UpstreamClosed(t=0.2, code=1008, reason="models/x is not found"),
+        ],
+    )
     assert labels(out) == ["verdict:config_error", "FailSession", "health:failed"]
 
 

@@ -172,13 +172,24 @@ _events = st.sampled_from(["connected", "start", "media", "mark", "dtmf", "stop"
 
 
 @settings(max_examples=150, deadline=None)
-@given(st.lists(st.one_of(st.text(max_size=60), st.binary(max_size=40),
-                          st.builds(lambda e, body: json.dumps({"event": e, **body}),
-                                    _events, st.dictionaries(
-                                        st.sampled_from(["start", "media", "mark", "dtmf",
-                                                         "streamSid", "stop"]),
-                                        _json_values, max_size=3))),
-                max_size=8))
+@given(
+    st.lists(
+        st.one_of(
+            st.text(max_size=60),
+            st.binary(max_size=40),
+            st.builds(
+                lambda e, body: json.dumps({"event": e, **body}),
+                _events,
+                st.dictionaries(
+                    st.sampled_from(["start", "media", "mark", "dtmf", "streamSid", "stop"]),
+                    _json_values,
+                    max_size=3,
+                ),
+            ),
+        ),
+        max_size=8,
+    )
+)
 def test_fuzz_receive_never_raises(frames: list) -> None:
     p = TwilioMediaStream(max_errors=1000)
     p.receive(start_msg())
@@ -187,6 +198,12 @@ def test_fuzz_receive_never_raises(frames: list) -> None:
         assert isinstance(out, list)
         for item in out:
             assert isinstance(
-                item, Connected | StreamStart | MediaIn | MarkPlayed | DtmfIn | StreamStop
-                | ProtocolError
+                item,
+                Connected
+                | StreamStart
+                | MediaIn
+                | MarkPlayed
+                | DtmfIn
+                | StreamStop
+                | ProtocolError,
             )

@@ -84,7 +84,9 @@ async def test_voice_webhook_checks_the_signature(relay_factory) -> None:
         ok = await http.post(url, data=form, headers={"X-Twilio-Signature": good})
         assert ok.status == 200
         assert "wss://relay.example/twilio/stream" in await ok.text()
-        bad = await http.post(url, data={**form, "From": "+1999"}, headers={"X-Twilio-Signature": good})
+        bad = await http.post(
+            url, data={**form, "From": "+1999"}, headers={"X-Twilio-Signature": good}
+        )
         assert bad.status == 403
         missing = await http.post(url, data=form)
         assert missing.status == 403

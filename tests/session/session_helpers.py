@@ -27,7 +27,9 @@ def session_for(
     """A GuardedSession on the emulator over TLS with the real SDK."""
     settings = settings or Settings(model=MODEL)
     client = make_client(
-        settings, api_key=kwargs.pop("api_key", emu.api_key), base_url=emu.base_url,
+        settings,
+        api_key=kwargs.pop("api_key", emu.api_key),
+        base_url=emu.base_url,
         ssl_context=emu.ssl_context(),
     )
     headers = {SCENARIO_HEADER: scenario} if scenario else None
@@ -46,6 +48,7 @@ class Call:
         self.frames_sent = 0
         self._speech: asyncio.Queue[bytes] = asyncio.Queue()
         self._changed = asyncio.Condition()
+        self._spoken = asyncio.Event()  # set while the mic sends silence
         session.add_event_sink(self.events.append)
         self._tasks: list[asyncio.Task] = []
 
@@ -82,6 +85,7 @@ class Call:
                 frame = self._speech.get_nowait()
             except asyncio.QueueEmpty:
                 frame = silence
+                self._spoken.set()
             await self.session.send_audio(frame, self.rate)
             self.frames_sent += 1
             next_t += 0.02
@@ -93,14 +97,14 @@ class Call:
         pcm += b"\0" * (-len(pcm) % self.frame_bytes)
         for i in range(0, len(pcm), self.frame_bytes):
             self._speech.put_nowait(pcm[i : i + self.frame_bytes])
-        while not self._speech.empty():
-            await asyncio.sleep(0.02)
+        self._spoken.clear()
+        await self._spoken.wait()
         return self.session.now()
 
     async def wait_for(
-        self, pred: Callable[[Any], bool], timeout: float = 15.0, after: int = 0
+        self, pred: Callable[[Any], bool], within: float = 15.0, after: int = 0
     ) -> Any:
-        """The first item (index >= after) matching `pred`; fails the test after `timeout`."""
+        """The first item (index >= after) matching `pred`; fails the test after `within` s."""
 
         def find() -> Any:
             for item in self.items[after:]:
@@ -116,7 +120,7 @@ class Call:
                     await self._changed.wait()
                 return found
 
-        return await asyncio.wait_for(wait(), timeout)
+        return await asyncio.wait_for(wait(), within)
 
     # ---- reading the record
 
@@ -125,7 +129,9 @@ class Call:
 
     def audio_seconds(self, after_t: float = 0.0) -> float:
         return sum(
-            i.seconds for i in self.items if isinstance(i, AudioOut) and i.event and i.event.t >= after_t
+            i.seconds
+            for i in self.items
+            if isinstance(i, AudioOut) and i.event and i.event.t >= after_t
         )
 
 

@@ -31,7 +31,11 @@ def example_source() -> str:
 
 
 def test_the_example_is_about_ten_lines():
-    lines = [ln for ln in example_source().splitlines() if ln.strip() and not ln.strip().startswith(("#", '"""', "import", "from"))]
+    lines = [
+        ln
+        for ln in example_source().splitlines()
+        if ln.strip() and not ln.strip().startswith(("#", '"""', "import", "from"))
+    ]
     assert len(lines) <= 16, lines
 
 

@@ -45,7 +45,10 @@ def test_client_vad_disables_server_detection_but_keeps_transcription():
 def test_compression_voice_headers_extra():
     cfg = live_config(
         Settings(voice="Puck", system_instruction="Be brief."),
-        context_window_compression={"trigger_tokens": 25600, "sliding_window": {"target_tokens": 12800}},
+        context_window_compression={
+            "trigger_tokens": 25600,
+            "sliding_window": {"target_tokens": 12800},
+        },
         headers={"x-liveguard-scenario": "healthy"},
         extra={"temperature": 0.3},
     )

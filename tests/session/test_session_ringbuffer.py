@@ -75,7 +75,11 @@ def test_one_chunk_larger_than_the_buffer_keeps_its_tail():
 
 @pytest.mark.parametrize(
     ("kwargs", "message"),
-    [({"rate": 0}, "rate"), ({"max_seconds": 0}, "max_seconds"), ({"max_seconds": -1}, "max_seconds")],
+    [
+        ({"rate": 0}, "rate"),
+        ({"max_seconds": 0}, "max_seconds"),
+        ({"max_seconds": -1}, "max_seconds"),
+    ],
 )
 def test_bad_arguments(kwargs, message):
     with pytest.raises(ValueError, match=message):

@@ -22,7 +22,9 @@ def audio_frame(n_bytes: int = 1920) -> dict:
     data = base64.b64encode(b"\x00\x01" * (n_bytes // 2)).decode()
     return {
         "serverContent": {
-            "modelTurn": {"parts": [{"inlineData": {"mimeType": "audio/pcm;rate=24000", "data": data}}]}
+            "modelTurn": {
+                "parts": [{"inlineData": {"mimeType": "audio/pcm;rate=24000", "data": data}}]
+            }
         }
     }
 

@@ -5,7 +5,7 @@ Knows nothing of sessions or sockets: bytes in, bytes (or decisions) out. See do
 
 from liveguard.audio import mulaw
 from liveguard.audio.resample import Resampler
-from liveguard.audio.vad import SileroStream, SpeechDetector, SpeechTransition
+from liveguard.audio.vad import SileroStream, SpeechDetector, SpeechTransition, detect_batched
 from liveguard.audio.wav import WavAudio, WavFormatError, read_wav, write_wav
 
 __all__ = [
@@ -15,6 +15,7 @@ __all__ = [
     "SpeechTransition",
     "WavAudio",
     "WavFormatError",
+    "detect_batched",
     "mulaw",
     "read_wav",
     "write_wav",

@@ -11,6 +11,7 @@ output is identical however the stream is cut, and the only delay is the filter'
 
 from __future__ import annotations
 
+import functools
 import math
 
 import numpy as np
@@ -37,6 +38,29 @@ def design_filter(up: int, down: int) -> np.ndarray:
     return h / h.sum() * up
 
 
+@functools.cache
+def _polyphase(up: int, down: int) -> tuple[int, int, int, np.ndarray]:
+    """(half length, taps per output, pad, kernel) for up/down; shared by every stream (read-only).
+
+    Outputs come in groups of `up` that advance `down` input samples. Output r of a group uses
+    filter phase (r·down) % up on an input window shifted by (r·down) // up; one zero-padded kernel
+    column per r turns a whole chunk into a single matrix product.
+    """
+    h = design_filter(up, down)
+    half_len = (len(h) - 1) // 2
+    taps = -(-len(h) // up)  # input samples each output reads
+    h = np.concatenate([h, np.zeros(taps * up - len(h))])
+    bank = h.reshape(taps, up).T[:, ::-1]  # phase p: row dots an ascending input window
+    shifts = [(r * down) // up for r in range(up)]
+    pad = shifts[-1]
+    kernel = np.zeros((up, taps + pad))
+    for r, shift in enumerate(shifts):
+        kernel[r, shift : shift + taps] = bank[(r * down) % up]
+    kernel_t = np.ascontiguousarray(kernel.T)
+    kernel_t.flags.writeable = False
+    return half_len, taps, pad, kernel_t
+
+
 class Resampler:
     """Converts a PCM16 mono stream from `in_rate` to `out_rate`, chunk by chunk.
 
@@ -60,21 +84,7 @@ class Resampler:
         self.out_rate = out_rate
         self.up = up
         self.down = down
-        h = design_filter(up, down)
-        self._half_len = (len(h) - 1) // 2
-        taps = -(-len(h) // up)  # input samples per output sample
-        self._taps = taps
-        h = np.concatenate([h, np.zeros(taps * up - len(h))])
-        bank = h.reshape(taps, up).T[:, ::-1]  # phase p: row dots an ascending input window
-        # Outputs come in groups of `up` that advance `down` input samples. Output r of a group
-        # uses phase (r·down) % up on a window shifted by (r·down) // up; one zero-padded kernel
-        # row per r turns a whole chunk into a single matrix product.
-        shifts = [(r * down) // up for r in range(up)]
-        self._pad = shifts[-1]
-        kernel = np.zeros((up, taps + self._pad))
-        for r, shift in enumerate(shifts):
-            kernel[r, shift : shift + taps] = bank[(r * down) % up]
-        self._kernel_t = np.ascontiguousarray(kernel.T)
+        self._half_len, self._taps, self._pad, self._kernel_t = _polyphase(up, down)
         self._zeros = np.zeros(self._pad)
         self._empty = np.zeros(0)
         self.reset()

@@ -14,7 +14,7 @@ import signal
 import sys
 from pathlib import Path
 
-from liveguard.emulator.server import DEFAULT_API_KEY
+from liveguard.emulator.server import DEFAULT_API_KEY, Emulator
 
 log = logging.getLogger("liveguard.emulator")
 
@@ -34,6 +34,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--list-scenarios", action="store_true", help="list the built-in scenarios and exit"
+    )
+    parser.add_argument(
+        "--stats-file",
+        type=Path,
+        default=None,
+        help="on exit, write session and timer-lateness figures here as JSON (for benches)",
     )
     parser.add_argument("-v", "--verbose", action="store_true", help="log every session")
 
@@ -63,8 +69,6 @@ def run(args: argparse.Namespace) -> int:
 
 
 async def _serve(args: argparse.Namespace) -> int:
-    from liveguard.emulator.server import Emulator
-
     emulator = Emulator(
         host=args.host,
         port=args.port,
@@ -92,4 +96,24 @@ async def _serve(args: argparse.Namespace) -> int:
         await stop.wait()
     finally:
         await emulator.stop()
+        if args.stats_file is not None:
+            _write_stats(emulator, args.stats_file)
     return 0
+
+
+def _write_stats(emulator: Emulator, path: Path) -> None:
+    """Figures for a bench: per-session counters and the model-timer lateness samples."""
+    sessions = [
+        {
+            "scenario": s.scenario,
+            "frames_received": s.frames_received,
+            "frames_sent": s.frames_sent,
+            "audio_frames_received": s.audio_frames_received,
+            "close_code": s.close_code,
+            "close_side": s.close_side,
+            "error": s.error,
+        }
+        for s in emulator.sessions
+    ]
+    lateness = [[round(t, 4), round(late, 5)] for t, late in emulator.timer_lateness]
+    path.write_text(json.dumps({"sessions": sessions, "timer_lateness": lateness}))

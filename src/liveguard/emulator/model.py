@@ -774,7 +774,7 @@ class EmulatedSession:
         gen.clip = clip
         gen.text = clip_text(clip)
         t_first = t + m.first_audio_latency_s.sample(self.rng)
-        duration = speech.reply_seconds(clip)
+        duration = speech.reply_seconds(clip) / m.playback_speed
         count = m.greeting_chunks if greeting else None
         chunks = speech.audio_chunks(clip, m.chunk_ms, count)
         gen.total_chunks = len(chunks)

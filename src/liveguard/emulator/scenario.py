@@ -142,6 +142,7 @@ class ModelBehaviour(_Strict):
     first_audio_latency_s: Seconds = Dist(uniform=(0.3, 0.6))
     chunk_ms: int = Field(default=40, ge=10, le=1000)
     send_speedup: float = Field(default=4.0, ge=1.0, le=1000.0)
+    playback_speed: float = Field(default=1.0, ge=1.0, le=100.0)  # >1 only to make tests quick
     greeting: str = "greeting"
     greeting_chunks: int | None = Field(default=None, ge=1, le=1000)
     replies: dict[str, str] = Field(default_factory=dict)  # utterance name -> reply clip

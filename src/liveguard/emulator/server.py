@@ -23,6 +23,7 @@ import logging
 import re
 import secrets
 import ssl
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -260,6 +261,9 @@ class Emulator:
         self.setup_timeout_s = setup_timeout_s
         self.max_sessions_kept = max_sessions_kept
         self.sessions: list[SessionStats] = []
+        #: (loop time, seconds late) of each model deadline served: how far the event loop lags
+        #: behind the model's schedule under load (bounded; read by bench/bench_emulator.py).
+        self.timer_lateness: deque[tuple[float, float]] = deque(maxlen=200_000)
         self._server: Server | None = None
         self._tls: TlsMaterial | None = None
         self._scenarios: dict[str, Any] = {}
@@ -519,6 +523,7 @@ class Emulator:
                     deadline = now + 0.001
                 else:
                     stale = deadline
+                    self.timer_lateness.append((now, now - deadline))
                     if await self._execute(conn, stats, model.poll(now)):
                         return
                     continue

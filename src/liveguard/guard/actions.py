@@ -51,7 +51,7 @@ class PlayFiller(Action):
 
 @dataclass(frozen=True, slots=True)
 class PlayFallback(Action):
-    """Last rung: play the configured spoken fallback prompt to the caller. Never a silent hang-up."""
+    """Last rung: play the configured spoken fallback prompt; never a silent hang-up."""
 
     reason: str
 

@@ -54,7 +54,14 @@ from liveguard.guard.turns import TurnTracker, Utterance
 Output = Event | Action
 
 # The guard's own outputs: fed back (a replayed log holds them) they are ignored, never re-judged.
-_OWN_EVENTS = (Verdict, HealthChanged, RecoveryStarted, RecoveryFinished, OperatorAlert, TurnAnswered)
+_OWN_EVENTS = (
+    Verdict,
+    HealthChanged,
+    RecoveryStarted,
+    RecoveryFinished,
+    OperatorAlert,
+    TurnAnswered,
+)
 _EVIDENCE_EVENTS = (
     CallerSpeechStarted,
     CallerSpeechEnded,
@@ -64,7 +71,13 @@ _EVIDENCE_EVENTS = (
 )
 _MAX_PENDING_INTERRUPTS = 8
 
-HEALTHY, SUSPECT, WEDGED, RECOVERING, FAILED = "healthy", "suspect", "wedged", "recovering", "failed"
+HEALTHY, SUSPECT, WEDGED, RECOVERING, FAILED = (
+    "healthy",
+    "suspect",
+    "wedged",
+    "recovering",
+    "failed",
+)
 
 
 def _r(x: float | None) -> float | None:
@@ -470,12 +483,17 @@ class Guard:
                 )
                 if rec is not None:
                     start, text = self._replay()
-                    action = Reconnect("resume", handle=rec.handle, replay_from_t=start, replay_text=text)
+                    action = Reconnect(
+                        "resume", handle=rec.handle, replay_from_t=start, replay_text=text
+                    )
             elif rung == "fresh":
                 self.handles.poison_all()  # they belong to the session we abandon
                 start, text = self._replay()
                 action = Reconnect(
-                    "fresh", seed_turns=self.turns.seed_turns(), replay_from_t=start, replay_text=text
+                    "fresh",
+                    seed_turns=self.turns.seed_turns(),
+                    replay_from_t=start,
+                    replay_text=text,
                 )
             elif rung == "fallback":
                 self._fallback(t, lad, out)
@@ -508,7 +526,9 @@ class Guard:
         lad = self._ladder
         assert lad is not None and lad.rung is not None
         out.append(
-            RecoveryFinished(t=t, rung=lad.rung, outcome=outcome, duration_s=round(t - lad.rung_t, 6))
+            RecoveryFinished(
+                t=t, rung=lad.rung, outcome=outcome, duration_s=round(t - lad.rung_t, 6)
+            )
         )
         lad.rung, lad.deadline, lad.awaiting_connect = None, None, False
 
@@ -589,7 +609,9 @@ class Guard:
         )
         if exhausted:  # no upstream and no budget to reconnect: end the call, never hang silent
             self._failed_hard = True
-            out.append(FailSession(reason=f"upstream closed {event.code}; recovery budget exhausted"))
+            out.append(
+                FailSession(reason=f"upstream closed {event.code}; recovery budget exhausted")
+            )
 
     def _config_error(self, t: float, event: UpstreamClosed, out: list[Output]) -> None:
         ev = {"rule": f"close_{event.code}", "code": event.code, "reason": event.reason}

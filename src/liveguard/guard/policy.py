@@ -12,7 +12,9 @@ class GuardPolicy(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    enabled: bool = Field(True, description="off: no verdicts, no recovery; interrupts always flush")
+    enabled: bool = Field(
+        True, description="off: no verdicts, no recovery; interrupts always flush"
+    )
     speech_evidence_window_s: float = Field(
         1.5, gt=0, description="phantom if no caller speech evidence this recent"
     )
@@ -49,7 +51,9 @@ class GuardPolicy(BaseModel):
     filler_while_recovering: bool = Field(
         False, description="ask the session to play the filler audio when a ladder starts"
     )
-    goaway_margin_s: float = Field(5.0, ge=0, description="rotate before timeLeft minus this margin")
+    goaway_margin_s: float = Field(
+        5.0, ge=0, description="rotate before timeLeft minus this margin"
+    )
 
     @field_validator("rungs")
     @classmethod

@@ -257,10 +257,14 @@ class TurnTracker:
             return  # local VAD heard nothing new: a late fragment, not a new utterance
         start = blip[0] if blip is not None else t
         self._blip = None
-        self.awaiting = Utterance(start_t=start, end_t=t, anchor_t=t, text=text, source="transcript")
+        self.awaiting = Utterance(
+            start_t=start, end_t=t, anchor_t=t, text=text, source="transcript"
+        )
 
     def _on_caller_text(self, t: float, text: str) -> None:
-        self._append("user", (" " + text) if self._history and self._history[-1][0] == "user" else text)
+        self._append(
+            "user", (" " + text) if self._history and self._history[-1][0] == "user" else text
+        )
         utt = self.awaiting
         if utt is not None and not utt.judged:
             utt.text = f"{utt.text} {text}".strip()

@@ -164,6 +164,7 @@ def write_html(
     focus: str | None = None,
 ) -> None:
     from liveguard.report.html import render_report
+    from liveguard.report.summary import derive_verdicts
     from liveguard.report.timeline import render_timeline
 
     ranked = sorted(result.summaries, key=lambda s: s.severity, reverse=True)
@@ -180,7 +181,10 @@ def write_html(
         for se in read_log(path):
             s = wanted.get(se.session)
             if s is not None:
-                svgs[id(s)] = render_timeline(se.events)
+                events = se.events
+                if s.derived:  # show the verdicts the report counted for this session
+                    events = derive_verdicts(events, None) or events
+                svgs[id(s)] = render_timeline(events)
     timelines = [(s, svgs[id(s)]) for s in chosen if id(s) in svgs]
     table = sorted(result.summaries, key=lambda s: s.severity, reverse=True)
     html = render_report(

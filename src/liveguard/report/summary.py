@@ -152,7 +152,7 @@ def summarize(
     if not events:
         return s
     if derive == "auto" and not has_guard_records(events):
-        derived = _derive_verdicts(events, policy)
+        derived = derive_verdicts(events, policy)
         if derived is not None:
             events = derived
             s.derived = True
@@ -321,7 +321,7 @@ def _caller_waits(events: list[Event], has_vad: bool) -> list[tuple[float, bool]
     return out
 
 
-def _derive_verdicts(events: list[Event], policy: Any) -> list[Event] | None:
+def derive_verdicts(events: list[Event], policy: Any) -> list[Event] | None:
     """Events with the guard's verdicts and answered turns merged in (None if no guard yet)."""
     try:
         from liveguard.report.replay import replay_events

@@ -299,7 +299,7 @@ def render_timeline(events: Sequence[Event], *, width: int = 1000, title: str = 
     placeholder."""
     label_w, lane_h, top, bottom = 110, 22, 18 if title else 4, 22
     height = top + lane_h * len(LANES) + bottom
-    plot_w = width - label_w - 10
+    plot_w = width - label_w - 30
     if not events:
         return (
             f'<svg xmlns="http://www.w3.org/2000/svg" class="timeline" width="{width}" height="30">'

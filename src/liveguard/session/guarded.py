@@ -32,7 +32,6 @@ from google.genai import types
 from liveguard import events as ev
 from liveguard.audio.resample import Resampler
 from liveguard.audio.vad import SpeechDetector
-from liveguard.guard.machine import Guard
 from liveguard.guard.actions import (
     Action,
     FailSession,
@@ -42,6 +41,7 @@ from liveguard.guard.actions import (
     Reconnect,
     SendText,
 )
+from liveguard.guard.machine import Guard
 from liveguard.session.config import ensure_keepalive, live_config, make_client
 from liveguard.session.items import (
     AudioOut,
@@ -102,7 +102,7 @@ class GuardedSession:
         headers: dict[str, str] | None = None,
         context_window_compression: types.ContextWindowCompressionConfig | dict | None = None,
         extra_config: dict[str, Any] | None = None,
-        greeting: str | None | bool = True,
+        greeting: str | bool | None = True,
         ring_seconds: float = 30.0,
         queue_seconds: float = 60.0,
         replay_speed: float = 4.0,
@@ -283,7 +283,7 @@ class GuardedSession:
         self.on_event.append(sink)
 
     async def close(self, reason: str = "closed") -> None:
-        """End the session: deliver queued caller audio (briefly), close upstream, end the stream."""
+        """End: deliver queued caller audio (briefly), close upstream, end the item stream."""
         if self._done.is_set():
             return
         self._closing = True
@@ -295,7 +295,7 @@ class GuardedSession:
     # ================================================================== input path
 
     async def _run_vad(self, pcm: bytes, rate: int, t: float) -> None:
-        """Local Silero VAD at the caller's native rate: speech evidence, and client-mode signals."""
+        """Local Silero VAD at the native rate: speech evidence, and client-mode signals."""
         if self._vad_rate is None:
             self._vad_rate = rate
         if rate != self._vad_rate:  # one stream, one rate; a change of rate restarts detection
@@ -450,7 +450,9 @@ class GuardedSession:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
-        await self._process(ev.UpstreamClosed(t=self.now(), code=1000, reason=reason, side="client"))
+        await self._process(
+            ev.UpstreamClosed(t=self.now(), code=1000, reason=reason, side="client")
+        )
 
     async def _receive(self, up: UpstreamConnection) -> None:
         try:
@@ -511,7 +513,7 @@ class GuardedSession:
                 await self._reconnect(action)
 
     async def _reconnect(self, action: Reconnect) -> None:
-        """Close the old socket first, connect (resume or fresh), re-seed, replay, then resume sending."""
+        """Close the old socket first, connect, re-seed (fresh), replay, then let the sender go."""
         if self._failures_in_row >= self._max_connect_failures:
             await self._fail(f"upstream unreachable after {self._failures_in_row} attempts")
             return

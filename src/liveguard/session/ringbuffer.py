@@ -106,7 +106,7 @@ class AudioRingBuffer:
             if end <= t:
                 continue
             if chunk.t < t:
-                skip = int(round((t - chunk.t) * self.rate)) * 2
+                skip = round((t - chunk.t) * self.rate) * 2
                 if skip >= len(chunk.pcm):
                     continue
                 out.append(Chunk(t, chunk.pcm[skip:]))

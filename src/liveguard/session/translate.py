@@ -79,7 +79,7 @@ class MessageTranslator:
     def last_user_tx_age_ms(self, now: float) -> int:
         if self.last_user_tx_t is None:
             return -1
-        return max(0, int(round((now - self.last_user_tx_t) * 1000)))
+        return max(0, round((now - self.last_user_tx_t) * 1000))
 
     def translate(self, msg: types.LiveServerMessage, t: float) -> Translation:
         out = Translation()
@@ -89,7 +89,11 @@ class MessageTranslator:
             inp, outp = u.prompt_token_count or 0, u.response_token_count or 0
             self.input_tokens += inp
             self.output_tokens += outp
-            add(ev.Usage(t=t, input_tokens=inp, output_tokens=outp, total_tokens=u.total_token_count or 0))
+            add(
+                ev.Usage(
+                    t=t, input_tokens=inp, output_tokens=outp, total_tokens=u.total_token_count or 0
+                )
+            )
         if msg.voice_activity is not None and msg.voice_activity.voice_activity_type is not None:
             kind = msg.voice_activity.voice_activity_type
             add(ev.VoiceActivity(t=t, kind=getattr(kind, "value", str(kind))))

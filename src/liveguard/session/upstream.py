@@ -83,7 +83,9 @@ class UpstreamConnection:
     async def send_seed(self, turns: tuple[tuple[str, str], ...]) -> None:
         """Re-seed a fresh session's history: `clientContent` with turnComplete=false (no reply)."""
         contents = [
-            types.Content(role="model" if role == "model" else "user", parts=[types.Part(text=text)])
+            types.Content(
+                role="model" if role == "model" else "user", parts=[types.Part(text=text)]
+            )
             for role, text in turns
             if text
         ]

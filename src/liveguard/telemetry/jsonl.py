@@ -8,7 +8,9 @@ audio chunk.
 
 Model audio chunks are coalesced (see `coalesce_audio_s`): the first chunk after any other event is
 written as it arrives (its time is what the guard and the report care about), later chunks of the
-same run are summed into one `model_audio` record with `chunks` and `t_end`. Counters stay exact.
+same run are summed into one `model_audio` record per `coalesce_audio_s` with `chunks` and `t_end`.
+Output transcripts and usage that arrive amid the audio do not end a run (so a coalesced record may
+follow them in the file with an earlier `t`; readers sort by `t`). Counters stay exact.
 
 Nothing that looks like an API key is ever written: `AIza...` keys and any configured secret are
 replaced in every string field. Transcripts can be redacted to a length/hash marker, and
@@ -28,7 +30,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from liveguard.events import Event, ModelAudio
+from liveguard.events import Event, ModelAudio, OutputTranscript, Usage
 
 _KEY_RE = re.compile(r"AIza[0-9A-Za-z_\-]{20,}")
 _SAFE_NAME_RE = re.compile(r"[^A-Za-z0-9_.\-]+")
@@ -174,6 +176,9 @@ class SessionLog:
         self.recent.append(event)
         if isinstance(event, ModelAudio) and self.coalesce_audio_s > 0:
             self._audio(event)
+        elif isinstance(event, OutputTranscript | Usage) and self._in_run:
+            # these ride along with model audio; they do not end an audio run
+            self._append(event.to_record())
         else:
             self._end_run()
             self._append(event.to_record())

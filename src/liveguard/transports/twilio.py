@@ -114,6 +114,7 @@ class TwilioCall:
         self._down: dict[int, Resampler] = {}
         self._overflow_logged = False
         self._pending_errors: list[tuple[str, bool]] = []
+        self._session_logged = False  # a GuardedSession logged its own start and end
 
     # ---- run
 
@@ -131,8 +132,14 @@ class TwilioCall:
             if self.session is not None:
                 with contextlib.suppress(Exception):
                     await self.session.close(self.end_reason)
-            for reason, fatal in self._pending_errors:  # a call that never started
-                self.tel.caller_error(reason, fatal=fatal)
+            if self.session is None and not self._session_logged:
+                # the call never reached the model: still a complete log, start to end
+                self.tel.emit(
+                    ev.SessionStarted(t=0.0, session_id=self.call.call_id, transport="twilio")
+                )
+                for reason, fatal in self._pending_errors:
+                    self.tel.caller_error(reason, fatal=fatal)
+                self.tel.emit(ev.SessionEnded(t=0.0, reason=self.end_reason))
             self._pending_errors.clear()
             if not self.ws.closed:
                 with contextlib.suppress(Exception):
@@ -188,11 +195,14 @@ class TwilioCall:
             on_event=self.tel.sinks,
             headers=self.ctx.session_headers(params),
         )
+        self._session_logged = True
         try:
             await session.start()
         except SessionFailed as exc:
             self.end_reason = f"upstream: {exc.reason}"[:200]
             self.tel.clock = session.now
+            for reason, fatal in self._pending_errors:
+                self.tel.caller_error(reason, fatal=fatal)
             return
         self.session = session
         self.tel.clock = session.now

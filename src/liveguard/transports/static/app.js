@@ -132,8 +132,16 @@
     setPill($("conn"), "connecting");
     state.status = "connecting";
     try {
+      // ?processing=off turns the browser's echo cancellation, noise suppression and gain
+      // control off (headphones, or tests that need the exact audio through)
+      const processing = new URLSearchParams(location.search).get("processing") !== "off";
       stream = await navigator.mediaDevices.getUserMedia({
-        audio: { channelCount: 1, echoCancellation: true, noiseSuppression: true },
+        audio: {
+          channelCount: 1,
+          echoCancellation: processing,
+          noiseSuppression: processing,
+          autoGainControl: processing,
+        },
       });
       micCtx = new AudioContext();
       playCtx = new AudioContext({ sampleRate: MODEL_RATE });
