@@ -6,8 +6,8 @@ the frames the SDK sends: 20 ms of 16 kHz PCM16 every 20 ms, real time, a shippe
 followed by silence (so the emulator's server VAD ends the turn), and reads the model's 24 kHz audio
 replies. For each session count we measure, in the same run:
 
-- emulator timer lateness: how late the emulator served the model's own deadlines (reply chunks,
-  turnComplete pacing) — the emulator-side view of lateness, independent of the load process;
+- emulator loop lag: how late the emulator's event loop runs a 50 ms heartbeat, i.e. how late it
+  serves frames and the model's deadlines — the emulator-side lateness, independent of the load;
 - baseline: emulator CPU with the same number of connections open but idle (setup done, no audio);
 - active: emulator CPU while every session streams audio both ways;
 - CPU per session = (active - baseline) / N, and active / N;
@@ -15,7 +15,10 @@ replies. For each session count we measure, in the same run:
   the emulator) and reply latency (end of caller speech → first model audio chunk).
 
 A session count is "sustained" when every session got at least one answered turn, no session was
-dropped and the emulator used less than 90% of its core. Loopback only, bounded, stops by itself.
+dropped, the emulator used less than 90% of its core and its event loop lag stayed under 100 ms
+at p99 (a starved emulator uses little CPU *and* lags: both are checked). CPU per session is only
+meaningful at levels that were sustained. On a shared machine other processes on the emulator's
+core show up as loop lag with low emulator CPU. Loopback only, bounded, stops by itself.
 
     .venv/bin/python bench/bench_emulator.py [--sessions 50,100,200] [--seconds 12]
 """
@@ -221,7 +224,7 @@ async def run_level(
     replies = [x for s in sessions for x in s.result.reply_latency_ms]
     answered = sum(1 for s in sessions if s.result.turns_answered >= 1)
     dropped = sum(1 for s in sessions if s.result.error)
-    sustained = answered == n and dropped == 0 and active_cpu < 0.9
+    sustained = answered == n and dropped == 0 and active_cpu < 0.9  # loop lag checked later
     return {
         "sessions": n,
         "sustained": sustained,
@@ -294,17 +297,20 @@ async def main_async(args: argparse.Namespace) -> int:
             await asyncio.sleep(1.0)
         proc.send_signal(signal.SIGTERM)
         await asyncio.wait_for(proc.wait(), 30)
-        samples = json.loads(stats_file.read_text())["timer_lateness"]
+        samples = json.loads(stats_file.read_text())["loop_lag"]
         for res in results:
             lo, hi = res.pop("window")
             late = [x * 1000 for t, x in samples if lo <= t <= hi]
+            lag_p99 = _pct(late, 0.99)
+            res["sustained"] = bool(res["sustained"] and late and lag_p99 < 100.0)
             print(
                 json.dumps(
                     {
                         "sessions": res["sessions"],
-                        "emulator_timer_lateness_ms_p50": round(_pct(late, 0.50), 2),
-                        "emulator_timer_lateness_ms_p99": round(_pct(late, 0.99), 2),
-                        "emulator_timer_events": len(late),
+                        "sustained": res["sustained"],
+                        "emulator_loop_lag_ms_p50": round(_pct(late, 0.50), 2),
+                        "emulator_loop_lag_ms_p99": round(_pct(late, 0.99), 2),
+                        "emulator_lag_samples": len(late),
                     }
                 ),
                 flush=True,

@@ -34,7 +34,9 @@ from pathlib import Path
 import aiohttp
 import psutil
 
+from liveguard.audio import mulaw
 from liveguard.audio.clips import load_clip
+from liveguard.audio.resample import Resampler
 from liveguard.caller import run_call
 from liveguard.caller_script import parse_script
 
@@ -143,8 +145,11 @@ async def direct_call(emu: dict, turns: int, offset: int) -> list[float]:
         await asyncio.sleep(4.0)
         silence = b"\x00" * 640
         for i in range(turns):
-            pcm = load_clip(UTTERANCES[(offset + i) % len(UTTERANCES)], 16000).pcm
+            # the same audio the relay sends upstream: μ-law 8 kHz, decoded, resampled to 16 kHz
+            clip8 = load_clip(UTTERANCES[(offset + i) % len(UTTERANCES)], 8000).pcm
+            pcm = Resampler(8000, 16000).process(mulaw.decode(mulaw.encode(clip8)))
             frames = [pcm[j : j + 640] for j in range(0, len(pcm), 640)]
+            state["eos"], state["first"] = None, None
             t0 = loop.time()
             for n, f in enumerate(frames + [silence] * 300):
                 if n == len(frames):
@@ -227,12 +232,12 @@ async def run_step(n: int, turns: int, direct_n: int, relay: dict, emu: dict, rp
         relay_calls = [
             run_call(
                 relay["twilio_stream"],
-                parse_script(script_for(turns, i), "bench"),
+                parse_script(script_for(turns, 0), "bench"),
                 max_duration_s=120,
             )
             for i in range(n)
         ]
-        direct_calls = [direct_call(emu, turns, i) for i in range(direct_n)]
+        direct_calls = [direct_call(emu, turns, 0) for _ in range(direct_n)]
         results = await asyncio.gather(*relay_calls, *direct_calls, return_exceptions=True)
         samp.cancel()
         cpu1 = ps.cpu_times()
@@ -251,6 +256,7 @@ async def run_step(n: int, turns: int, direct_n: int, relay: dict, emu: dict, rp
         unanswered += r.summary["unanswered"]
         relay_lat += [t["end_of_speech_to_first_audio_s"] for t in r.turns if t["answered"]]
     direct_lat = [x for r in direct_res if not isinstance(r, BaseException) for x in r]
+    direct_errors = sum(1 for r in direct_res if isinstance(r, BaseException))
     cpu = (cpu1.user + cpu1.system) - (cpu0.user + cpu0.system)
     h = hist_delta(m0, m1)
     up, down = h.get("up", {}), h.get("down", {})
@@ -281,6 +287,7 @@ async def run_step(n: int, turns: int, direct_n: int, relay: dict, emu: dict, rp
         ),
         "relay_rss_mb_per_call": round((peak_rss[0] - rss_idle) / max(1, n) / 2**20, 2),
         "direct_turns": len(direct_lat),
+        "direct_errors": direct_errors,
         "relay_turns": len(relay_lat),
         "mean_relay_latency_s": round(statistics.fmean(relay_lat), 4) if relay_lat else None,
     }

@@ -564,12 +564,14 @@ def _fragments(text: str) -> list[str]:
 
 
 async def test_slow_pongs_keep_a_tolerant_client(tmp_path, emulator_factory) -> None:
-    path = scenario_file(tmp_path, "name: slowpong\nconnection: {pong_delay_s: 0.6}\n")
+    path = scenario_file(
+        tmp_path, "name: slowpong\nmodel: {playback_speed: 10}\nconnection: {pong_delay_s: 0.6}\n"
+    )
     emu = await emulator_factory(scenario=path)
     client = emu.client(async_client_args={"ping_interval": 0.2, "ping_timeout": 3.0})
     async with client.aio.live.connect(model=MODEL, config=config()) as session:
         rec = Recorder(session)
-        await asyncio.sleep(1.5)
+        await asyncio.sleep(1.0)
         await greet(session, rec)
         rec.stop()
     assert rec.error is None

@@ -14,8 +14,9 @@ T0 = 5.0  # session time of the greeting's turn_complete (the report's T+0.0)
 
 def incident_events(session_id: str = "incident-2333") -> list[ev.Event]:
     out: list[ev.Event] = [
-        ev.SessionStarted(t=0.0, session_id=session_id, transport="twilio", model=MODEL,
-                          sdk_version="1.2.3"),
+        ev.SessionStarted(
+            t=0.0, session_id=session_id, transport="twilio", model=MODEL, sdk_version="1.2.3"
+        ),
         ev.UpstreamConnecting(t=0.01, attempt=1),
         ev.UpstreamConnected(t=0.3, attempt=1, setup_ms=290.0),
     ]
@@ -34,14 +35,25 @@ def incident_events(session_id: str = "incident-2333") -> list[ev.Event]:
         out.append(ev.InputTranscript(t=T0 + start - 1.0, text=" I need"))
         out.append(ev.InputTranscript(t=T0 + start - 0.5, text=" some help"))
         out.append(ev.CallerSpeechEnded(t=T0 + start, duration_s=1.5))
-        out.append(ev.TurnComplete(t=T0 + start + 1.0, turn=turn, gemini_audio_chunks=11,
-                                   turn_audio_chunks=0))
-        out.append(ev.Usage(t=T0 + start + 1.0, input_tokens=1500, output_tokens=0,
-                            total_tokens=1500))
+        out.append(
+            ev.TurnComplete(
+                t=T0 + start + 1.0, turn=turn, gemini_audio_chunks=11, turn_audio_chunks=0
+            )
+        )
+        out.append(
+            ev.Usage(t=T0 + start + 1.0, input_tokens=1500, output_tokens=0, total_tokens=1500)
+        )
         turn += 1
     out.append(ev.UpstreamClosed(t=T0 + 50.0, code=1000, reason="caller hung up", side="client"))
-    out.append(ev.SessionEnded(t=T0 + 50.0, reason="caller hung up", input_tokens=6263,
-                               output_tokens=0, gemini_audio_chunks=11))
+    out.append(
+        ev.SessionEnded(
+            t=T0 + 50.0,
+            reason="caller hung up",
+            input_tokens=6263,
+            output_tokens=0,
+            gemini_audio_chunks=11,
+        )
+    )
     return out
 
 
@@ -49,8 +61,9 @@ def guarded_recovery_events(session_id: str = "guarded-1") -> list[ev.Event]:
     """A guarded session as the relay logs it: greeting, phantom interrupt (verdict, suspect),
     one unanswered turn that is a wedge, a nudge that gets an answer, then a healthy turn."""
     out: list[ev.Event] = [
-        ev.SessionStarted(t=0.0, session_id=session_id, transport="twilio", model=MODEL,
-                          sdk_version="1.2.3"),
+        ev.SessionStarted(
+            t=0.0, session_id=session_id, transport="twilio", model=MODEL, sdk_version="1.2.3"
+        ),
         ev.UpstreamConnected(t=0.3, attempt=1),
         ev.ModelAudio(t=1.0, bytes=48000, gemini_audio_chunks=1, turn=1),
         ev.TurnComplete(t=3.0, turn=1, gemini_audio_chunks=1, turn_audio_chunks=1),
@@ -75,7 +88,12 @@ def guarded_recovery_events(session_id: str = "guarded-1") -> list[ev.Event]:
         ev.TurnAnswered(t=22.0, turn=4, latency_s=1.0),
         ev.TurnComplete(t=23.0, turn=4, gemini_audio_chunks=3, turn_audio_chunks=1),
         ev.UpstreamClosed(t=30.0, code=1011, reason="internal error", side="server"),
-        ev.SessionEnded(t=30.0, reason="caller hung up", input_tokens=900, output_tokens=150,
-                        gemini_audio_chunks=3),
+        ev.SessionEnded(
+            t=30.0,
+            reason="caller hung up",
+            input_tokens=900,
+            output_tokens=150,
+            gemini_audio_chunks=3,
+        ),
     ]
     return out

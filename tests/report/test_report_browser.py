@@ -60,7 +60,10 @@ async def test_html_report_renders_and_sorts(tmp_path: Path):
         try:
             assert await page.locator("svg.timeline").count() == 3
             assert await page.evaluate("window.pwned") is None
-            js = "[...document.querySelectorAll('#sessions tbody td:first-child')].map(td => td.dataset.v)"
+            js = (
+                "[...document.querySelectorAll('#sessions tbody td:first-child')]"
+                ".map(td => td.dataset.v)"
+            )
             assert (await page.evaluate(js))[0] == "wedged-call"  # worst first
             await page.click("#sessions th[data-key='session']")
             names = await page.evaluate(js)

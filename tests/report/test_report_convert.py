@@ -29,34 +29,36 @@ async def record_dump(emu, path) -> None:
         session_resumption=types.SessionResumptionConfig(),
     )
     lines: list[str] = []
-    seen: list[types.LiveServerMessage] = []
+    turn_completes = 0
+    changed = asyncio.Condition()
 
     async def receive(session) -> None:
+        nonlocal turn_completes
         while True:
             async for msg in session.receive():
-                seen.append(msg)
                 dump = msg.model_dump(mode="json", exclude_none=True)
                 lines.append(json.dumps({"ts": time.time(), "message": dump}))
+                if msg.server_content is not None and msg.server_content.turn_complete:
+                    async with changed:
+                        turn_completes += 1
+                        changed.notify_all()
 
-    def count(pred) -> int:
-        return sum(1 for m in seen if m.server_content is not None and pred(m.server_content))
-
-    async def until(pred, n: int) -> None:
-        while count(pred) < n:
-            await asyncio.sleep(0.02)
+    async def until(n: int) -> None:
+        async with changed:
+            await changed.wait_for(lambda: turn_completes >= n)
 
     async with client.aio.live.connect(model=MODEL, config=config) as session:
         task = asyncio.create_task(receive(session))
         await session.send_realtime_input(text="Greet the caller briefly.")
         # greeting turn_complete, the phantom interrupt, its empty turn_complete
-        await asyncio.wait_for(until(lambda sc: sc.turn_complete, 2), 20)
+        await asyncio.wait_for(until(2), 20)
         pcm = load_clip("check_order", 16000).pcm + b"\0" * 16000 * 2 * 2  # speech + 2 s silence
         frame = 640
         for i in range(0, len(pcm), frame):
             blob = types.Blob(data=pcm[i : i + frame], mime_type="audio/pcm;rate=16000")
             await session.send_realtime_input(audio=blob)
             await asyncio.sleep(0.02)
-        await asyncio.wait_for(until(lambda sc: sc.turn_complete, 3), 20)
+        await asyncio.wait_for(until(3), 20)
         task.cancel()
     path.write_text("\n".join(lines) + "\n")
 
@@ -65,8 +67,10 @@ async def test_convert_a_real_sdk_dump_of_seed_2333(emulator, tmp_path, capsys):
     dump = tmp_path / "dump.jsonl"
     await record_dump(emulator, dump)
     out = tmp_path / "converted.jsonl"
-    assert main(["convert", str(dump), "-o", str(out), "--session", "team-call",
-                 "--model", MODEL]) == 0
+    assert (
+        main(["convert", str(dump), "-o", str(out), "--session", "team-call", "--model", MODEL])
+        == 0
+    )
     assert "0 bad" in capsys.readouterr().out
     [session] = read_log(out)
     events = session.events
@@ -85,23 +89,49 @@ async def test_convert_a_real_sdk_dump_of_seed_2333(emulator, tmp_path, capsys):
 
 def test_convert_counts_bad_lines_and_passes_liveguard_records_through(tmp_path):
     dump = tmp_path / "d.jsonl"
-    dump.write_text("\n".join([
-        json.dumps({"ts": "2025-11-01T10:00:00Z", "message": {"setupComplete": {}}}),
-        json.dumps({"ts": "2025-11-01T10:00:01Z", "event": "caller_speech_end"}),
-        json.dumps({"ts": "2025-11-01T10:00:02Z", "message": {"serverContent": {
-            "interrupted": True}}}),
-        json.dumps({"ts": "2025-11-01T10:00:03Z", "message": {"serverContent": {
-            "turnComplete": True}, "usageMetadata": {"promptTokenCount": 7}}}),
-        json.dumps({"ts": "2025-11-01T10:00:04Z", "message": {"serverContent": {
-            "interrupted": "very"}}}),
-        "not json",
-        json.dumps({"message": {}}),
-    ]) + "\n")
+    dump.write_text(
+        "\n".join(
+            [
+                json.dumps({"ts": "2025-11-01T10:00:00Z", "message": {"setupComplete": {}}}),
+                json.dumps({"ts": "2025-11-01T10:00:01Z", "event": "caller_speech_end"}),
+                json.dumps(
+                    {
+                        "ts": "2025-11-01T10:00:02Z",
+                        "message": {"serverContent": {"interrupted": True}},
+                    }
+                ),
+                json.dumps(
+                    {
+                        "ts": "2025-11-01T10:00:03Z",
+                        "message": {
+                            "serverContent": {"turnComplete": True},
+                            "usageMetadata": {"promptTokenCount": 7},
+                        },
+                    }
+                ),
+                json.dumps(
+                    {
+                        "ts": "2025-11-01T10:00:04Z",
+                        "message": {"serverContent": {"interrupted": "very"}},
+                    }
+                ),
+                "not json",
+                json.dumps({"message": {}}),
+            ]
+        )
+        + "\n"
+    )
     path, stats = convert_file(dump, tmp_path / "out.jsonl", session_id="x")
     assert (stats.messages, stats.bad_lines) == (3, 3)
     [session] = read_log(path)
     names = [e.name for e in session.events]
-    assert names == ["session_start", "caller_speech_end", "interrupted", "usage",
-                     "turn_complete", "session_end"]
+    assert names == [
+        "session_start",
+        "caller_speech_end",
+        "interrupted",
+        "usage",
+        "turn_complete",
+        "session_end",
+    ]
     assert session.events[-1].input_tokens == 7
     assert session.start_wall == 1761991200.0

@@ -5,6 +5,8 @@ poisoned-handle scenarios. The numbers are checked against what each scenario di
 from __future__ import annotations
 
 import asyncio
+
+import aiohttp
 import pytest
 
 from liveguard.app import Relay
@@ -27,13 +29,21 @@ async def relay_logs(emulator, tmp_path):
     ]
     try:
         results = await asyncio.gather(*calls)
+        async with aiohttp.ClientSession() as http:
+            async with http.get(relay.base_url + "/sessions.json") as resp:
+                dashboard = await resp.json()
     finally:
         await relay.stop()  # flushes every log
-    return tmp_path / "logs", dict(zip(SCENARIOS, results, strict=True))
+    return tmp_path / "logs", dict(zip(SCENARIOS, results, strict=True)), dashboard
 
 
 async def test_report_numbers_match_what_the_scenarios_did(relay_logs, tmp_path, capsys):
-    log_dir, calls = relay_logs
+    log_dir, calls, dashboard = relay_logs
+    # the relay's live dashboard saw the same calls
+    assert len(dashboard["live"]) + len(dashboard["ended"]) == 3
+    kinds = [i["kind"] for i in dashboard["incidents"]]
+    assert kinds.count("phantom_interrupt") == 2 and "wedge" in kinds
+    assert all("<svg" in t["svg"] for t in dashboard["timelines"])
     result = build_report([log_dir], window_s=3600, jobs=1)
     assert result.stats.bad_lines == 0
     assert len(result.summaries) == 3
@@ -59,8 +69,8 @@ async def test_report_numbers_match_what_the_scenarios_did(relay_logs, tmp_path,
     assert main(["report", str(log_dir), "--bug-report", str(bug), "--jobs", "1"]) == 0
     out = capsys.readouterr().out
     assert "3 session(s), 3 caller turn(s), 3 answered" in out
-    assert "Phantom interrupts: 2 (2 interrupt(s) with last_user_tx=\"\"" in out
+    assert 'Phantom interrupts: 2 (2 interrupt(s) with last_user_tx=""' in out
     assert "2 recovered, 0 wedged" in out
     text = bug.read_text()
-    assert "server_content.interrupted=True with last_user_tx=\"\"" in text
+    assert 'server_content.interrupted=True with last_user_tx=""' in text
     assert "liveguard verdict: phantom_interrupt" in text

@@ -41,8 +41,9 @@ def test_replay_is_deterministic_and_matches_a_recording_of_the_same_guard(tmp_p
     events = incident_events()
     decisions = replay_events(events)
     # a "recording": what a live session on this guard would have logged
-    recorded = sorted(events + [d.item for d in decisions if isinstance(d.item, ev.Event)],
-                      key=lambda e: e.t)
+    recorded = sorted(
+        events + [d.item for d in decisions if isinstance(d.item, ev.Event)], key=lambda e: e.t
+    )
     path = log_of(tmp_path, recorded)
     outs = []
     for _ in range(2):

@@ -62,7 +62,7 @@ def test_windows_add_up_like_the_incidents_frequency_paragraph():
     assert (first.phantom_recovered, first.phantom_wedged) == (3, 1)
     text = first.paragraph()
     assert text.startswith("2025-11-01 06:00–12:00 UTC: 4 session(s)")
-    assert "Phantom interrupts: 4 (4 interrupt(s) with last_user_tx=\"\" and " in text
+    assert 'Phantom interrupts: 4 (4 interrupt(s) with last_user_tx="" and ' in text
     assert "3 recovered, 1 wedged." in text
     assert "nudge 3 (answered 3)" in text and "1011 ×3 (server 3)" in text
     assert "All windows: 5 session(s)" in agg.text()
@@ -83,8 +83,20 @@ def test_report_command_prints_windows_and_writes_html_and_bug_report(tmp_path, 
     with open(logs / "broken.jsonl", "w") as fh:
         fh.write('{"t": 0, "event": "session_start", "session_id": "b"}\n{"t": 1, "ev')
     html, bug = tmp_path / "r.html", tmp_path / "bug.md"
-    rc = main(["report", str(logs), "--html", str(html), "--bug-report", str(bug),
-               "--window", "1h", "--jobs", "1"])
+    rc = main(
+        [
+            "report",
+            str(logs),
+            "--html",
+            str(html),
+            "--bug-report",
+            str(bug),
+            "--window",
+            "1h",
+            "--jobs",
+            "1",
+        ]
+    )
     out = capsys.readouterr().out
     assert rc == 0
     assert "2025-11-01 10:00–11:00 UTC: 2 session(s), 5 caller turn(s), 2 answered, 4 unan" in out

@@ -14,7 +14,7 @@ from liveguard.telemetry import SessionLog, open_session_log
 from liveguard.telemetry.jsonl import handle_fingerprint
 
 sys.path.insert(0, str(Path(__file__).parents[1] / "report"))
-from incident import incident_events  # noqa: E402
+from incident import incident_events
 
 WALL0 = 1_761_990_000.0  # 2025-11-01T09:40:00Z
 KEY = "AIza" + "Sy" + "A1b2C3d4E5f6G7h8I9j0K1l2M3n4O5p6Q"
@@ -96,10 +96,12 @@ def answered_session() -> list[ev.Event]:
             out += [ev.CallerSpeechStarted(t=4.0), ev.CallerSpeechEnded(t=5.2, duration_s=1.2)]
         for i in range(60):
             n += 1
-            out.append(ev.ModelAudio(t=start + i * 0.02, bytes=1920, gemini_audio_chunks=n,
-                                     turn=turn))
-        out.append(ev.TurnComplete(t=start + 2.5, turn=turn, gemini_audio_chunks=n,
-                                   turn_audio_chunks=60))
+            out.append(
+                ev.ModelAudio(t=start + i * 0.02, bytes=1920, gemini_audio_chunks=n, turn=turn)
+            )
+        out.append(
+            ev.TurnComplete(t=start + 2.5, turn=turn, gemini_audio_chunks=n, turn_audio_chunks=60)
+        )
     out.append(ev.SessionEnded(t=10.0, reason="done", gemini_audio_chunks=n))
     return out
 

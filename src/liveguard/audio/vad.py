@@ -4,7 +4,7 @@ Why Silero: in the project's measurements it was the only VAD with zero misses a
 starts in every noise case, at 16 kHz and on 8 kHz μ-law (webrtcvad locks into "speech" on pink
 noise). Cost: one model call per 32 ms window, about 65 µs per 20 ms of 8 kHz audio on the
 research machine (about 100 µs on this project's 2-core box); batched across calls with
-`detect_batched` it drops to about a third (docs/audio.md).
+`detect_batched` it drops to less than half (docs/audio.md).
 
 - One `onnxruntime.InferenceSession` per process, created lazily under a lock, with one intra-op and
   one inter-op thread and spinning off: default options burned 115 % CPU for what 16 % does.
@@ -187,7 +187,8 @@ def run_batched(streams: Sequence[SileroStream]) -> list[list[float]]:
     """Run the ready windows of many streams, one model call per round per rate (≤ 64 streams).
 
     Gives the same probabilities as `stream.run()` on each (to float rounding), for much less CPU
-    per stream: one window costs ~125 µs alone but ~36 µs in a batch of 16 (8 kHz, measured).
+    per stream: a raw 8 kHz model call costs ~125 µs for one window but ~36 µs per window in a
+    batch of 16 (measured on the project's machine).
     """
     if len({id(s) for s in streams}) != len(streams):
         raise ValueError("a stream appears twice in the batch")

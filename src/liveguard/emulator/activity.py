@@ -12,6 +12,7 @@ real time gets the same turn boundaries, and tests are exact.
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 from typing import Literal
@@ -28,6 +29,8 @@ _END_HYSTERESIS_DB = {"END_SENSITIVITY_HIGH": 3.0, "END_SENSITIVITY_LOW": 9.0}
 _END_DEFAULT_MS = {"END_SENSITIVITY_HIGH": 500, "END_SENSITIVITY_LOW": 1000}
 _FLOOR_MARGIN_DB = 12.0
 _FLOOR_RISE_DB = 0.05  # per frame: the noise floor follows the quietest audio, and rises slowly
+_FULL_SCALE = 32768.0 * 32768.0
+_EMPTY = np.zeros(0, dtype=np.float32)
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,6 +82,7 @@ class ActivityEvent:
     offset_s: float
 
 
+@functools.lru_cache(maxsize=64)
 def parse_pcm_rate(mime_type: str | None, default: int = 16000) -> int:
     """`audio/pcm;rate=24000` -> 24000 (the service resamples whatever rate is declared)."""
     if not mime_type:
@@ -112,7 +116,7 @@ class ActivityDetector:
             silence_ms = _END_DEFAULT_MS[config.end_sensitivity]
         self._end_frames = max(1, math.ceil(silence_ms / FRAME_MS))
         self._floor_db = -90.0
-        self._carry = np.zeros(0, dtype=np.float32)
+        self._carry = _EMPTY
         self._carry_rate = 0
         self.samples_received = 0.0  # in seconds of audio, across rates
         self._frames_done = 0
@@ -130,22 +134,30 @@ class ActivityDetector:
         """Consume one audio chunk; return the activity boundaries it completes (usually none)."""
         usable = len(pcm16) - (len(pcm16) % 2)
         x = np.frombuffer(pcm16, dtype="<i2", count=usable // 2).astype(np.float32)
+        frame = max(1, rate * FRAME_MS // 1000)
         if rate != self._carry_rate:
-            self._carry = np.zeros(0, dtype=np.float32)
+            self._carry = _EMPTY
             self._carry_rate = rate
         if len(self._carry):
             x = np.concatenate([self._carry, x])
-        frame = max(1, rate * FRAME_MS // 1000)
         n = len(x) // frame
-        self._carry = x[n * frame :]
-        if n == 0:
-            return []
-        frames = x[: n * frame].reshape(n, frame)
-        power = np.einsum("ij,ij->i", frames, frames) / frame
-        db = 10.0 * np.log10(power / (32768.0 * 32768.0) + 1e-12)
+        if n == 1:  # the common case: one 20 ms chunk
+            if len(x) > frame:
+                self._carry = x[frame:]
+                x = x[:frame]
+            else:
+                self._carry = _EMPTY
+            levels = [10.0 * math.log10(float(np.dot(x, x)) / frame / _FULL_SCALE + 1e-12)]
+        else:
+            self._carry = x[n * frame :]
+            if n == 0:
+                return []
+            frames = x[: n * frame].reshape(n, frame)
+            power = np.einsum("ij,ij->i", frames, frames) / frame
+            levels = (10.0 * np.log10(power / _FULL_SCALE + 1e-12)).tolist()
         events: list[ActivityEvent] = []
         frame_s = frame / rate
-        for level in db.tolist():
+        for level in levels:
             t0 = self.samples_received
             self.samples_received = t0 + frame_s
             if level < self._floor_db:
@@ -181,7 +193,7 @@ class ActivityDetector:
 
     def flush(self) -> list[ActivityEvent]:
         """`audioStreamEnd`: end an open activity now (the client paused its stream)."""
-        self._carry = np.zeros(0, dtype=np.float32)
+        self._carry = _EMPTY
         self._run = 0
         if self.active:
             self.active = False

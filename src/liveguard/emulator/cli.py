@@ -39,7 +39,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--stats-file",
         type=Path,
         default=None,
-        help="on exit, write session and timer-lateness figures here as JSON (for benches)",
+        help="on exit, write session and event-loop-lag figures here as JSON (for benches)",
     )
     parser.add_argument("-v", "--verbose", action="store_true", help="log every session")
 
@@ -102,7 +102,7 @@ async def _serve(args: argparse.Namespace) -> int:
 
 
 def _write_stats(emulator: Emulator, path: Path) -> None:
-    """Figures for a bench: per-session counters and the model-timer lateness samples."""
+    """Figures for a bench: per-session counters and event-loop lag samples."""
     sessions = [
         {
             "scenario": s.scenario,
@@ -115,5 +115,5 @@ def _write_stats(emulator: Emulator, path: Path) -> None:
         }
         for s in emulator.sessions
     ]
-    lateness = [[round(t, 4), round(late, 5)] for t, late in emulator.timer_lateness]
-    path.write_text(json.dumps({"sessions": sessions, "timer_lateness": lateness}))
+    lag = [[round(t, 4), round(late, 5)] for t, late in emulator.loop_lag]
+    path.write_text(json.dumps({"sessions": sessions, "loop_lag": lag}))

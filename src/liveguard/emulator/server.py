@@ -261,9 +261,10 @@ class Emulator:
         self.setup_timeout_s = setup_timeout_s
         self.max_sessions_kept = max_sessions_kept
         self.sessions: list[SessionStats] = []
-        #: (loop time, seconds late) of each model deadline served: how far the event loop lags
-        #: behind the model's schedule under load (bounded; read by bench/bench_emulator.py).
-        self.timer_lateness: deque[tuple[float, float]] = deque(maxlen=200_000)
+        #: (loop time, seconds late) of a 50 ms heartbeat: how far the event loop lags behind its
+        #: schedule under load, i.e. how late frames and model deadlines are served (bounded).
+        self.loop_lag: deque[tuple[float, float]] = deque(maxlen=200_000)
+        self._lag_task: asyncio.Task | None = None
         self._server: Server | None = None
         self._tls: TlsMaterial | None = None
         self._scenarios: dict[str, Any] = {}
@@ -297,14 +298,29 @@ class Emulator:
             close_timeout=2,
             server_header=None,
         )
+        self._lag_task = asyncio.create_task(self._watch_loop_lag())
         sock = self._server.sockets[0]
         self.port = sock.getsockname()[1]
         log.info(
             "emulator listening on %s (scenario %s)", self.base_url, self._default_scenario.name
         )
 
+    async def _watch_loop_lag(self, period: float = 0.05) -> None:
+        loop = asyncio.get_running_loop()
+        due = loop.time() + period
+        while True:
+            await asyncio.sleep(max(0.0, due - loop.time()))
+            now = loop.time()
+            self.loop_lag.append((now, now - due))
+            due = max(due + period, now)
+
     async def stop(self) -> None:
         """Close every connection (1001), stop listening and remove temporary TLS files."""
+        if self._lag_task is not None:
+            self._lag_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._lag_task
+            self._lag_task = None
         if self._server is not None:
             self._server.close()
             await self._server.wait_closed()
@@ -523,7 +539,6 @@ class Emulator:
                     deadline = now + 0.001
                 else:
                     stale = deadline
-                    self.timer_lateness.append((now, now - deadline))
                     if await self._execute(conn, stats, model.poll(now)):
                         return
                     continue
