@@ -293,8 +293,54 @@ async def run_step(n: int, turns: int, direct_n: int, relay: dict, emu: dict, rp
     }
 
 
+def component_costs(frames: int = 3000) -> dict[str, float]:
+    """CPU per 20 ms frame of the relay's own steps, in-process (µs; best of 3)."""
+    from liveguard.audio.vad import SpeechDetector
+    from liveguard.transports.twilio_protocol import TwilioMediaStream
+
+    ulaw = mulaw.encode(load_clip("check_order", 8000).pcm)
+    ulaw_frames = [ulaw[i : i + 160] for i in range(0, len(ulaw) - 160, 160)]
+    reply = load_clip("order_shipped", 24000).pcm
+    reply_frames = [reply[i : i + 960] for i in range(0, len(reply) - 960, 960)]
+    proto = TwilioMediaStream()
+    proto.receive(json.dumps({"event": "start", "start": {"streamSid": "MZb"}, "streamSid": "MZb"}))
+    texts = [
+        json.dumps({"event": "media", "streamSid": "MZb", "media": {"payload": p}})
+        for p in (__import__("base64").b64encode(f).decode() for f in ulaw_frames)
+    ]
+
+    def best(fn) -> float:
+        times = []
+        for _ in range(3):
+            t = time.perf_counter()
+            for i in range(frames):
+                fn(i)
+            times.append((time.perf_counter() - t) / frames * 1e6)
+        return round(min(times), 1)
+
+    vad = SpeechDetector(8000)
+    down = Resampler(24000, 8000)
+    return {
+        "up_parse_decode_us": best(
+            lambda i: mulaw.decode(proto.receive(texts[i % len(texts)])[0].payload)
+        ),
+        "up_vad_us": best(lambda i: vad.feed(mulaw.decode(ulaw_frames[i % len(ulaw_frames)]))),
+        "up_resample_8k_16k_us": best(
+            lambda i, r=Resampler(8000, 16000): r.process(
+                mulaw.decode(ulaw_frames[i % len(ulaw_frames)])
+            )
+        ),
+        "down_resample_encode_frame_us": best(
+            lambda i: proto.send_audio(
+                mulaw.encode(down.process(reply_frames[i % len(reply_frames)]))
+            )
+        ),
+    }
+
+
 async def main_async(args: argparse.Namespace) -> int:
     steps = [min(int(s), MAX_STEP_CALLS) for s in args.steps.split(",") if s.strip()]
+    print(json.dumps({"relay_components_us_per_20ms_frame": component_costs()}), flush=True)
     env = {k: v for k, v in os.environ.items() if not k.endswith("API_KEY")}
     env["NO_PROXY"] = "127.0.0.1,localhost"
     with tempfile.TemporaryDirectory() as tmp:

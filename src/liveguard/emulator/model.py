@@ -163,13 +163,14 @@ class ResumptionStore:
     """Process-wide: handles, open conversations, fault budgets, connection ordinals."""
 
     MAX_HANDLES = 100_000
+    MAX_CONVERSATIONS = 100_000  # remembered closed conversations / fired faults (oldest dropped)
 
     def __init__(self) -> None:
         self._handles: dict[str, _Saved] = {}
         self._open: dict[str, str] = {}  # lineage -> session_id holding it
         self._closed_at: dict[str, float] = {}
-        self._wedged_lineages: set[str] = set()
-        self._fired: set[tuple[str, str]] = set()
+        self._wedged_lineages: dict[str, None] = {}
+        self._fired: dict[tuple[str, str], None] = {}
         self._budget: dict[tuple[str, str], int] = {}
         self._ordinals: dict[str, int] = {}
         self._ids = itertools.count(1)
@@ -212,10 +213,13 @@ class ResumptionStore:
     def release(self, lineage: str, session_id: str, now: float) -> None:
         if self._open.get(lineage) == session_id:
             del self._open[lineage]
+            self._closed_at.pop(lineage, None)
             self._closed_at[lineage] = now
+            _trim(self._closed_at, self.MAX_CONVERSATIONS)
 
     def mark_wedged(self, lineage: str) -> None:
-        self._wedged_lineages.add(lineage)
+        self._wedged_lineages[lineage] = None
+        _trim(self._wedged_lineages, self.MAX_CONVERSATIONS)
 
     def lineage_wedged(self, lineage: str) -> bool:
         return lineage in self._wedged_lineages
@@ -230,7 +234,8 @@ class ResumptionStore:
         key = (scenario, fault)
         if max_times is not None and self._budget.get(key, 0) >= max_times:
             return False
-        self._fired.add((lineage, fault))
+        self._fired[(lineage, fault)] = None
+        _trim(self._fired, self.MAX_CONVERSATIONS)
         self._budget[key] = self._budget.get(key, 0) + 1
         return True
 
@@ -962,6 +967,11 @@ class EmulatedSession:
                 {"modality": "TEXT" if self._text_mode else "AUDIO", "tokenCount": response_tokens}
             ]
         return usage
+
+
+def _trim(table: dict, limit: int) -> None:
+    while len(table) > limit:
+        table.pop(next(iter(table)))
 
 
 def _content_tokens(content: Any) -> int:
