@@ -14,6 +14,11 @@ Rows (each timed per frame, median / p99 / mean over --frames frames of real spe
   audioop (no VAD, no anti-aliasing) as the baseline.
 - the quality figures the tests assert on (SINAD, alias/image rejection, gain at 3.4 kHz, delay).
 
+- frame pairs (inbound + outbound, VAD included) for three callers: one speaking all the time, one
+  silent (μ-law digital silence, what Twilio sends), and a realistic call where the caller speaks
+  35 % of the frames (utterances between pauses). Each with the VAD's energy gate (the default) and
+  without it (`gate_dbfs=None`, the baseline), in the same run.
+
 Budget from the relay issue: ≤ 100 µs of CPU per frame pair (one inbound + one outbound), VAD
 included. The clock is `time.process_time_ns` (this process's CPU time, helper threads included, so
 a busy neighbour on the shared machine does not count), minus the clock's own cost measured in the
@@ -231,6 +236,40 @@ def quality(src: int, dst: int, make: Callable[[], Callable[[bytes], bytes]]) ->
 # --------------------------------------------------------------------------- main
 
 
+def call_mix(share: float) -> bytes:
+    """8 kHz μ-law of a caller who speaks `share` of the time: utterances, then pauses."""
+    out = []
+    for name in utterance_names():
+        speech8 = mulaw.encode(load_clip(name, 8000).pcm)
+        pause = int(len(speech8) * (1 - share) / share)
+        out += [speech8, bytes([mulaw.ULAW_SILENCE]) * pause]
+    return b"".join(out)
+
+
+def scenario_rows(n: int, pcm24: list[bytes]) -> list[tuple]:
+    """Frame pair cost per caller scenario, gated (default) against ungated (same run)."""
+    speaking = frames(mulaw.encode(Resampler(16000, 8000).process(speech(16000, 40))), 4000, n)
+    silent = [bytes([mulaw.ULAW_SILENCE]) * 160] * n
+    mix = frames(call_mix(0.35), 4000, n)
+    rows, summary = [], []
+    scenarios = [("caller speaking", speaking), ("caller silent", silent)]
+    scenarios.append(("call, 35 % speech", mix))
+    for label, ulaw in scenarios:
+        msgs = twilio_messages(ulaw + ulaw[:200])
+        means = []
+        for gate in (-50.0, None):
+            det = SpeechDetector(8000, gate_dbfs=gate)
+            inbound = timed(inbound_ours(det, Resampler(8000, 16000)), msgs)
+            outbound = timed(outbound_ours(Resampler(24000, 8000)), pcm24[: len(msgs)])
+            pair = [a + b for a, b in zip(inbound, outbound, strict=True)]
+            tag = "gated" if gate is not None else "ungated"
+            share = det.vad.windows_run / max(1, det.vad.windows_run + det.vad.windows_skipped)
+            rows.append(row(f"pair, {label}, {tag} ({share:.0%} run)", pair, "" if gate else "u"))
+            means.append(statistics.fmean(pair))
+        summary.append((label, *means))
+    return rows, summary
+
+
 def batched_vad_row(rate: int, pcm: bytes, n: int, batch: int) -> tuple:
     """Per-stream cost of `detect_batched` with `batch` concurrent streams, fed one frame each."""
     dets = [SpeechDetector(rate) for _ in range(batch)]
@@ -282,6 +321,7 @@ def main() -> None:
     outbound = timed(outbound_ours(Resampler(24000, 8000)), pcm24)
     pair = [a + b for a, b in zip(inbound, outbound, strict=True)]
     pair_novad = [a + b for a, b in zip(inbound_novad, outbound, strict=True)]
+    scen_rows, summary = scenario_rows(n, pcm24)
     rows += [
         row("inbound path (ours, VAD included)", inbound),
         row("inbound path (ours, without VAD)", inbound_novad),
@@ -290,18 +330,24 @@ def main() -> None:
         row("outbound path (audioop)", timed(outbound_audioop(), pcm24), "b"),
         row("frame pair (ours, VAD unbatched)", pair),
         row("frame pair (ours, without VAD)", pair_novad),
+        *scen_rows,
     ]
 
-    print(f"µs per 20 ms frame, {n} frames per row (b = stdlib baseline, same run)")
-    print(f"{'step':<40} {'median':>8} {'p99':>8} {'mean':>8}")
+    print(
+        f"µs per 20 ms frame, {n} frames per row (b = stdlib baseline, u = ungated VAD baseline,"
+        " same run; 'run' = share of 32 ms windows the model ran on)"
+    )
+    print(f"{'step':<48} {'median':>8} {'p99':>8} {'mean':>8}")
     for name, med, p99, mean, base in rows:
-        print(f"{name:<40} {med:8.1f} {p99:8.1f} {mean:8.1f} {base}")
+        print(f"{name:<48} {med:8.1f} {p99:8.1f} {mean:8.1f} {base}")
     vad_batched = next(r[3] for r in rows if r[0] == "Silero VAD 8k, batch of 32")
     no_vad = statistics.fmean(pair_novad)
     print(
         f"budget 100 µs per frame pair (mean): unbatched VAD {statistics.fmean(pair):.1f} µs; "
         f"with VAD batched by 32: {no_vad + vad_batched:.1f} µs"
     )
+    for label, gated, ungated in summary:
+        print(f"  {label}: {gated:.1f} µs gated, {ungated:.1f} µs ungated (mean per frame pair)")
 
     print("\nresampler quality (framed 20 ms, −6 dBFS tones; tests assert ≥60 / ≥50 / ±1 dB)")
     print(

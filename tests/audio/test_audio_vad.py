@@ -167,9 +167,9 @@ def test_one_shared_session_created_once_across_threads(monkeypatch) -> None:
 def test_per_stream_state_is_small() -> None:
     s = SileroStream(8000)
     s.feed(bytes(200))  # leaves a partial window pending
-    arrays = (s._state, s._state_out, s._input, s._out, s._pending, s._sr)
+    arrays = (s._state, s._state_out, s._input, s._out, s._buf, s._held, s._sr)
     assert s._state.nbytes == 1024  # the LSTM state
-    assert sum(a.nbytes for a in arrays) < 4096
+    assert sum(a.nbytes for a in arrays) < 6 * 1024  # with the gate's 3 held windows
 
 
 def test_window_buffering_across_20ms_frames() -> None:
@@ -271,3 +271,105 @@ def test_batches_larger_than_one_model_call_match_alone(utterances) -> None:
     for a, b in zip(alone, batched, strict=True):
         assert np.allclose(a, b, atol=1e-4)
     assert max(max(a) for a in alone) > 0.9
+
+
+# --------------------------------------------------------------------------- energy gate
+
+
+def quiet(seconds: float, rate: int, dbfs: float | None, seed: int = 0) -> bytes:
+    """Digital silence (None) or white noise at `dbfs` RMS, as PCM16."""
+    n = int(seconds * rate)
+    if dbfs is None:
+        return bytes(2 * n)
+    x = np.random.default_rng(seed).standard_normal(n) * 32768 * 10 ** (dbfs / 20)
+    return np.clip(np.round(x), -32768, 32767).astype("<i2").tobytes()
+
+
+def scaled(pcm: bytes, db: float) -> bytes:
+    x = np.frombuffer(pcm, "<i2").astype(np.float64) * 10 ** (db / 20)
+    return np.clip(np.round(x), -32768, 32767).astype("<i2").tobytes()
+
+
+def window_levels(pcm: bytes, window: int) -> np.ndarray:
+    x = np.frombuffer(pcm, "<i2").astype(np.float64) / 32768
+    k = len(x) // window
+    return 10 * np.log10((x[: k * window].reshape(k, window) ** 2).mean(axis=1) + 1e-20)
+
+
+@pytest.mark.parametrize("dbfs", [None, -60.0])
+def test_gated_windows_skip_the_model(dbfs) -> None:
+    pcm = quiet(5.0, 8000, dbfs)
+    det = detector(8000)
+    assert run(det, pcm) == []
+    total = det.vad.windows_run + det.vad.windows_skipped
+    assert total == int(5.0 * 8000) // 256
+    assert det.vad.windows_run == 0 and det.vad.windows_skipped == total
+    ungated = SpeechDetector(8000, gate_dbfs=None)
+    assert run(ungated, pcm) == [] and ungated.vad.windows_run == total
+
+
+def test_noise_above_the_gate_still_runs_the_model_and_starts_nothing() -> None:
+    det = detector(8000)
+    assert run(det, mulaw.decode(mulaw.encode(quiet(5.0, 8000, -30.0, seed=4)))) == []
+    assert det.vad.windows_skipped == 0 and det.vad.windows_run == int(5.0 * 8000) // 256
+
+
+@pytest.mark.parametrize("rate", [8000, 16000])
+@pytest.mark.parametrize("silence", [None, -60.0])
+def test_speech_after_a_long_silence_has_the_ungated_onset(utterances, rate, silence) -> None:
+    pcm = quiet(10.0, 16000, silence, seed=7) + utterances["order"].pcm + quiet(1.0, 16000, silence)
+    pcm += utterances["billing"].pcm + quiet(1.0, 16000, silence, seed=8)
+    if rate == 8000:
+        pcm = to_8k_ulaw_round_trip(pcm)
+    gated, ungated = detector(rate), SpeechDetector(rate, gate_dbfs=None)
+    got, ref = run(gated, pcm), run(ungated, pcm)
+    assert [e.kind for e in got] == [e.kind for e in ref] == ["start", "end"] * 2
+    window = gated.vad.window / rate
+    for g, r in zip(got[::2], ref[::2], strict=True):  # onsets: the same to one 32 ms window
+        assert abs(g.speech_t - r.speech_t) <= window + 1e-9, (g, r)
+        assert g.t <= r.t + window + 1e-9, (g, r)
+    # and the model ran on well under half the windows (11 s of the 14 s are silence)
+    assert gated.vad.windows_run < 0.5 * ungated.vad.windows_run
+
+
+@pytest.mark.parametrize("rate", [8000, 16000])
+def test_quiet_speech_just_above_the_gate_is_detected(utterances, rate) -> None:
+    u = utterances["billing"]
+    # scale so the median speech window sits about 3 dB above the gate
+    median = float(np.median(window_levels(u.pcm, 512)))
+    soft = scaled(u.pcm, vad.GATE_DBFS + 3.0 - median)
+    assert np.median(window_levels(soft, 512)) == pytest.approx(vad.GATE_DBFS + 3.0, abs=0.5)
+    pcm = quiet(2.0, 16000, None) + soft + quiet(1.0, 16000, None)
+    if rate == 8000:
+        pcm = to_8k_ulaw_round_trip(pcm)
+    gated, ungated = detector(rate), SpeechDetector(rate, gate_dbfs=None)
+    got, ref = run(gated, pcm), run(ungated, pcm)
+    assert [e.kind for e in got] == ["start", "end"]
+    assert [e.kind for e in ref] == ["start", "end"]
+    assert abs(got[0].speech_t - ref[0].speech_t) <= 2 * gated.vad.window / rate + 1e-9
+    assert 2.0 - 0.05 < got[0].speech_t < 2.0 + 0.3  # near the true onset
+    assert gated.vad.windows_skipped > 0  # the gate really was in play
+
+
+def test_batched_detection_with_the_gate_matches_alone(utterances) -> None:
+    speech = quiet(3.0, 8000, None) + to_8k_ulaw_round_trip(utterances["order"].pcm)
+    speech += quiet(2.0, 8000, -60.0)
+    streams = [speech, speech[3200:] + bytes(3200), quiet(len(speech) / 16000, 8000, -60.0)]
+    alone_dets = [detector(8000) for _ in streams]
+    alone = [run(d, p) for d, p in zip(alone_dets, streams, strict=True)]
+    dets = [detector(8000) for _ in streams]
+    got: list[list[SpeechTransition]] = [[] for _ in dets]
+    for i in range(0, len(speech), 320):
+        for k, evs in enumerate(vad.detect_batched(dets, [p[i : i + 320] for p in streams])):
+            got[k] += evs
+    got = [g + d.flush() for g, d in zip(got, dets, strict=True)]
+    assert [[e.kind for e in g] for g in got] == [["start", "end"]] * 2 + [[]]
+    for a, b in zip(alone, got, strict=True):
+        assert [(e.kind, round(e.t, 6)) for e in a] == [(e.kind, round(e.t, 6)) for e in b]
+    assert [d.vad.windows_skipped for d in dets] == [d.vad.windows_skipped for d in alone_dets]
+    assert dets[2].vad.windows_run == 0
+
+
+def test_gate_argument_is_checked() -> None:
+    with pytest.raises(ValueError, match="gate_dbfs"):
+        SpeechDetector(8000, gate_dbfs=3.0)

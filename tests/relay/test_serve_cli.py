@@ -17,7 +17,7 @@ from liveguard.caller import run_call
 async def test_serve_without_key_embeds_the_emulator(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if not k.endswith("API_KEY")}
     env["LIVEGUARD_LOG_DIR"] = str(tmp_path / "logs")
-    proc = subprocess.Popen(
+    proc = subprocess.Popen(  # noqa: ASYNC220 - a long-lived server, not a blocking call
         [sys.executable, "-m", "liveguard", "serve", "--port", "0", "--scenario", "healthy"],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,

@@ -142,4 +142,9 @@ class Resampler:
         keep_from = min((m1 // up) * down - (taps - 1) - base, end)
         self._buf = buf[keep_from:end]
         self._base = base + keep_from
-        return out.round().clip(-32768.0, 32767.0).astype("<i2")
+        if not len(out):
+            return np.zeros(0, dtype="<i2")
+        # in place: `out` is this call's own matmul result (two fewer arrays per frame)
+        np.rint(out, out=out)
+        np.clip(out, -32768.0, 32767.0, out=out)
+        return out.astype("<i2")

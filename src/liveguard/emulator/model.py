@@ -312,6 +312,7 @@ class EmulatedSession:
         self._system_tokens = 0
         self._compression = False
         self._audio_offset_s = 0.0
+        self._preroll_s = PREROLL_S
 
     # ------------------------------------------------------------------ public API
 
@@ -329,6 +330,7 @@ class EmulatedSession:
         self._output_tx = setup.get("output_audio_transcription") is not None
         self._vad = VadConfig.from_setup(setup.get("realtime_input_config"))
         self._detector = None if self._vad.disabled else ActivityDetector(self._vad)
+        self._preroll_s = max(PREROLL_S, self._vad.prefix_padding_ms / 1000 + 0.1)
         self._compression = setup.get("context_window_compression") is not None
         for tool in setup.get("tools") or []:
             for decl in tool.get("function_declarations") or []:
@@ -386,6 +388,9 @@ class EmulatedSession:
             out = self._close(1007, INVALID_ARGUMENT, now)
         # context_update: accepted; the emulated model's answers do not depend on it
         if self.closed:
+            return out
+        queue = self._queue
+        if not queue or queue[0][0] > now:  # nothing due (poll would return [])
             return out
         return out + self.poll(now)
 
@@ -522,12 +527,16 @@ class EmulatedSession:
             self._recent_bytes = 0
         self._recent.append(data)
         self._recent_bytes += len(data)
-        preroll_s = max(PREROLL_S, self._vad.prefix_padding_ms / 1000 + 0.1)
-        limit = int(preroll_s * rate * 2) + len(data)
-        while self._recent_bytes - len(self._recent[0]) >= limit:
-            self._recent_bytes -= len(self._recent.popleft())
+        limit = int(self._preroll_s * rate * 2) + len(data)
+        recent = self._recent
+        while self._recent_bytes - len(recent[0]) >= limit:
+            self._recent_bytes -= len(recent.popleft())
         was_active = self._detector.active
         events = self._detector.feed(data, rate)
+        if not events:  # the common case: no boundary in this frame
+            if was_active:
+                self._append_turn_audio(data, rate)
+            return []
         if was_active and not any(e.kind == "start" for e in events):
             self._append_turn_audio(data, rate)
         return self._activity_events(events, now)

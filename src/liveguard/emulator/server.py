@@ -32,8 +32,10 @@ from urllib.parse import parse_qs
 
 from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
+from websockets.frames import DATA_OPCODES as _DATA_OPCODES
 from websockets.frames import Frame, Opcode
 
+from liveguard.emulator.pump import INTERNAL, Pump
 from liveguard.emulator.tls import TlsMaterial, client_ssl_context, make_tls
 from liveguard.emulator.wire import (
     INVALID_ARGUMENT,
@@ -70,7 +72,6 @@ NO_KEY = (
     "Please use API Key or other form of API consumer identity to call this API."
 )
 NOT_FOUND = "Method not found."
-INTERNAL = "Internal error encountered."
 
 
 # --------------------------------------------------------------------------- routing and auth
@@ -191,6 +192,8 @@ class _EmulatorConnection(ServerConnection):
         super().__init__(protocol, *args, **kwargs)
         self.pong_policy: Callable[[], float | None] | None = None
         self.stats: SessionStats | None = None
+        #: after setup, data frames go straight to the pump instead of recv()'s queue
+        self.pump: Pump | None = None
         self._pending_pongs = 0
         original = protocol.recv_frame
 
@@ -216,6 +219,32 @@ class _EmulatorConnection(ServerConnection):
             protocol.events.append(frame)
 
         protocol.recv_frame = recv_frame
+
+    def process_event(self, event: Any) -> None:
+        pump = self.pump
+        if pump is not None and event.opcode in _DATA_OPCODES:
+            pump.frame(event)
+            return
+        super().process_event(event)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        super().connection_lost(exc)
+        if self.pump is not None:
+            self.pump.finish("lost")
+
+    def resume_writing(self) -> None:
+        super().resume_writing()
+        if self.pump is not None:
+            self.pump.resume_writing()
+
+    def start_pump(self, pump: Pump) -> None:
+        """Hand data frames to `pump` from now on, starting with any already queued for recv()."""
+        queue = self.recv_messages.frames.queue  # websockets' Assembler buffer (max_queue frames)
+        backlog = list(queue)
+        queue.clear()
+        self.pump = pump
+        self.recv_messages.maybe_resume()
+        pump.start(backlog)
 
     def _pong_delay(self) -> float | None:
         policy = self.pong_policy
@@ -520,48 +549,22 @@ class Emulator:
         )
         stats.model_stats = model.stats
         conn.pong_policy = model.pong_policy
+        pump = Pump(conn, stats, model)
         try:
             if await self._execute(conn, stats, model.handle_setup(msg.body, loop.time())):
                 return
-            await self._loop(conn, stats, model, loop)
+            conn.start_pump(pump)  # no await since recv(): no frame can slip past the pump
+            kind, a, b = await pump.done
+            if kind == "close":
+                await self._close(conn, stats, a, b)
+            elif kind == "error":
+                raise a
+            else:  # the connection went away
+                await conn.wait_closed()
+                raise conn.close_exc
         finally:
+            pump.finish("lost")
             model.connection_closed(loop.time())
-
-    async def _loop(
-        self, conn: ServerConnection, stats: SessionStats, model: Any, loop: Any
-    ) -> None:
-        stale: float | None = None
-        while True:
-            deadline = model.next_deadline()
-            now = loop.time()
-            if deadline is not None and deadline <= now:
-                if deadline == stale:  # poll made no progress: don't spin, wait a tick
-                    deadline = now + 0.001
-                else:
-                    stale = deadline
-                    if await self._execute(conn, stats, model.poll(now)):
-                        return
-                    continue
-            try:
-                if deadline is None:
-                    raw = await conn.recv()
-                else:
-                    async with asyncio.timeout_at(deadline):
-                        raw = await conn.recv()
-            except TimeoutError:
-                continue  # the deadline is handled at the top of the loop
-            stats.frames_received += 1
-            stats.bytes_received += len(raw)
-            try:
-                msg = parse_client_frame(raw)
-            except WireError as exc:
-                await self._close(conn, stats, exc.code, exc.reason)
-                return
-            if msg.kind == "setup":  # setup is allowed once, as the first frame
-                await self._close(conn, stats, 1007, INVALID_ARGUMENT)
-                return
-            if await self._execute(conn, stats, model.handle_client(msg, loop.time())):
-                return
 
     async def _execute(self, conn: ServerConnection, stats: SessionStats, outputs: list) -> bool:
         """Run model outputs in order; True when the connection was closed."""

@@ -41,6 +41,7 @@ from liveguard.guard.actions import (
     Reconnect,
     SendText,
 )
+from liveguard.guard.activity import ActivityGate
 from liveguard.guard.machine import Guard
 from liveguard.session.config import ensure_keepalive, live_config, make_client
 from liveguard.session.items import (
@@ -156,11 +157,13 @@ class GuardedSession:
         self._attempt = 0
         self._failures_in_row = 0
         self._closing = False
-        self._activity_open = False  # client VAD: an activity is open on the current upstream
+        # client VAD: decides activityStart / activityEnd; fed speech events by the sender (in
+        # order with the audio) and connection events by the lifecycle code, both under the send
+        # lock, so its view of "open on the current connection" is the wire's
+        self.activity = ActivityGate(connected=False)
         self._detectors: dict[int, SpeechDetector] = {}
         self._resamplers: dict[int, Resampler] = {}
         self._vad_rate: int | None = None
-        self._pending_end = False  # client VAD: activityEnd goes after the current frame
         self._finishing = False
 
     # ================================================================== public API
@@ -250,7 +253,7 @@ class GuardedSession:
         if not pcm:
             return
         t = self.now()
-        await self._run_vad(pcm, rate, t)
+        ends = await self._run_vad(pcm, rate, t)
         if rate != UPSTREAM_RATE:
             resampler = self._resamplers.get(rate)
             if resampler is None:
@@ -260,9 +263,8 @@ class GuardedSession:
             up_pcm = bytes(pcm)
         self.stats.frames_in += 1
         await self._enqueue(("audio", t, up_pcm))
-        if self._pending_end:
-            self._pending_end = False
-            await self._enqueue(("activity", "end"))
+        for end in ends:  # client VAD: activityEnd after this frame's audio
+            await self._enqueue(("speech", end, None))
 
     async def send_text(self, text: str) -> None:
         """Caller text (realtime `text`, which every Live model accepts mid-session)."""
@@ -294,8 +296,10 @@ class GuardedSession:
 
     # ================================================================== input path
 
-    async def _run_vad(self, pcm: bytes, rate: int, t: float) -> None:
-        """Local Silero VAD at the native rate: speech evidence, and client-mode signals."""
+    async def _run_vad(self, pcm: bytes, rate: int, t: float) -> list[ev.CallerSpeechEnded]:
+        """Local Silero VAD at the native rate: speech evidence for the guard; in client-VAD mode
+        speech starts are queued for the activity gate (with where their pre-roll begins) before
+        this frame's audio, and the ends returned to be queued after it."""
         if self._vad_rate is None:
             self._vad_rate = rate
         if rate != self._vad_rate:  # one stream, one rate; a change of rate restarts detection
@@ -311,19 +315,22 @@ class GuardedSession:
                 start_windows=vad.start_windows,
                 hangover_ms=vad.hangover_ms,
             )
+        ends: list[ev.CallerSpeechEnded] = []
         for tr in det.feed(pcm):
             # detector times are audio times; map them onto the session clock at arrival
             at = max(0.0, t - max(0.0, det.time - tr.t))
             if tr.kind == "start":
-                await self._process(ev.CallerSpeechStarted(t=at))
+                started = ev.CallerSpeechStarted(t=at)
+                await self._process(started)
                 if self.client_vad:
                     lead = max(0.0, det.time - tr.speech_t) + self._preroll_s
-                    await self._enqueue(("activity", "start"))
-                    await self._enqueue(("preroll", t - lead))
+                    await self._enqueue(("speech", started, t - lead))
             else:
-                await self._process(ev.CallerSpeechEnded(t=at, duration_s=tr.duration_s))
+                ended = ev.CallerSpeechEnded(t=at, duration_s=tr.duration_s)
+                await self._process(ended)
                 if self.client_vad:
-                    self._pending_end = True  # after this frame's audio
+                    ends.append(ended)
+        return ends
 
     def _check_open(self) -> None:
         if self._done.is_set() or self._closing:
@@ -354,19 +361,20 @@ class GuardedSession:
                             continue
                         up = self._up
                         try:
-                            signal = await self._write(up, item)
+                            signals = await self._write(up, item)
                         except Exception as exc:  # the socket went away: keep the item
                             log.debug("send failed (%s); waiting for upstream", exc)
                             if up is self._up:
                                 self._ready.clear()
                             continue
-                    if signal is not None:
-                        await self._process(ev.ActivitySignal(t=self.now(), kind=signal))
+                    for kind in signals:
+                        await self._process(ev.ActivitySignal(t=self.now(), kind=kind))
                     break
             finally:
                 self._out.task_done()
 
-    async def _write(self, up: UpstreamConnection | None, item: tuple) -> str | None:
+    async def _write(self, up: UpstreamConnection | None, item: tuple) -> list[str]:
+        """Write one queued item; returns the activity signals it sent (to report)."""
         assert up is not None
         kind = item[0]
         if kind == "audio":
@@ -377,22 +385,37 @@ class GuardedSession:
         elif kind == "text":
             await up.send_text(item[1])
             self.stats.texts_sent += 1
-        elif kind == "activity":
-            want = item[1]
-            if (want == "start") == self._activity_open:
-                return None  # never nest an activity, never close one that is not open
-            await up.send_activity(want)
-            self._activity_open = want == "start"
-            self.stats.activity_signals += 1
-            return want
-        elif kind == "preroll":
-            if self._activity_open:
-                for chunk in self.ring.since(max(item[1], self.ring.oldest_t or 0.0)) or ():
+        elif kind == "speech":  # client VAD: the gate decides, in order with the audio
+            _, event, preroll_from = item
+            sent = await self._send_signals(up, self.activity.feed(event))
+            if sent == ["start"] and preroll_from is not None:
+                # the VAD decided a little after speech began, and the service ignores audio
+                # outside an activity: send the last `preroll_ms` before the onset again
+                for chunk in self.ring.since(max(preroll_from, self.ring.oldest_t or 0.0)) or ():
                     await up.send_audio(chunk.pcm)
                     self.stats.preroll_frames += 1
+            return sent
         elif kind == "tool":
             await up.send_tool_response(item[1])
-        return None
+        return []
+
+    async def _send_signals(
+        self, up: UpstreamConnection, signals: list[ev.ActivitySignal]
+    ) -> list[str]:
+        """Put the activity gate's signals on the wire; returns their kinds."""
+        for sig in signals:
+            await up.send_activity(sig.kind)
+            self.stats.activity_signals += 1
+        return [sig.kind for sig in signals]
+
+    async def _gate_lifecycle(self, event: ev.Event, up: UpstreamConnection | None) -> None:
+        """Client VAD: tell the activity gate about a connection event; send what it opens."""
+        if not self.client_vad:
+            return
+        signals = self.activity.feed(event)
+        if signals and up is not None:
+            for kind in await self._send_signals(up, signals):
+                await self._process(ev.ActivitySignal(t=self.now(), kind=kind))
 
     # ================================================================== upstream lifecycle
 
@@ -400,11 +423,11 @@ class GuardedSession:
         """Open a new upstream and start its receiver; returns (code, reason) if it was refused."""
         self._attempt += 1
         attempt = self._attempt
-        await self._process(
-            ev.UpstreamConnecting(
-                t=self.now(), attempt=attempt, purpose=purpose, has_handle=handle is not None
-            )
+        connecting = ev.UpstreamConnecting(
+            t=self.now(), attempt=attempt, purpose=purpose, has_handle=handle is not None
         )
+        await self._process(connecting)
+        await self._gate_lifecycle(connecting, None)
         config = live_config(
             self.settings,
             handle=handle,
@@ -426,17 +449,17 @@ class GuardedSession:
         self._failures_in_row = 0
         self.stats.connects += 1
         self._up = up
-        self._activity_open = False
         self._recv_task = asyncio.create_task(self._guarded(self._receive(up)), name="lg-recv")
-        await self._process(
-            ev.UpstreamConnected(
-                t=self.now(),
-                attempt=attempt,
-                purpose=purpose,
-                resumed=handle is not None,
-                setup_ms=round((self.now() - started) * 1000, 1),
-            )
+        connected = ev.UpstreamConnected(
+            t=self.now(),
+            attempt=attempt,
+            purpose=purpose,
+            resumed=handle is not None,
+            setup_ms=round((self.now() - started) * 1000, 1),
         )
+        await self._process(connected)
+        # the caller is still speaking: the activity that died with the old connection reopens
+        await self._gate_lifecycle(connected, up)
         return None
 
     async def _close_upstream(self, reason: str) -> None:
@@ -445,14 +468,23 @@ class GuardedSession:
         self._up, self._recv_task = None, None
         if up is None:
             return
+        if self.client_vad:  # never leave an activity open: close it on this connection first
+            ends = self.activity.closing(self.now())
+            try:
+                kinds = await self._send_signals(up, ends)
+            except Exception as exc:  # the socket is already gone: the activity died with it
+                log.debug("activityEnd before close failed: %s", exc)
+                kinds = []
+            for kind in kinds:
+                await self._process(ev.ActivitySignal(t=self.now(), kind=kind))
         await up.close()
         if task is not None and task is not asyncio.current_task():
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
-        await self._process(
-            ev.UpstreamClosed(t=self.now(), code=1000, reason=reason, side="client")
-        )
+        closed = ev.UpstreamClosed(t=self.now(), code=1000, reason=reason, side="client")
+        await self._process(closed)
+        await self._gate_lifecycle(closed, None)
 
     async def _receive(self, up: UpstreamConnection) -> None:
         try:
@@ -491,6 +523,7 @@ class GuardedSession:
         """Report a server-side close (or refused connect) and let the guard pick what follows."""
         closed = ev.UpstreamClosed(t=self.now(), code=code, reason=reason, side="server")
         await self._emit(closed)
+        await self._gate_lifecycle(closed, None)
         results = self._feed_guard(closed)
         await self._apply(results)
         self._wake.set()
@@ -545,8 +578,13 @@ class GuardedSession:
         self._ready.set()
 
     async def _replay(self, up: UpstreamConnection, chunks: list[Chunk]) -> None:
-        """Re-send buffered caller audio faster than real time (`replay_speed`)."""
-        if self.client_vad:
+        """Re-send buffered caller audio faster than real time (`replay_speed`).
+
+        In client-VAD mode the replay needs an activity of its own, unless the gate already
+        reopened one for a caller who is still speaking (then the replay goes into that one).
+        """
+        bracket = self.client_vad and not self.activity.is_open
+        if bracket:
             await up.send_activity("start")
             self.stats.activity_signals += 1
             await self._process(ev.ActivitySignal(t=self.now(), kind="start"))
@@ -554,7 +592,7 @@ class GuardedSession:
             await up.send_audio(chunk.pcm)
             self.stats.replay_frames += 1
             await asyncio.sleep(len(chunk.pcm) / 2 / UPSTREAM_RATE / self._replay_speed)
-        if self.client_vad:
+        if bracket:
             await up.send_activity("end")
             self.stats.activity_signals += 1
             await self._process(ev.ActivitySignal(t=self.now(), kind="end"))
@@ -670,15 +708,15 @@ class GuardedSession:
                     await task
         if self._up is not None:
             await self._close_upstream(reason)
-        await self._emit(
-            ev.SessionEnded(
-                t=self.now(),
-                reason=reason,
-                input_tokens=self.translator.input_tokens,
-                output_tokens=self.translator.output_tokens,
-                gemini_audio_chunks=self.translator.gemini_audio_chunks,
-            )
+        ended = ev.SessionEnded(
+            t=self.now(),
+            reason=reason,
+            input_tokens=self.translator.input_tokens,
+            output_tokens=self.translator.output_tokens,
+            gemini_audio_chunks=self.translator.gemini_audio_chunks,
         )
+        await self._emit(ended)
+        await self._gate_lifecycle(ended, None)  # closed above; the gate opens nothing more
         self._done.set()
         with contextlib.suppress(asyncio.QueueFull):
             self._items.put_nowait(_END)

@@ -174,16 +174,24 @@ class BrowserCall:
             self.tel.caller_error(f"relay error: {type(exc).__name__}: {exc}", fatal=True)
             self.end_reason = f"relay error: {type(exc).__name__}"
         finally:
-            if self.session is not None:
-                with contextlib.suppress(Exception):
-                    await self.session.close(self.end_reason)
+            await self._finish()
+
+    async def _finish(self) -> None:
+        """The page first (shutdown/ended, close), then the session, then the log."""
+        try:
             if not self.ws.closed:
                 with contextlib.suppress(Exception):
                     if self.call.stop_reason is not None:
                         await self._json({"type": "shutdown", "reason": self.call.stop_reason})
                     await self._json({"type": "ended", "reason": self.end_reason})
                     code = 1001 if self.call.stop_reason is not None else 1000
-                    await self.ws.close(code=code, message=self.end_reason[:120].encode())
+                    await asyncio.wait_for(
+                        self.ws.close(code=code, message=self.end_reason[:120].encode()), 2.0
+                    )
+            if self.session is not None:
+                with contextlib.suppress(Exception):
+                    await self.session.close(self.end_reason)
+        finally:
             self.ctx.close_telemetry(self.tel, self.end_reason)
             log.info("browser call %s ended: %s", self.call.call_id, self.end_reason)
 

@@ -134,6 +134,8 @@ class RelayContext:
             call.stop(reason)
         if calls:
             waits = [asyncio.create_task(c.done.wait()) for c in calls]
-            _, pending = await asyncio.wait(waits, timeout=self.settings.shutdown_grace_s + 2.0)
+            # grace for the calls, plus time for upstream close handshakes (websockets waits up
+            # to 10 s for the server's close frame)
+            _, pending = await asyncio.wait(waits, timeout=self.settings.shutdown_grace_s + 12.0)
             for task in pending:
                 task.cancel()

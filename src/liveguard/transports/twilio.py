@@ -129,6 +129,19 @@ class TwilioCall:
             self.tel.caller_error(f"relay error: {type(exc).__name__}: {exc}", fatal=True)
             self.end_reason = f"relay error: {type(exc).__name__}"
         finally:
+            await self._finish()
+
+    async def _finish(self) -> None:
+        """Caller first (stop playing, close the stream), then the session, then the log."""
+        try:
+            if not self.ws.closed:
+                with contextlib.suppress(Exception):
+                    await asyncio.wait_for(
+                        self.ws.close(
+                            code=self._close_code(), message=self.end_reason[:120].encode()
+                        ),
+                        2.0,
+                    )
             if self.session is not None:
                 with contextlib.suppress(Exception):
                     await self.session.close(self.end_reason)
@@ -141,11 +154,7 @@ class TwilioCall:
                     self.tel.caller_error(reason, fatal=fatal)
                 self.tel.emit(ev.SessionEnded(t=0.0, reason=self.end_reason))
             self._pending_errors.clear()
-            if not self.ws.closed:
-                with contextlib.suppress(Exception):
-                    await self.ws.close(
-                        code=self._close_code(), message=self.end_reason[:120].encode()
-                    )
+        finally:
             self.ctx.close_telemetry(self.tel, self.end_reason)
             log.info("call %s ended: %s", self.call.call_id, self.end_reason)
 

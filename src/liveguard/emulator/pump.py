@@ -1,0 +1,257 @@
+"""Drives one `EmulatedSession` from WebSocket frames and one timer, with no task per frame.
+
+Why: a session gets 50 audio frames a second. Reading them with `await conn.recv()` under an
+`asyncio.timeout_at(deadline)` costs a task wake-up, a timer handle and a few coroutine frames per
+frame, which was most of the emulator's CPU. Here frames are handed over synchronously from the
+connection's `process_event` (inside `data_received`), parsed, fed to the model, and the model's
+outputs are written straight to the protocol and the transport. The model's deadlines are served
+by one `loop.call_at` handle per connection, re-armed only when `next_deadline()` changes.
+
+Behaviour is the recv loop's, step for step: overdue deadlines are polled before a new frame,
+outputs go out in order, a `CloseConnection`, a `WireError` or a second `setup` ends the pump and
+the server's task closes the connection. Backpressure: while the transport's write buffer is
+above websockets' `write_limit`, the pump stops reading from this client and holds its timer,
+so a slow reader only ever slows its own session (the buffer is bounded by the limit plus one
+batch of outputs).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+from websockets.asyncio.messages import MAX_FRAGMENTS
+from websockets.frames import CloseCode, Frame, Opcode
+from websockets.protocol import State
+
+from liveguard.emulator.wire import (
+    INVALID_ARGUMENT,
+    ServerFrameError,
+    WireError,
+    encode_server_message,
+    parse_client_frame,
+)
+
+__all__ = ["INTERNAL", "Pump"]
+
+log = logging.getLogger("liveguard.emulator")
+
+INTERNAL = "Internal error encountered."
+
+_TEXT = Opcode.TEXT
+_BINARY = Opcode.BINARY
+_CONT = Opcode.CONT
+
+
+class Pump:
+    """The frame → model → frames path of one connection after setup.
+
+    `done` resolves to `("close", code, reason)` (the server closes the connection),
+    `("error", exc)` (a bug: the server logs it and closes 1011) or `("lost", None)` (the
+    connection went away; the server reads its close frames).
+    """
+
+    def __init__(self, conn: Any, stats: Any, model: Any) -> None:
+        self.conn = conn
+        self.stats = stats
+        self.model = model
+        self.loop: asyncio.AbstractEventLoop = conn.loop
+        self.done: asyncio.Future[tuple[str, Any, Any]] = self.loop.create_future()
+        self._timer: asyncio.TimerHandle | None = None
+        self._timer_at: float | None = None
+        self._fragments: list[Frame] = []
+        self._reading_paused = False
+        self._poll_held = False
+
+    # ------------------------------------------------------------------ lifecycle
+
+    def start(self, backlog: list[Frame]) -> None:
+        """Take over from `recv()`: feed frames already queued, then arm the timer."""
+        for frame in backlog:
+            if self.done.done():
+                return
+            self.frame(frame)
+        self._arm()
+
+    def finish(self, kind: str, a: Any = None, b: Any = None) -> None:
+        """End the pump once; stop the timer and stop reading."""
+        if self.done.done():
+            return
+        self._cancel_timer()
+        self.done.set_result((kind, a, b))
+
+    def _cancel_timer(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+        self._timer = None
+        self._timer_at = None
+
+    # ------------------------------------------------------------------ frames in
+
+    def frame(self, frame: Frame) -> None:
+        """One data frame from the connection (called from `process_event`)."""
+        if self.done.done():
+            return
+        try:
+            if frame.opcode is _CONT or not frame.fin or self._fragments:
+                raw = self._assemble(frame)
+                if raw is None:
+                    return
+            elif frame.opcode is _TEXT:
+                raw = self._text(frame.data)
+                if raw is None:
+                    return
+            else:
+                raw = frame.data if type(frame.data) is bytes else bytes(frame.data)
+            self._message(raw)
+        except Exception as exc:  # a bug: this connection ends with 1011, the others go on
+            self.finish("error", exc)
+
+    def _assemble(self, frame: Frame) -> str | bytes | None:
+        """Fragmented messages, as websockets' Assembler does (its size cap already applied)."""
+        if len(self._fragments) >= MAX_FRAGMENTS:
+            self._fail(CloseCode.MESSAGE_TOO_BIG, "too many fragments")
+            return None
+        self._fragments.append(frame)
+        if not frame.fin:
+            return None
+        frames, self._fragments = self._fragments, []
+        data = b"".join(f.data for f in frames)
+        if frames[0].opcode is _TEXT:
+            return self._text(data)
+        return data
+
+    def _text(self, data: bytes | bytearray) -> str | None:
+        try:
+            return bytes(data).decode() if type(data) is not bytes else data.decode()
+        except UnicodeDecodeError as exc:  # what recv() does: fail the connection with 1007
+            self._fail(CloseCode.INVALID_DATA, f"{exc.reason} at position {exc.start}")
+            return None
+
+    def _fail(self, code: int, reason: str) -> None:
+        conn = self.conn
+        if conn.protocol.state is State.OPEN:
+            conn.protocol.fail(code, reason)
+            self._write()
+        self._cancel_timer()  # the connection closes; connection_lost ends the pump
+
+    def _message(self, raw: str | bytes) -> None:
+        stats = self.stats
+        stats.frames_received += 1
+        stats.bytes_received += len(raw)
+        model = self.model
+        now = self.loop.time()
+        at = self._timer_at
+        if at is not None and at <= now:  # the recv loop served overdue deadlines first
+            if self._emit(model.poll(max(now, at))):
+                return
+        try:
+            msg = parse_client_frame(raw)
+        except WireError as exc:
+            self.finish("close", exc.code, exc.reason)
+            return
+        if msg.kind == "setup":  # setup is allowed once, as the first frame
+            self.finish("close", 1007, INVALID_ARGUMENT)
+            return
+        if self._emit(model.handle_client(msg, now)):
+            return
+        self._arm()
+
+    # ------------------------------------------------------------------ time
+
+    def _arm(self) -> None:
+        deadline = self.model.next_deadline()
+        if deadline == self._timer_at:
+            return
+        if self._timer is not None:
+            self._timer.cancel()
+        self._timer_at = deadline
+        self._timer = None if deadline is None else self.loop.call_at(deadline, self._on_timer)
+
+    def _on_timer(self) -> None:
+        at = self._timer_at
+        self._timer = None
+        self._timer_at = None
+        if self.done.done() or at is None:
+            return
+        if self.conn.paused:  # the client reads slowly: hold its model until the buffer drains
+            self._poll_held = True
+            return
+        try:
+            # call_at may run a handle up to the clock resolution early: never poll before `at`
+            if self._emit(self.model.poll(max(self.loop.time(), at))):
+                return
+            self._arm()
+        except Exception as exc:
+            self.finish("error", exc)
+
+    # ------------------------------------------------------------------ frames out
+
+    def _emit(self, outputs: list) -> bool:
+        """Write outputs in order; True when the pump ended (close, bad frame, lost socket)."""
+        if not outputs:
+            return False
+        conn = self.conn
+        protocol = conn.protocol
+        stats = self.stats
+        wrote = False
+        try:
+            for out in outputs:
+                payload = getattr(out, "payload", None)
+                if payload is None:  # CloseConnection
+                    self.finish("close", out.code, out.reason)
+                    return True
+                try:
+                    data = encode_server_message(payload)
+                except ServerFrameError as exc:
+                    log.error("session %s: model produced a bad frame: %s", stats.session_id, exc)
+                    stats.error = f"ServerFrameError: {exc}"
+                    self.finish("close", 1011, INTERNAL)
+                    return True
+                if protocol.state is not State.OPEN:  # closing: the socket ends the pump
+                    break
+                protocol.send_binary(data)
+                wrote = True
+                stats.frames_sent += 1
+                if "setupComplete" in payload:
+                    stats.setup_complete = True
+        finally:
+            if wrote:
+                self._write()
+        return self.done.done()
+
+    def _write(self) -> None:
+        conn = self.conn
+        try:
+            conn.send_data()
+        except Exception as exc:  # the socket failed: abort it; connection_lost ends the pump
+            conn.set_connection_exc(exc)
+            conn.transport.abort()
+            return
+        if conn.paused and not self._reading_paused:
+            self._reading_paused = True
+            conn.transport.pause_reading()
+
+    # ------------------------------------------------------------------ flow control
+
+    def resume_writing(self) -> None:
+        """The client caught up: read again and serve any deadline held meanwhile."""
+        if self.done.done():
+            return
+        if self._reading_paused:
+            self._reading_paused = False
+            self.conn.transport.resume_reading()
+        if self._poll_held:
+            self._poll_held = False
+            self.loop.call_soon(self._resume_timer)
+
+    def _resume_timer(self) -> None:
+        if self.done.done() or self.conn.paused:
+            return
+        try:
+            if self._emit(self.model.poll(self.loop.time())):
+                return
+            self._arm()
+        except Exception as exc:
+            self.finish("error", exc)
