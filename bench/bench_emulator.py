@@ -249,9 +249,8 @@ async def ticker(sessions: list[Session], start: float, until: float) -> list[fl
     t = start
     k = 0
     while t < until:
-        delay = t - time.monotonic()
-        if delay > 0:
-            await asyncio.sleep(delay)
+        # always yield, even when behind, so the load keeps reading replies and the clock
+        await asyncio.sleep(max(0.0, t - time.monotonic()))
         now = time.monotonic()
         lateness.append(max(0.0, now - t) * 1000)
         for s in groups[k % GROUPS]:
@@ -267,6 +266,10 @@ async def ticker(sessions: list[Session], start: float, until: float) -> list[fl
 def _cpu(proc: psutil.Process) -> float:
     t = proc.cpu_times()
     return t.user + t.system
+
+
+def _sys(proc: psutil.Process) -> float:
+    return proc.cpu_times().system
 
 
 async def run_level(
@@ -287,7 +290,7 @@ async def run_level(
     await asyncio.gather(*(open_one(s) for s in sessions))
     await asyncio.sleep(0.5)
     c0, w0 = _cpu(proc), time.monotonic()
-    await asyncio.sleep(2.0)
+    await asyncio.sleep(1.5)
     idle_cpu = (_cpu(proc) - c0) / (time.monotonic() - w0)
 
     start = time.monotonic() + 0.1
@@ -295,10 +298,11 @@ async def run_level(
     tick = asyncio.create_task(ticker(sessions, start, until))
     await asyncio.sleep(2.0 + 0.1)  # warm-up: first turns under way
     me = psutil.Process()
-    c0, m0, w0 = _cpu(proc), _cpu(me), time.monotonic()
+    c0, s0, m0, w0 = _cpu(proc), _sys(proc), _cpu(me), time.monotonic()
     lateness = await tick
     w1 = time.monotonic()
     active_cpu = (_cpu(proc) - c0) / (w1 - w0)
+    active_sys = (_sys(proc) - s0) / (w1 - w0)
     load_cpu = (_cpu(me) - m0) / (w1 - w0)
     await asyncio.sleep(0.5)
     for s in sessions:
@@ -315,6 +319,7 @@ async def run_level(
         "model_audio_chunks": sum(s.result.audio_chunks for s in sessions),
         "emulator_cpu_idle_set": round(idle_cpu, 3),
         "emulator_cpu_active": round(active_cpu, 3),
+        "emulator_cpu_kernel_share": round(active_sys / active_cpu, 2) if active_cpu else None,
         "emulator_cpu_ms_per_session_s": round(1000 * active_cpu / n, 3),
         "load_process_cpu": round(load_cpu, 3),
         "send_lateness_ms_p50": round(_pct(lateness, 0.50), 2),

@@ -14,9 +14,10 @@ research machine (about 100 µs on this project's 2-core box); batched across ca
   20 ms frames into 32 ms windows.
 - `SpeechDetector` turns window probabilities into speech-start / speech-end transitions with
   hysteresis, a start delay and a hangover. Its energy gate skips the model on windows below
-  −50 dBFS while nothing is open (most of a phone call: the caller listens), warming the model up
-  on the last skipped windows when sound returns, so onsets stay where the ungated model puts them. It is fed PCM16
-  bytes and counts samples, so its times are audio times (seconds since the stream's first sample, plus an optional offset).
+  −50 dBFS while nothing is open (most of a phone call: the caller listens), and warms the model up
+  on the last skipped windows when sound returns, so onsets stay where the ungated model puts them.
+  It is fed PCM16 bytes and counts samples, so its times are audio times (seconds since the
+  stream's first sample, plus an optional offset).
 """
 
 from __future__ import annotations
