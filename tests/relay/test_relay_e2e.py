@@ -229,7 +229,11 @@ async def test_shutdown_tells_active_calls(relay, tmp_path: Path) -> None:
     phone = asyncio.create_task(run_call(relay.twilio_url, "three-turns"))
     async with aiohttp.ClientSession() as http, http.ws_connect(relay.browser_url) as ws:
         assert (await ws.receive_json(timeout=10))["type"] == "ready"
-        await asyncio.sleep(1.0)
+        for _ in range(300):  # both calls must be active before the relay stops (bounded wait)
+            if len(relay.ctx.calls) >= 2:
+                break
+            await asyncio.sleep(0.1)
+        assert len(relay.ctx.calls) == 2
         stopping = asyncio.create_task(relay.stop())  # like SIGTERM, while calls are active
         seen = []
         async for msg in ws:

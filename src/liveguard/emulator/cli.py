@@ -14,6 +14,7 @@ import signal
 import sys
 from pathlib import Path
 
+from liveguard import aio
 from liveguard.emulator.server import DEFAULT_API_KEY, Emulator
 
 log = logging.getLogger("liveguard.emulator")
@@ -57,7 +58,7 @@ def run(args: argparse.Namespace) -> int:
         format="%(asctime)s %(name)s %(levelname)s %(message)s",
     )
     try:
-        return asyncio.run(_serve(args))
+        return aio.run(_serve(args))
     except ScenarioError as exc:
         print(f"liveguard emulate: bad scenario: {exc}", file=sys.stderr)
         return 2

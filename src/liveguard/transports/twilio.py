@@ -18,6 +18,7 @@ import asyncio
 import contextlib
 import logging
 import time
+from functools import partial
 from typing import Any
 
 from aiohttp import WSMsgType, web
@@ -214,6 +215,7 @@ class TwilioCall:
                 self.tel.caller_error(reason, fatal=fatal)
             return
         self.session = session
+        session.on_forwarded = partial(self.ctx.metrics.observe_forwarding, UP)
         self.tel.clock = session.now
         for reason, fatal in self._pending_errors:
             self.tel.caller_error(reason, fatal=fatal)
@@ -251,9 +253,10 @@ class TwilioCall:
     async def _caller_loop(self) -> None:
         session = self.session
         assert session is not None
-        proto, tel, metrics = self.proto, self.tel, self.ctx.metrics
+        proto, tel = self.proto, self.tel
         perf = time.perf_counter
         async for msg in self.ws:
+            received_at = perf()
             if msg.type == WSMsgType.TEXT or msg.type == WSMsgType.BINARY:
                 items = proto.receive(msg.data)
             elif msg.type == WSMsgType.ERROR:
@@ -264,9 +267,11 @@ class TwilioCall:
                 break
             for item in items:
                 if isinstance(item, MediaIn):
-                    t0 = perf()
-                    await session.send_audio(mulaw.decode(item.payload), SAMPLE_RATE)
-                    metrics.observe_forwarding(UP, perf() - t0)
+                    # forwarding time (message in -> on the upstream socket) is reported by the
+                    # session through `on_forwarded`, also for frames that had to be queued
+                    await session.send_audio(
+                        mulaw.decode(item.payload), SAMPLE_RATE, received_at=received_at
+                    )
                 elif isinstance(item, MarkPlayed):
                     if item.turn_end and not item.cleared:
                         tel.emit(
@@ -318,7 +323,6 @@ class TwilioCall:
             self.end_reason = reason
 
     async def _play(self, audio: AudioOut) -> None:
-        t0 = time.perf_counter()
         pcm = audio.pcm
         if audio.rate != SAMPLE_RATE:
             r = self._down.get(audio.rate)
@@ -334,17 +338,20 @@ class TwilioCall:
                 )
             return
         frames = self.proto.send_audio(mulaw.encode(pcm))
-        n = sum(1 for f in frames if f.startswith('{"event":"media"'))
-        if n:
-            self.ctx.metrics.observe_forwarding(DOWN, (time.perf_counter() - t0) / n)
         await self._send(frames)
+        session = self.session
+        if audio.event is not None and session is not None and frames:
+            # upstream message received -> its last media frame written to the caller's socket
+            self.ctx.metrics.observe_forwarding(DOWN, max(0.0, session.now() - audio.event.t))
 
     async def _send(self, frames: list[str]) -> None:
-        for frame in frames:
-            try:
-                await asyncio.wait_for(self.ws.send_str(frame), SEND_TIMEOUT_S)
-            except TimeoutError:
-                raise ConnectionError("caller stopped reading") from None
+        # one timer for the batch (not `wait_for` per frame: that made a task per frame)
+        try:
+            async with asyncio.timeout(SEND_TIMEOUT_S):
+                for frame in frames:
+                    await self.ws.send_str(frame)
+        except TimeoutError:
+            raise ConnectionError("caller stopped reading") from None
 
 
 def _stream_request_url(request: web.Request, public_url: str | None) -> str:
