@@ -1,8 +1,7 @@
 """The README's "Embed it" example, extracted and run as written against the emulator.
 
-The block is read from README.md when it carries the `<!-- embed-example -->` marker (the fenced
-python block after it), else from docs/session.md (the first fenced python block after
-"## Embed it"). Only the SDK's own environment variables point it at the emulator.
+The block is the first fenced python block after README.md's `<!-- embed-example -->` marker.
+Only the SDK's own environment variables point it at the emulator.
 """
 
 from __future__ import annotations
@@ -20,11 +19,8 @@ FENCE = re.compile(r"```python\n(.*?)```", re.S)
 
 def example_source() -> str:
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
-    if MARKER in readme:
-        text = readme[readme.index(MARKER) :]
-    else:
-        doc = (ROOT / "docs" / "session.md").read_text(encoding="utf-8")
-        text = doc[doc.index("## Embed it") :]
+    assert MARKER in readme, "README.md lost its embed example marker"
+    text = readme[readme.index(MARKER) :]
     match = FENCE.search(text)
     assert match, "no fenced python block for the embed example"
     return match.group(1)
