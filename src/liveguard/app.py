@@ -22,6 +22,7 @@ from typing import Any
 import yaml
 from aiohttp import web
 
+from liveguard import aio
 from liveguard.settings import Settings
 from liveguard.telemetry import MetricsRecorder, SessionRegistry
 from liveguard.transports import browser, twilio
@@ -110,6 +111,17 @@ def build_app(ctx: RelayContext) -> web.Application:
 # --------------------------------------------------------------------------- the relay
 
 
+async def _loop_lag_probe(metrics: MetricsRecorder, period_s: float = 0.01) -> None:
+    """Every `period_s`, how late the loop ran a due timer: the wait any arriving frame has
+    before the relay even looks at it, which in-handler timings cannot see. (When the loop is
+    idle the selector's millisecond timeout rounding shows up as up to ~1 ms.)"""
+    loop = asyncio.get_running_loop()
+    while True:
+        due = loop.time() + period_s
+        await asyncio.sleep(period_s)
+        metrics.loop_lag.observe(max(0.0, loop.time() - due))
+
+
 class Relay:
     """The relay server in-process: `async with Relay(settings) as relay: relay.base_url ...`.
 
@@ -125,6 +137,7 @@ class Relay:
         self.emulator: Any = None
         self.ctx: RelayContext | None = None
         self._runner: web.AppRunner | None = None
+        self._lag_probe: asyncio.Task | None = None
         self.port = settings.port
 
     async def start(self) -> None:
@@ -146,6 +159,7 @@ class Relay:
         sockets = getattr(server, "sockets", None) or []
         if sockets:
             self.port = sockets[0].getsockname()[1]
+        self._lag_probe = asyncio.create_task(_loop_lag_probe(self.ctx.metrics), name="lg-lag")
 
     async def _make_client(self) -> tuple[Any, bool]:
         from liveguard.session.config import make_client
@@ -166,6 +180,11 @@ class Relay:
 
     async def stop(self) -> None:
         """Tell active calls, wait for them (bounded), flush logs, stop listening."""
+        if self._lag_probe is not None:
+            self._lag_probe.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._lag_probe
+            self._lag_probe = None
         if self.ctx is not None:
             await self.ctx.shutdown()
         if self._runner is not None:
@@ -326,4 +345,4 @@ def run(args: argparse.Namespace) -> int:
     except ValueError as exc:
         print(f"liveguard serve: {exc}", file=sys.stderr)
         return 2
-    return asyncio.run(_serve(settings))
+    return aio.run(_serve(settings))  # uvloop when installed: docs/relay.md

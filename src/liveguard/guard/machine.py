@@ -593,6 +593,9 @@ class Guard:
                 lad.rungs.remove("resume")  # the session is gone: resuming cannot work
             self._next_rung(t, out)
             return
+        if self.policy.enabled:
+            # an answer cut short by the drop: the caller heard part of it, so it is asked again
+            self.turns.reopen_cut_answer(t)
         not_found = event.code == 1008 and ("not found" in event.reason.lower() or rotating)
         rungs = ["fresh"] if not_found else ["resume", "fresh"]
         if "fallback" in self.policy.rungs:

@@ -25,6 +25,7 @@ from liveguard.events import (
     CallerSpeechStarted,
     CallerText,
     Event,
+    GenerationComplete,
     InputTranscript,
     Interrupted,
     ModelAudio,
@@ -93,6 +94,9 @@ class TurnTracker:
         self.model_active = False  # model audio in the current turn, not completed/interrupted
         self.turn_interrupted = False  # an `interrupted` came in the current turn
         self.awaiting: Utterance | None = None
+        # the utterance whose answer is being spoken: audio came, generation not yet complete
+        # (a connection lost now cuts the answer short; see `reopen_cut_answer`)
+        self.answering: Utterance | None = None
         self._speech_start_t: float | None = None
         self._speech_text = ""
         self._blip: tuple[float, float] | None = None  # short VAD speech awaiting a transcript
@@ -141,6 +145,20 @@ class TurnTracker:
             parts.append(text)
         return " ".join(reversed(parts))
 
+    def reopen_cut_answer(self, t: float) -> Utterance | None:
+        """The connection died while the model was still generating an answer: the caller heard
+        only part of it, so that utterance awaits an answer again (from `t`). Returns it, or None
+        when no answer was in flight."""
+        utt, self.answering = self.answering, None
+        if utt is None or self.awaiting is not None or self.caller_speaking:
+            return None
+        utt.judged = False
+        utt.tools.clear()
+        utt.end_t = utt.end_t if utt.end_t is not None else t
+        utt.anchor_t = t
+        self.awaiting = utt
+        return utt
+
     # ------------------------------------------------------------------ feeding
 
     def feed(self, event: Event) -> list[Event]:
@@ -157,7 +175,10 @@ class TurnTracker:
             self._on_caller_text(event.t, event.text)
         elif isinstance(event, OutputTranscript):
             self._append("model", event.text)
+        elif isinstance(event, GenerationComplete):
+            self.answering = None  # every word of the answer reached us
         elif isinstance(event, Interrupted):
+            self.answering = None
             self.model_active = False
             self.turn_interrupted = True
             self._turn_first_audio_t = None
@@ -185,6 +206,7 @@ class TurnTracker:
         self.model_active = False
         self.turn_interrupted = False
         self._turn_first_audio_t = None
+        self.answering = None
 
     def _on_model_audio(self, t: float) -> list[Event]:
         self.gemini_audio_chunks += 1
@@ -198,6 +220,7 @@ class TurnTracker:
         if utt is None:
             return []
         self.awaiting = None
+        self.answering = utt
         end = utt.end_t if utt.end_t is not None else t
         return [TurnAnswered(t=t, turn=self.turn, latency_s=round(max(0.0, t - end), 6))]
 
@@ -207,6 +230,7 @@ class TurnTracker:
         self._speech_start_t = t
         self._speech_text = ""
         self._blip = None
+        self.answering = None  # the caller speaks again: that is a new utterance
         utt = self.awaiting
         if utt is None:
             return

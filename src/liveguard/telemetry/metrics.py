@@ -41,17 +41,26 @@ _CLOSE_CODES = frozenset({1000, 1001, 1002, 1003, 1005, 1006, 1007, 1008, 1009, 
 _SIDES = frozenset({"server", "client"})
 
 LATENCY_BUCKETS = (0.25, 0.5, 0.75, 1.0, 1.5, 2.0, 2.5, 3.0, 4.0, 6.0, 10.0, 20.0)
+# fine enough around the 5 ms budget that p50/p99 can be read off the histogram
 FORWARDING_BUCKETS = (
     0.00005,
     0.0001,
-    0.00025,
+    0.00015,
+    0.0002,
+    0.0003,
     0.0005,
+    0.00075,
     0.001,
-    0.0025,
+    0.0015,
+    0.002,
+    0.003,
+    0.004,
     0.005,
+    0.0075,
     0.01,
     0.025,
     0.05,
+    0.1,
 )
 
 
@@ -100,6 +109,12 @@ class MetricsRecorder:
             f"{ns}_frame_forwarding_seconds",
             "Relay time to forward one audio frame",
             ["direction"],
+            buckets=FORWARDING_BUCKETS,
+            registry=r,
+        )
+        self.loop_lag = Histogram(
+            f"{ns}_event_loop_lag_seconds",
+            "How late a 10 ms timer fires on the relay's event loop (what every frame waits first)",
             buckets=FORWARDING_BUCKETS,
             registry=r,
         )
