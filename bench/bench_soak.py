@@ -19,8 +19,9 @@ Reported:
 - caller silence: the maximum, and how many turns waited over 6 s (target: none);
 - time to recover by rung, from the session logs: each successful rung's own duration, and the
   ladder's time from its first rung's start to the answer;
-- false detections: verdicts on calls whose scenario has no phantom, wedge or barge-in, plus any
-  verdict but `phantom_interrupt` on calls whose phantom does not wedge (target: zero).
+- false detections: fault verdicts (phantom, unanswered, wedge) on calls whose scenario has no
+  phantom or wedge, plus any but `phantom_interrupt` on calls whose phantom does not wedge (target:
+  zero). `real_interrupt` (caller speech over an answer, flushed) is listed, not counted.
 Bounded: a fixed number of calls, each with a time limit, and a wall-clock cap; stops by itself.
 
 Usage: .venv/bin/python bench/bench_soak.py [--calls 200] [--concurrency 20] [--seed 2333]
@@ -221,6 +222,8 @@ def report(results: list[tuple[str, CallResult]], logs: dict, wall: float) -> di
             for r in recs:
                 if r["event"] == "verdict":
                     verdicts[(scenario, r["kind"])] += 1
+                    if r["kind"] == "real_interrupt":
+                        continue  # the caller spoke over an answer: a barge-in, rightly flushed
                     if scenario in NO_VERDICT or (
                         scenario in PHANTOM_ONLY and r["kind"] != "phantom_interrupt"
                     ):

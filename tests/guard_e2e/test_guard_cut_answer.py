@@ -34,11 +34,25 @@ def test_close_mid_answer_replays_the_utterance_and_waits_for_audio() -> None:
     assert rc.replay_from_t == 1.0 and rc.replay_text == "check my order"
     out = guard.feed(ev.UpstreamConnecting(t=3.71, attempt=2, purpose="resume"))
     out += guard.feed(ev.UpstreamConnected(t=3.75, attempt=2, purpose="resume", resumed=True))
-    assert not [x for x in out if isinstance(x, ev.RecoveryFinished)]  # needs model audio
-    out = guard.feed(ev.ModelAudio(t=4.9, bytes=1920, gemini_audio_chunks=2, turn=1))
     (fin,) = [x for x in out if isinstance(x, ev.RecoveryFinished)]
-    assert fin.rung == "resume" and fin.outcome == "answered"
+    assert fin.rung == "resume" and fin.outcome == "done"
+    # the replayed utterance awaits an answer under the normal deadline
+    assert guard.turns.awaiting is not None
+    assert guard.next_deadline() == 3.75 + guard.policy.answer_deadline_s
+    out = guard.feed(ev.ModelAudio(t=4.9, bytes=1920, gemini_audio_chunks=2, turn=1))
     assert any(isinstance(x, ev.TurnAnswered) for x in out)
+    assert not any(isinstance(x, ev.Verdict) for x in out)
+
+
+def test_cut_answer_never_given_again_is_an_unanswered_turn() -> None:
+    guard = Guard()
+    _answered_call(guard)
+    guard.feed(ev.UpstreamClosed(t=3.7, code=1011, reason="Internal error encountered."))
+    guard.feed(ev.UpstreamConnecting(t=3.71, attempt=2, purpose="resume"))
+    guard.feed(ev.UpstreamConnected(t=3.75, attempt=2, purpose="resume", resumed=True))
+    out = guard.tick(10.0)
+    (verdict,) = [x for x in out if isinstance(x, ev.Verdict)]
+    assert verdict.kind == "unanswered_turn"
 
 
 def test_close_after_generation_complete_is_a_plain_reconnect() -> None:

@@ -140,7 +140,8 @@ def test_1011_mid_answer_resumes_and_the_cut_answer_is_given_again(calls) -> Non
     seq = o.sequence()
     i = first_index(seq, "upstream_closed")
     i = first_index(seq, "start:resume", i)
-    i = first_index(seq, "end:resume:answered", i)
+    i = first_index(seq, "end:resume:done", i)
+    i = first_index(seq, "answered", i)  # the replayed utterance, answered on the new connection
     assert [c["resumed"] for c in o.events("upstream_connected")] == [False, True]
     # the drop came 3 chunks into the first answer; the caller still heard a whole answer
     assert o.result.turns[0]["heard_s"] >= 1.0, o.result.turns[0]
@@ -156,7 +157,8 @@ def test_1008_on_resume_falls_back_to_a_fresh_session(calls) -> None:
     i = first_index(seq, "start:resume")
     i = first_index(seq, "end:resume:failed", i)
     i = first_index(seq, "start:fresh", i)
-    i = first_index(seq, "end:fresh:answered", i)
+    i = first_index(seq, "end:fresh:done", i)
+    i = first_index(seq, "answered", i)
     assert all(t["heard_s"] >= 1.0 for t in o.result.turns), o.result.turns
     assert not o.events("verdict")
 

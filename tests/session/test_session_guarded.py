@@ -146,7 +146,9 @@ async def test_1008_on_resume_goes_to_a_fresh_session(emulator_factory, tmp_path
         mark = call.items.index(fresh)
         await call.say("thanks_bye")
         await call.wait_for(is_(ev.TurnAnswered), after=mark)
-    assert [e.code for e in call.of(ev.UpstreamClosed) if e.side == "server"] == [1011, 1008]
+    # the fresh conversation may drop again in its own turn 2 (the scenario's fault is per
+    # conversation, and the cut answer is replayed there): the first two closes tell the story
+    assert [e.code for e in call.of(ev.UpstreamClosed) if e.side == "server"][:2] == [1011, 1008]
 
 
 async def test_slow_pongs_do_not_drop_a_tolerant_session(emulator):

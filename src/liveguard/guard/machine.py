@@ -593,8 +593,11 @@ class Guard:
                 lad.rungs.remove("resume")  # the session is gone: resuming cannot work
             self._next_rung(t, out)
             return
+        needs_answer = self.turns.awaiting is not None
         if self.policy.enabled:
-            # an answer cut short by the drop: the caller heard part of it, so it is asked again
+            # An answer cut short by the drop: the caller heard part of it, so the utterance awaits
+            # an answer again and is replayed. The normal answer deadline watches it (it pauses
+            # while the caller talks on), not the rung's.
             self.turns.reopen_cut_answer(t)
         not_found = event.code == 1008 and ("not found" in event.reason.lower() or rotating)
         rungs = ["fresh"] if not_found else ["resume", "fresh"]
@@ -605,7 +608,7 @@ class Guard:
             t,
             f"upstream closed {event.code}",
             rungs,
-            needs_answer=self.turns.awaiting is not None,
+            needs_answer=needs_answer,
             origin_t=self.suspect_t,
             replay_from_t=None,
             out=out,
