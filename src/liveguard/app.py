@@ -23,6 +23,7 @@ import yaml
 from aiohttp import web
 
 from liveguard import aio
+from liveguard.audio import vad
 from liveguard.settings import Settings
 from liveguard.telemetry import MetricsRecorder, SessionRegistry
 from liveguard.transports import browser, twilio
@@ -143,6 +144,8 @@ class Relay:
     async def start(self) -> None:
         s = self.settings
         client, emulated = self._client, self._emulated
+        # load the shared VAD model now, off the loop, not inside the first call's audio path
+        await asyncio.get_running_loop().run_in_executor(None, vad.get_session)
         if client is None:
             client, emulated = await self._make_client()
         self.ctx = RelayContext(

@@ -92,7 +92,7 @@ def test_nudge_answered_recovers():
 
 def test_nudge_fails_then_resume_uses_pre_suspect_handle_then_fresh_answers():
     guard, _ = _wedged()
-    assert guard.next_deadline() == 15.8 + 1.2
+    assert guard.next_deadline() == 15.8 + guard.policy.nudge_deadline_s
     out = guard.tick(17.0)
     assert labels(out) == ["recovery_end:nudge:timeout", "recovery_start:resume", "Reconnect"]
     resume = out[-1]
@@ -102,7 +102,7 @@ def test_nudge_fails_then_resume_uses_pre_suspect_handle_then_fresh_answers():
 
     out = _reconnected(guard, 17.0, "resume")
     assert labels(out) == []
-    assert guard.next_deadline() == 17.4 + 2.5  # the rung's deadline runs once connected
+    assert guard.next_deadline() == 17.4 + guard.policy.resume_deadline_s  # the rung's deadline runs once connected
     out = run(guard, [TurnComplete(t=18.5, turn=4)], until=19.9)
     assert labels(out) == ["recovery_end:resume:timeout", "recovery_start:fresh", "Reconnect"]
     fresh = out[-1]

@@ -44,8 +44,8 @@ class GuardPolicy(BaseModel):
         1, ge=1, description="unanswered turns while suspect that make a wedge"
     )
     rungs: list[str] = Field(default_factory=lambda: list(RUNGS))
-    nudge_deadline_s: float = Field(1.2, gt=0)
-    resume_deadline_s: float = Field(2.5, gt=0)
+    nudge_deadline_s: float = Field(1.0, gt=0)
+    resume_deadline_s: float = Field(2.0, gt=0)
     fresh_deadline_s: float = Field(3.0, gt=0)
     max_recoveries_per_session: int = Field(5, ge=0)
     filler_while_recovering: bool = Field(
