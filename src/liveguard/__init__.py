@@ -1,3 +1,6 @@
-"""liveguard: a guarded relay and library for the Gemini Live API that never leaves a caller in silence."""
+"""liveguard: a guarded relay and library for the Gemini Live API.
+
+It never leaves a caller in silence.
+"""
 
 __version__ = "0.1.0"

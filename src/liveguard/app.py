@@ -27,8 +27,7 @@ from liveguard.audio import vad
 from liveguard.settings import Settings
 from liveguard.telemetry import MetricsRecorder, SessionRegistry
 from liveguard.transports import browser, twilio
-from liveguard.transports.context import RelayContext
-from liveguard.transports.twilio import RELAY_KEY
+from liveguard.transports.context import RELAY_KEY, RelayContext
 
 log = logging.getLogger("liveguard.serve")
 

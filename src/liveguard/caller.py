@@ -22,12 +22,10 @@ import argparse
 import asyncio
 import base64
 import contextlib
-import io
 import json
 import os
 import sys
 import uuid
-import wave
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -36,7 +34,7 @@ from typing import Any
 
 import aiohttp
 
-from liveguard.audio import mulaw
+from liveguard.audio import mulaw, wav
 from liveguard.audio.clips import load_clip, resample_pcm16
 from liveguard.caller_script import (
     BargeIn,
@@ -91,15 +89,14 @@ def clip_ulaw(name: str) -> bytes:
     path = Path(name)
     if name.endswith(".wav") or path.exists():
         try:
-            with wave.open(str(path)) as w:
-                if w.getnchannels() != 1 or w.getsampwidth() != 2:
-                    raise ScriptError(f"{name}: need a mono 16-bit PCM WAV")
-                pcm = w.readframes(w.getnframes())
-                rate = w.getframerate()
-        except (OSError, wave.Error, EOFError) as exc:
+            audio = wav.read_wav(path)
+        except wav.WavFormatError as exc:  # names the file and what is wrong
+            raise ScriptError(str(exc)) from None
+        except OSError as exc:
             raise ScriptError(f"{name}: cannot read WAV: {exc}") from None
-        if rate != RATE:
-            pcm = resample_pcm16(pcm, rate, RATE)
+        pcm = audio.pcm
+        if audio.sample_rate != RATE:
+            pcm = resample_pcm16(pcm, audio.sample_rate, RATE)
         return mulaw.encode(pcm)
     try:
         return mulaw.encode(load_clip(name, RATE).pcm)
@@ -595,13 +592,7 @@ def _print_line(line: dict[str, Any]) -> None:
 
 def write_wav(path: Path, ulaw: bytes) -> None:
     """Save μ-law 8 kHz audio as a PCM16 WAV (what the caller heard)."""
-    buf = io.BytesIO()
-    with wave.open(buf, "wb") as w:
-        w.setnchannels(1)
-        w.setsampwidth(2)
-        w.setframerate(RATE)
-        w.writeframes(mulaw.decode(ulaw))
-    path.write_bytes(buf.getvalue())
+    wav.write_wav(path, mulaw.decode(ulaw), RATE)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -14,8 +14,8 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "emulate": ("liveguard.emulator.cli", "run the offline Gemini Live emulator"),
     "call": ("liveguard.caller", "simulated phone caller over the Twilio Media Streams protocol"),
     "report": ("liveguard.report.cli", "summarise session logs and write an HTML report"),
-    "replay": ("liveguard.report.replay", "feed a session log to the guard and print its decisions"),
-    "convert": ("liveguard.report.convert", "convert google-genai LiveServerMessage dumps to a log"),
+    "replay": ("liveguard.report.replay", "feed a session log to the guard, print its decisions"),
+    "convert": ("liveguard.report.convert", "convert LiveServerMessage dumps to an event log"),
     "doctor": ("liveguard.doctor", "explain risky choices in a settings file"),
 }
 

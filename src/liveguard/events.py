@@ -333,6 +333,16 @@ class OperatorAlert(Event):
 
 # --------------------------------------------------------------------------- registry
 
+#: what the guard itself emits (its decisions), as opposed to what it observes
+GUARD_EVENTS: tuple[type[Event], ...] = (
+    TurnAnswered,
+    Verdict,
+    HealthChanged,
+    RecoveryStarted,
+    RecoveryFinished,
+    OperatorAlert,
+)
+
 EVENT_TYPES: dict[str, type[Event]] = {
     cls.name: cls
     for cls in (
@@ -362,12 +372,7 @@ EVENT_TYPES: dict[str, type[Event]] = {
         ToolCallCancelled,
         ToolResponse,
         ActivitySignal,
-        TurnAnswered,
-        Verdict,
-        HealthChanged,
-        RecoveryStarted,
-        RecoveryFinished,
-        OperatorAlert,
+        *GUARD_EVENTS,
     )
 }
 

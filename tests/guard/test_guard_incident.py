@@ -102,7 +102,8 @@ def test_nudge_fails_then_resume_uses_pre_suspect_handle_then_fresh_answers():
 
     out = _reconnected(guard, 17.0, "resume")
     assert labels(out) == []
-    assert guard.next_deadline() == 17.4 + guard.policy.resume_deadline_s  # the rung's deadline runs once connected
+    # the rung's deadline runs once connected
+    assert guard.next_deadline() == 17.4 + guard.policy.resume_deadline_s
     out = run(guard, [TurnComplete(t=18.5, turn=4)], until=19.9)
     assert labels(out) == ["recovery_end:resume:timeout", "recovery_start:fresh", "Reconnect"]
     fresh = out[-1]

@@ -15,11 +15,12 @@ import hashlib
 import io
 import json
 import math
-import wave
 from dataclasses import dataclass
 from importlib import resources
 
 import numpy as np
+
+from liveguard.audio.wav import read_wav
 
 __all__ = [
     "Clip",
@@ -90,12 +91,8 @@ def _entry(name: str) -> dict:
 def _original(name: str) -> Clip:
     entry = _entry(name)
     data = _data(f"{name}.wav").read_bytes()
-    with wave.open(io.BytesIO(data)) as w:
-        if w.getnchannels() != 1 or w.getsampwidth() != 2:
-            raise ValueError(f"clip {name}: expected mono PCM16")
-        rate = w.getframerate()
-        pcm = w.readframes(w.getnframes())
-    return Clip(name=name, text=entry["text"], rate=rate, pcm=pcm)
+    audio = read_wav(io.BytesIO(data))  # WavFormatError if a clip is not mono PCM16
+    return Clip(name=name, text=entry["text"], rate=audio.sample_rate, pcm=audio.pcm)
 
 
 @functools.cache

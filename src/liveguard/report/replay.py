@@ -26,6 +26,7 @@ from typing import Any
 import yaml
 
 from liveguard.events import (
+    GUARD_EVENTS,
     Event,
     HealthChanged,
     OperatorAlert,
@@ -36,14 +37,6 @@ from liveguard.events import (
     Verdict,
 )
 
-GUARD_OUTPUTS = (
-    TurnAnswered,
-    Verdict,
-    HealthChanged,
-    RecoveryStarted,
-    RecoveryFinished,
-    OperatorAlert,
-)
 MAX_TICKS_PER_GAP = 10_000  # a guard whose deadline never advances must not hang replay
 
 
@@ -111,7 +104,7 @@ def replay_events(events: Iterable[Event], policy: Any = None) -> list[Decision]
     last_t = 0.0
     ended = False
     for event in events:
-        if isinstance(event, GUARD_OUTPUTS):
+        if isinstance(event, GUARD_EVENTS):
             continue
         _advance(guard, event.t, out)
         last_t = max(last_t, event.t)
@@ -143,7 +136,7 @@ def _time_of(item: Any, default: float) -> float:
 
 
 def recorded_decisions(events: Iterable[Event]) -> list[Decision]:
-    return [Decision(e.t, e) for e in events if isinstance(e, GUARD_OUTPUTS)]
+    return [Decision(e.t, e) for e in events if isinstance(e, GUARD_EVENTS)]
 
 
 def compare(recorded: list[Decision], replayed: list[Decision]) -> list[str]:

@@ -19,6 +19,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from liveguard.events import (
+    GUARD_EVENTS,
     CallerSpeechEnded,
     CallerSpeechStarted,
     CallerText,
@@ -39,14 +40,6 @@ from liveguard.events import (
     Verdict,
 )
 
-GUARD_EVENTS = (
-    TurnAnswered,
-    Verdict,
-    HealthChanged,
-    RecoveryStarted,
-    RecoveryFinished,
-    OperatorAlert,
-)
 UTTERANCE_GAP_S = 2.0  # input-transcript fragments closer than this are one utterance
 DEFAULT_SILENCE_THRESHOLD_S = 3.0
 

@@ -20,7 +20,6 @@ import contextlib
 import logging
 import time
 import uuid
-import wave
 from collections import deque
 from collections.abc import AsyncIterator, Callable, Iterable
 from dataclasses import dataclass
@@ -33,6 +32,7 @@ from google.genai import types
 from liveguard import events as ev
 from liveguard.audio.resample import Resampler
 from liveguard.audio.vad import SpeechDetector
+from liveguard.audio.wav import WavFormatError, read_wav
 from liveguard.guard.actions import (
     Action,
     FailSession,
@@ -706,10 +706,11 @@ class GuardedSession:
         if path is None:
             return
         try:
-            pcm, rate = _read_wav(path)
-        except (OSError, ValueError, wave.Error) as exc:
+            audio = read_wav(path)
+        except (OSError, WavFormatError) as exc:
             log.error("cannot play %s audio %s: %s", source, path.name, exc)
             return
+        pcm, rate = audio.pcm, audio.sample_rate
         step = rate * 2 // 10  # 100 ms pieces
         for i in range(0, len(pcm), step):
             await self._put(AudioOut(pcm[i : i + step], rate, None, source))
@@ -755,10 +756,3 @@ class GuardedSession:
         self._done.set()
         with contextlib.suppress(asyncio.QueueFull):
             self._items.put_nowait(_END)
-
-
-def _read_wav(path: Path) -> tuple[bytes, int]:
-    with wave.open(str(path), "rb") as w:
-        if w.getnchannels() != 1 or w.getsampwidth() != 2:
-            raise ValueError("expected a mono PCM16 WAV file")
-        return w.readframes(w.getnframes()), w.getframerate()

@@ -10,15 +10,13 @@ Wire format (one WebSocket per conversation):
   `shutdown`, `ended`.
 
 `BrowserProtocol` is the sans-I/O part (parse and check what the page sends, turn session items
-into messages); `BrowserCall` is the asyncio shell.
+into messages); `BrowserCall` is the asyncio shell (the call lifecycle is `CallBridge`'s).
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
-import logging
 import time
 from dataclasses import dataclass
 from importlib import resources
@@ -27,15 +25,12 @@ from typing import Any
 from aiohttp import WSMsgType, web
 
 from liveguard import events as ev
-from liveguard.audio.resample import Resampler
 from liveguard.guard.actions import FlushPlayback
 from liveguard.session.guarded import GuardedSession
-from liveguard.session.items import AudioOut, SessionClosed, SessionFailed
-from liveguard.telemetry import DOWN, UP
-from liveguard.transports.context import ActiveCall, CallTelemetry, RelayContext
-from liveguard.transports.twilio import RELAY_KEY
-
-log = logging.getLogger("liveguard.relay.browser")
+from liveguard.session.items import AudioOut
+from liveguard.telemetry import DOWN
+from liveguard.transports.call import CallBridge
+from liveguard.transports.context import RELAY_KEY, ActiveCall, RelayContext
 
 UP_RATE = 16000
 DOWN_RATE = 24000
@@ -143,8 +138,10 @@ class BrowserProtocol:
         return None
 
 
-class BrowserCall:
-    """One browser conversation: protocol, guarded session, two loops."""
+class BrowserCall(CallBridge):
+    """One browser conversation: page messages in and out, everything else in `CallBridge`."""
+
+    transport = "browser"
 
     def __init__(
         self,
@@ -153,66 +150,22 @@ class BrowserCall:
         call: ActiveCall,
         params: dict[str, str] | None = None,
     ) -> None:
-        self.ctx = ctx
-        self.ws = ws
-        self.call = call
+        super().__init__(ctx, ws, call)
         self.params = dict(params or {})  # `?scenario=NAME` picks an emulator scenario
         s = ctx.settings
         self.proto = BrowserProtocol(
             max_message_bytes=s.max_message_bytes, max_errors=s.max_caller_errors
         )
-        self.tel: CallTelemetry = ctx.open_telemetry(call.call_id, "browser")
-        self.session: GuardedSession | None = None
-        self.end_reason = "ended"
-        self._down: dict[int, Resampler] = {}
 
-    async def run(self) -> None:
-        try:
-            await self._run()
-        except Exception as exc:
-            log.exception("browser call %s failed", self.call.call_id)
-            self.tel.caller_error(f"relay error: {type(exc).__name__}: {exc}", fatal=True)
-            self.end_reason = f"relay error: {type(exc).__name__}"
-        finally:
-            await self._finish()
-
-    async def _finish(self) -> None:
-        """The page first (shutdown/ended, close), then the session, then the log."""
-        try:
-            if not self.ws.closed:
-                with contextlib.suppress(Exception):
-                    if self.call.stop_reason is not None:
-                        await self._json({"type": "shutdown", "reason": self.call.stop_reason})
-                    await self._json({"type": "ended", "reason": self.end_reason})
-                    code = 1001 if self.call.stop_reason is not None else 1000
-                    await asyncio.wait_for(
-                        self.ws.close(code=code, message=self.end_reason[:120].encode()), 2.0
-                    )
-            if self.session is not None:
-                with contextlib.suppress(Exception):
-                    await self.session.close(self.end_reason)
-        finally:
-            self.ctx.close_telemetry(self.tel, self.end_reason)
-            log.info("browser call %s ended: %s", self.call.call_id, self.end_reason)
+    @staticmethod
+    async def _refuse(ws: web.WebSocketResponse, reason: str) -> None:
+        await ws.send_str(json.dumps({"type": "error", "reason": reason}))
+        await CallBridge._refuse(ws, reason)
 
     async def _run(self) -> None:
-        session = GuardedSession(
-            self.ctx.settings,
-            client=self.ctx.client,
-            session_id=self.call.call_id,
-            transport="browser",
-            on_event=self.tel.sinks,
-            headers=self.ctx.session_headers(self.params),
-        )
-        try:
-            await session.start()
-        except SessionFailed as exc:
-            self.tel.clock = session.now
-            self.end_reason = f"upstream: {exc.reason}"[:200]
+        if await self._open_session(self.params) is None:
             await self._json({"type": "error", "reason": self.end_reason})
             return
-        self.session = session
-        self.tel.clock = session.now
         await self._json(
             {
                 "type": "ready",
@@ -223,80 +176,53 @@ class BrowserCall:
                 "down_rate": DOWN_RATE,
             }
         )
-        caller = asyncio.create_task(self._caller_loop(), name="lg-browser-caller")
-        model = asyncio.create_task(self._model_loop(), name="lg-browser-model")
-        stopper = asyncio.create_task(self.call.stopping.wait(), name="lg-browser-stop")
-        done, _ = await asyncio.wait({caller, model, stopper}, return_when=asyncio.FIRST_COMPLETED)
-        if stopper in done:
-            self.end_reason = self.call.stop_reason or "relay shutting down"
-        for task in (caller, model, stopper):
-            task.cancel()
-        for task in (caller, model, stopper):
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
-        for task in done:
-            exc = task.exception() if not task.cancelled() else None
-            if isinstance(exc, ConnectionError):
-                self.tel.caller_error(f"browser socket lost: {exc}", fatal=True)
-                self.end_reason = "caller dropped"
-            elif exc is not None and not isinstance(exc, SessionClosed):
-                raise exc
+        await self._bridge()
 
-    async def _caller_loop(self) -> None:
-        session = self.session
-        assert session is not None
-        proto, tel, metrics = self.proto, self.tel, self.ctx.metrics
-        perf = time.perf_counter
-        async for msg in self.ws:
-            if msg.type == WSMsgType.BINARY:
-                items = proto.receive_bytes(msg.data)
-            elif msg.type == WSMsgType.TEXT:
-                items = proto.receive_text(msg.data)
-            elif msg.type == WSMsgType.ERROR:
-                tel.caller_error(f"websocket error: {self.ws.exception()}", fatal=True)
-                self.end_reason = "caller websocket error"
-                return
-            else:
-                break
-            for item in items:
-                if isinstance(item, AudioIn):
-                    t0 = perf()
-                    await session.send_audio(item.pcm, UP_RATE)
-                    metrics.observe_forwarding(UP, perf() - t0)
-                elif isinstance(item, TextIn):
-                    await session.send_text(item.text)
-                elif isinstance(item, Hangup):
-                    self.end_reason = "caller hung up"
-                    return
-                elif isinstance(item, BadInput):
-                    tel.caller_error(item.reason, fatal=item.fatal)
-                    await self._json({"type": "error", "reason": item.reason})
-                    if item.fatal:
-                        self.end_reason = item.reason
-                        return
-        tel.caller_error(f"browser socket closed without hangup ({self.ws.close_code})", fatal=True)
+    async def _goodbye(self) -> None:
+        if self.call.stop_reason is not None:
+            await self._json({"type": "shutdown", "reason": self.call.stop_reason})
+        await self._json({"type": "ended", "reason": self.end_reason})
+
+    # ---- page -> model
+
+    def _parse(self, msg: Any) -> list[BrowserInbound]:
+        if msg.type == WSMsgType.BINARY:
+            return self.proto.receive_bytes(msg.data)
+        return self.proto.receive_text(msg.data)
+
+    async def _from_caller(self, session: GuardedSession, item: Any, received_at: float) -> bool:
+        if isinstance(item, AudioIn):
+            await session.send_audio(item.pcm, UP_RATE, received_at=received_at)
+        elif isinstance(item, TextIn):
+            await session.send_text(item.text)
+        elif isinstance(item, Hangup):
+            self.end_reason = "caller hung up"
+            return True
+        elif isinstance(item, BadInput):
+            self.tel.caller_error(item.reason, fatal=item.fatal)
+            await self._json({"type": "error", "reason": item.reason})
+            if item.fatal:
+                self.end_reason = item.reason
+                return True
+        return False
+
+    def _caller_gone(self) -> None:
+        code = self.ws.close_code
+        self.tel.caller_error(f"browser socket closed without hangup ({code})", fatal=True)
         self.end_reason = "caller dropped"
 
-    async def _model_loop(self) -> None:
-        session = self.session
-        assert session is not None
-        async for item in session:
-            if isinstance(item, AudioOut):
-                t0 = time.perf_counter()
-                pcm = item.pcm
-                if item.rate != DOWN_RATE:
-                    r = self._down.get(item.rate)
-                    if r is None:
-                        r = self._down[item.rate] = Resampler(item.rate, DOWN_RATE)
-                    pcm = r.process(pcm)
-                await asyncio.wait_for(self.ws.send_bytes(pcm), SEND_TIMEOUT_S)
-                self.ctx.metrics.observe_forwarding(DOWN, time.perf_counter() - t0)
-                continue
-            msg = BrowserProtocol.render(item)
-            if msg is not None:
-                await self._json(msg)
-        if self.end_reason == "ended":
-            self.end_reason = session.failure.reason if session.failure else "session ended"
+    # ---- model -> page
+
+    async def _to_caller(self, session: GuardedSession, item: object) -> None:
+        if isinstance(item, AudioOut):
+            t0 = time.perf_counter()
+            pcm = self._at_rate(item, DOWN_RATE)
+            await asyncio.wait_for(self.ws.send_bytes(pcm), SEND_TIMEOUT_S)
+            self.ctx.metrics.observe_forwarding(DOWN, time.perf_counter() - t0)
+            return
+        msg = BrowserProtocol.render(item)
+        if msg is not None:
+            await self._json(msg)
 
     async def _json(self, msg: dict[str, Any]) -> None:
         await asyncio.wait_for(
@@ -310,17 +236,8 @@ async def browser_stream(request: web.Request) -> web.StreamResponse:
         max_msg_size=ctx.settings.max_message_bytes * 4, compress=False, heartbeat=30.0
     )
     await ws.prepare(request)
-    call = ctx.admit("browser")
-    if call is None:
-        reason = "relay shutting down" if ctx.shutting_down else "relay at capacity"
-        await ws.send_str(json.dumps({"type": "error", "reason": reason}))
-        await ws.close(code=1013, message=reason.encode())
-        return ws
-    try:
-        params = {k: v for k, v in request.query.items() if k == "scenario"}
-        await BrowserCall(ctx, ws, call, params).run()
-    finally:
-        ctx.release(call)
+    params = {k: v for k, v in request.query.items() if k == "scenario"}
+    await BrowserCall.serve(ctx, ws, params)
     return ws
 
 

@@ -14,6 +14,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from aiohttp import web
+
 from liveguard import events as ev
 from liveguard.settings import Settings
 from liveguard.telemetry import MetricsRecorder, SessionLog, SessionRegistry, open_session_log
@@ -88,9 +90,17 @@ class RelayContext:
 
     # ------------------------------------------------------------------ admission
 
+    def refusal(self) -> str | None:
+        """Why a new call would be refused right now, or None if it would be admitted."""
+        if self.shutting_down:
+            return "relay shutting down"
+        if len(self.calls) >= self.settings.max_calls:
+            return "relay at capacity"
+        return None
+
     def admit(self, transport: str) -> ActiveCall | None:
         """A new call's handle, or None when the relay is full or shutting down."""
-        if self.shutting_down or len(self.calls) >= self.settings.max_calls:
+        if self.refusal() is not None:
             self.rejected += 1
             return None
         call = ActiveCall(uuid.uuid4().hex[:12], transport)
@@ -139,3 +149,6 @@ class RelayContext:
             _, pending = await asyncio.wait(waits, timeout=self.settings.shutdown_grace_s + 12.0)
             for task in pending:
                 task.cancel()
+
+
+RELAY_KEY: web.AppKey[RelayContext] = web.AppKey("liveguard_relay", RelayContext)

@@ -1,7 +1,8 @@
 """The Twilio routes: `POST /twilio/voice` (TwiML) and the `/twilio/stream` Media Stream WebSocket.
 
 The handler is a thin shell: `TwilioMediaStream` (twilio_protocol.py) decides everything about
-the wire, `GuardedSession` everything about the model. Per call two loops run:
+the wire, `GuardedSession` everything about the model, `CallBridge` (call.py) the call's
+lifecycle. Per call two loops run:
 
 - caller → model: text frame → protocol → μ-law decode → `session.send_audio(pcm, 8000)`;
   DTMF → `session.send_text`; marks → playout accounting; bad input → a logged `CallerError`
@@ -15,22 +16,21 @@ the wire, `GuardedSession` everything about the model. Per call two loops run:
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
-from functools import partial
+from collections.abc import Callable
 from typing import Any
 
 from aiohttp import WSMsgType, web
 
 from liveguard import events as ev
 from liveguard.audio import mulaw
-from liveguard.audio.resample import Resampler
 from liveguard.guard.actions import FlushPlayback
 from liveguard.session.guarded import GuardedSession
-from liveguard.session.items import AudioOut, SessionClosed, SessionFailed
-from liveguard.telemetry import DOWN, UP
-from liveguard.transports.context import ActiveCall, CallTelemetry, RelayContext
+from liveguard.session.items import AudioOut
+from liveguard.telemetry import DOWN
+from liveguard.transports.call import CallBridge
+from liveguard.transports.context import RELAY_KEY, ActiveCall, RelayContext
 from liveguard.transports.signature import validate_signature
 from liveguard.transports.twilio_protocol import (
     SAMPLE_RATE,
@@ -46,7 +46,6 @@ from liveguard.transports.twiml import connect_stream, stream_url
 
 log = logging.getLogger("liveguard.relay.twilio")
 
-RELAY_KEY: web.AppKey[RelayContext] = web.AppKey("liveguard_relay", RelayContext)
 START_TIMEOUT_S = 10.0  # a stream that sends no `start` within this is ended
 SEND_TIMEOUT_S = 10.0  # a caller that stops reading for this long is ended
 _VOICE_PARAMS = ("CallSid", "From", "To", "AccountSid", "Direction")
@@ -67,19 +66,31 @@ def _request_url(request: web.Request, public_url: str | None) -> str:
     return f"{proto}://{request.host}{request.rel_url.path_qs}"
 
 
+def _require_signature(
+    request: web.Request,
+    ctx: RelayContext,
+    signed_url: Callable[[web.Request, str | None], str],
+    params: list[tuple[str, str]],
+    what: str,
+) -> None:
+    """403 unless the request carries a valid X-Twilio-Signature (when a token is configured)."""
+    token = ctx.settings.twilio_auth_token
+    if token is None or not token.get_secret_value():
+        return
+    url = signed_url(request, ctx.settings.public_url)
+    sig = request.headers.get("X-Twilio-Signature")
+    if not validate_signature(token.get_secret_value(), url, params, sig):
+        log.warning("twilio %s: %s X-Twilio-Signature", what, "bad" if sig else "missing")
+        raise web.HTTPForbidden(text="invalid X-Twilio-Signature\n")
+
+
 async def twilio_voice(request: web.Request) -> web.Response:
     """TwiML connecting the call to our Media Stream; 403 on a bad X-Twilio-Signature."""
     ctx = request.app[RELAY_KEY]
     form = await request.post() if request.method == "POST" else {}
     items = [(k, v) for k, v in form.items() if isinstance(v, str)]
-    token = ctx.settings.twilio_auth_token
-    if token is not None and token.get_secret_value():
-        url = _request_url(request, ctx.settings.public_url)
-        sig = request.headers.get("X-Twilio-Signature")
-        if not validate_signature(token.get_secret_value(), url, items, sig):
-            log.warning("twilio voice webhook: %s X-Twilio-Signature", "bad" if sig else "missing")
-            raise web.HTTPForbidden(text="invalid X-Twilio-Signature\n")
-    if ctx.shutting_down or len(ctx.calls) >= ctx.settings.max_calls:
+    _require_signature(request, ctx, _request_url, items, "voice webhook")
+    if ctx.refusal() is not None:
         body = '<?xml version="1.0" encoding="UTF-8"?><Response><Reject reason="busy"/></Response>'
         return web.Response(text=body, content_type="text/xml")
     try:
@@ -98,66 +109,54 @@ async def twilio_voice(request: web.Request) -> web.Response:
 # --------------------------------------------------------------------------- /twilio/stream
 
 
-class TwilioCall:
-    """One phone call: the protocol, the guarded session, and the two loops between them."""
+class TwilioCall(CallBridge):
+    """One phone call: Media Stream messages in and out, everything else in `CallBridge`."""
+
+    transport = "twilio"
 
     def __init__(self, ctx: RelayContext, ws: web.WebSocketResponse, call: ActiveCall) -> None:
-        self.ctx = ctx
-        self.ws = ws
-        self.call = call
+        super().__init__(ctx, ws, call)
         s = ctx.settings
         self.proto = TwilioMediaStream(
             max_message_bytes=s.max_message_bytes, max_errors=s.max_caller_errors
         )
-        self.tel: CallTelemetry = ctx.open_telemetry(call.call_id, "twilio")
-        self.session: GuardedSession | None = None
-        self.end_reason = "ended"
-        self._down: dict[int, Resampler] = {}
         self._overflow_logged = False
         self._pending_errors: list[tuple[str, bool]] = []
         self._session_logged = False  # a GuardedSession logged its own start and end
 
-    # ---- run
+    # ---- lifecycle
 
-    async def run(self) -> None:
-        try:
-            start = await self._await_start()
-            if start is None:
-                return
-            await self._run_session(start)
-        except Exception as exc:  # never let one call's bug escape into the server
-            log.exception("call %s failed", self.call.call_id)
-            self.tel.caller_error(f"relay error: {type(exc).__name__}: {exc}", fatal=True)
-            self.end_reason = f"relay error: {type(exc).__name__}"
-        finally:
-            await self._finish()
+    async def _run(self) -> None:
+        start = await self._await_start()
+        if start is None:
+            return
+        self._session_logged = True
+        session = await self._open_session(start.custom_parameters)
+        self._log_pending_errors()
+        if session is None:
+            return
+        log.info(
+            "call %s started: stream %s call %s",
+            self.call.call_id,
+            start.stream_sid[:40],
+            start.call_sid[:40],
+        )
+        await self._bridge()
 
-    async def _finish(self) -> None:
-        """Caller first (stop playing, close the stream), then the session, then the log."""
-        try:
-            if not self.ws.closed:
-                with contextlib.suppress(Exception):
-                    await asyncio.wait_for(
-                        self.ws.close(
-                            code=self._close_code(), message=self.end_reason[:120].encode()
-                        ),
-                        2.0,
-                    )
-            if self.session is not None:
-                with contextlib.suppress(Exception):
-                    await self.session.close(self.end_reason)
-            if self.session is None and not self._session_logged:
-                # the call never reached the model: still a complete log, start to end
-                self.tel.emit(
-                    ev.SessionStarted(t=0.0, session_id=self.call.call_id, transport="twilio")
-                )
-                for reason, fatal in self._pending_errors:
-                    self.tel.caller_error(reason, fatal=fatal)
-                self.tel.emit(ev.SessionEnded(t=0.0, reason=self.end_reason))
-            self._pending_errors.clear()
-        finally:
-            self.ctx.close_telemetry(self.tel, self.end_reason)
-            log.info("call %s ended: %s", self.call.call_id, self.end_reason)
+    def _log_pending_errors(self) -> None:
+        """Errors from before the call had a session clock, now that its log is open."""
+        for reason, fatal in self._pending_errors:
+            self.tel.caller_error(reason, fatal=fatal)
+        self._pending_errors.clear()
+
+    def _finish_log(self) -> None:
+        if self.session is None and not self._session_logged:
+            # the call never reached the model: still a complete log, start to end
+            call_id = self.call.call_id
+            self.tel.emit(ev.SessionStarted(t=0.0, session_id=call_id, transport="twilio"))
+            self._log_pending_errors()
+            self.tel.emit(ev.SessionEnded(t=0.0, reason=self.end_reason))
+        self._pending_errors.clear()
 
     def _close_code(self) -> int:
         if self.call.stop_reason is not None:
@@ -195,140 +194,67 @@ class TwilioCall:
                 self.end_reason = self.call.stop_reason or "relay shutting down"
                 return None
 
-    async def _run_session(self, start: StreamStart) -> None:
-        params = start.custom_parameters
-        session = GuardedSession(
-            self.ctx.settings,
-            client=self.ctx.client,
-            session_id=self.call.call_id,
-            transport="twilio",
-            on_event=self.tel.sinks,
-            headers=self.ctx.session_headers(params),
-        )
-        self._session_logged = True
-        try:
-            await session.start()
-        except SessionFailed as exc:
-            self.end_reason = f"upstream: {exc.reason}"[:200]
-            self.tel.clock = session.now
-            for reason, fatal in self._pending_errors:
-                self.tel.caller_error(reason, fatal=fatal)
-            return
-        self.session = session
-        session.on_forwarded = partial(self.ctx.metrics.observe_forwarding, UP)
-        self.tel.clock = session.now
-        for reason, fatal in self._pending_errors:
-            self.tel.caller_error(reason, fatal=fatal)
-        self._pending_errors.clear()
-        log.info(
-            "call %s started: stream %s call %s",
-            self.call.call_id,
-            start.stream_sid[:40],
-            start.call_sid[:40],
-        )
-        caller = asyncio.create_task(self._caller_loop(), name="lg-twilio-caller")
-        model = asyncio.create_task(self._model_loop(), name="lg-twilio-model")
-        stopper = asyncio.create_task(self.call.stopping.wait(), name="lg-twilio-stop")
-        done, _ = await asyncio.wait({caller, model, stopper}, return_when=asyncio.FIRST_COMPLETED)
-        if stopper in done:
-            self.end_reason = self.call.stop_reason or "relay shutting down"
-        for task in (caller, model, stopper):
-            task.cancel()
-        for task in (caller, model, stopper):
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
-        for task in done:
-            exc = task.exception() if not task.cancelled() else None
-            if isinstance(exc, ConnectionError):  # the caller's socket went away while we sent
-                if self.proto.connection_lost() is not None:
-                    self.tel.caller_error(f"caller socket lost: {exc}", fatal=True)
-                self.end_reason = "caller dropped"
-            elif isinstance(exc, SessionClosed):
-                pass
-            elif exc is not None:
-                raise exc
+    def _socket_lost(self, exc: ConnectionError) -> None:
+        if self.proto.connection_lost() is not None:
+            self.tel.caller_error(f"caller socket lost: {exc}", fatal=True)
 
     # ---- caller -> model
 
-    async def _caller_loop(self) -> None:
-        session = self.session
-        assert session is not None
-        proto, tel = self.proto, self.tel
-        perf = time.perf_counter
-        async for msg in self.ws:
-            received_at = perf()
-            if msg.type == WSMsgType.TEXT or msg.type == WSMsgType.BINARY:
-                items = proto.receive(msg.data)
-            elif msg.type == WSMsgType.ERROR:
-                tel.caller_error(f"websocket error: {self.ws.exception()}", fatal=True)
-                self.end_reason = "caller websocket error"
-                return
-            else:
-                break
-            for item in items:
-                if isinstance(item, MediaIn):
-                    # forwarding time (message in -> on the upstream socket) is reported by the
-                    # session through `on_forwarded`, also for frames that had to be queued
-                    await session.send_audio(
-                        mulaw.decode(item.payload), SAMPLE_RATE, received_at=received_at
-                    )
-                elif isinstance(item, MarkPlayed):
-                    if item.turn_end and not item.cleared:
-                        tel.emit(
-                            ev.PlayoutMark(t=session.now(), mark=item.name, played_s=item.played_s)
-                        )
-                elif isinstance(item, DtmfIn):
-                    tel.emit(ev.CallerDtmf(t=session.now(), digit=item.digit))
-                    text = self.ctx.settings.dtmf_text
-                    if text:
-                        await session.send_text(text.format(digit=item.digit))
-                elif isinstance(item, ProtocolError):
-                    tel.caller_error(item.reason, fatal=item.fatal)
-                    if item.fatal:
-                        self.end_reason = item.reason
-                        return
-                elif isinstance(item, StreamStop):
-                    self.end_reason = "caller hung up"
-                    return
-        if proto.connection_lost() is not None:
+    def _parse(self, msg: Any) -> list[Any]:
+        return self.proto.receive(msg.data)
+
+    async def _from_caller(self, session: GuardedSession, item: Any, received_at: float) -> bool:
+        if isinstance(item, MediaIn):
+            # forwarding time is reported by the session through `on_forwarded`
+            pcm = mulaw.decode(item.payload)
+            await session.send_audio(pcm, SAMPLE_RATE, received_at=received_at)
+        elif isinstance(item, MarkPlayed):
+            if item.turn_end and not item.cleared:
+                self.tel.emit(
+                    ev.PlayoutMark(t=session.now(), mark=item.name, played_s=item.played_s)
+                )
+        elif isinstance(item, DtmfIn):
+            self.tel.emit(ev.CallerDtmf(t=session.now(), digit=item.digit))
+            text = self.ctx.settings.dtmf_text
+            if text:
+                await session.send_text(text.format(digit=item.digit))
+        elif isinstance(item, ProtocolError):
+            self.tel.caller_error(item.reason, fatal=item.fatal)
+            if item.fatal:
+                self.end_reason = item.reason
+                return True
+        elif isinstance(item, StreamStop):
+            self.end_reason = "caller hung up"
+            return True
+        return False
+
+    def _caller_gone(self) -> None:
+        if self.proto.connection_lost() is not None:
             code = self.ws.close_code
-            tel.caller_error(f"caller socket dropped mid-call (close code {code})", fatal=True)
+            self.tel.caller_error(f"caller socket dropped mid-call (close code {code})", fatal=True)
             self.end_reason = "caller dropped"
         else:
             self.end_reason = "caller hung up"
 
     # ---- model -> caller
 
-    async def _model_loop(self) -> None:
-        session = self.session
-        assert session is not None
-        async for item in session:
-            if isinstance(item, AudioOut):
-                await self._play(item)
-            elif isinstance(item, FlushPlayback):
-                msg, unplayed = self.proto.clear()
-                for r in self._down.values():
-                    r.reset()
-                await self._send([msg])
-                self.tel.emit(
-                    ev.PlayoutCleared(
-                        t=session.now(), unplayed_s=round(unplayed, 3), reason="barge-in"
-                    )
-                )
-                log.debug("call %s: clear, %.2f s unplayed", self.call.call_id, unplayed)
-            elif isinstance(item, ev.TurnComplete | ev.Interrupted):
-                await self._send(self.proto.flush())
-        reason = session.failure.reason if session.failure else "session ended"
-        if self.end_reason == "ended":
-            self.end_reason = reason
+    async def _to_caller(self, session: GuardedSession, item: object) -> None:
+        if isinstance(item, AudioOut):
+            await self._play(session, item)
+        elif isinstance(item, FlushPlayback):
+            msg, unplayed = self.proto.clear()
+            for r in self._down.values():
+                r.reset()
+            await self._send([msg])
+            self.tel.emit(
+                ev.PlayoutCleared(t=session.now(), unplayed_s=round(unplayed, 3), reason="barge-in")
+            )
+            log.debug("call %s: clear, %.2f s unplayed", self.call.call_id, unplayed)
+        elif isinstance(item, ev.TurnComplete | ev.Interrupted):
+            await self._send(self.proto.flush())
 
-    async def _play(self, audio: AudioOut) -> None:
-        pcm = audio.pcm
-        if audio.rate != SAMPLE_RATE:
-            r = self._down.get(audio.rate)
-            if r is None:
-                r = self._down[audio.rate] = Resampler(audio.rate, SAMPLE_RATE)
-            pcm = r.process(pcm)
+    async def _play(self, session: GuardedSession, audio: AudioOut) -> None:
+        pcm = self._at_rate(audio, SAMPLE_RATE)
         if self.proto.unplayed_s > self.ctx.settings.outbound_queue_s:
             if not self._overflow_logged:
                 self._overflow_logged = True
@@ -339,8 +265,7 @@ class TwilioCall:
             return
         frames = self.proto.send_audio(mulaw.encode(pcm))
         await self._send(frames)
-        session = self.session
-        if audio.event is not None and session is not None and frames:
+        if audio.event is not None and frames:
             # upstream message received -> its last media frame written to the caller's socket
             self.ctx.metrics.observe_forwarding(DOWN, max(0.0, session.now() - audio.event.t))
 
@@ -367,46 +292,17 @@ async def twilio_stream(request: web.Request) -> web.StreamResponse:
     X-Twilio-Signature (Twilio signs the stream URL, with no parameters); else 403.
     """
     ctx = request.app[RELAY_KEY]
-    s = ctx.settings
-    token = s.twilio_auth_token
-    if token is not None and token.get_secret_value():
-        url = _stream_request_url(request, s.public_url)
-        sig = request.headers.get("X-Twilio-Signature")
-        if not validate_signature(token.get_secret_value(), url, [], sig):
-            log.warning("twilio stream: %s X-Twilio-Signature", "bad" if sig else "missing")
-            raise web.HTTPForbidden(text="invalid X-Twilio-Signature\n")
+    _require_signature(request, ctx, _stream_request_url, [], "stream")
     ws = web.WebSocketResponse(
-        max_msg_size=s.max_message_bytes * 4,  # beyond the protocol's own limit: aiohttp closes
+        max_msg_size=ctx.settings.max_message_bytes * 4,  # beyond the protocol's own limit
         compress=False,
         heartbeat=None,
     )
     await ws.prepare(request)
-    call = ctx.admit("twilio")
-    if call is None:
-        reason = "relay shutting down" if ctx.shutting_down else "relay at capacity"
-        log.warning("twilio stream refused: %s", reason)
-        await ws.close(code=1013, message=reason.encode())
-        return ws
-    try:
-        await TwilioCall(ctx, ws, call).run()
-    finally:
-        ctx.release(call)
+    await TwilioCall.serve(ctx, ws)
     return ws
 
 
 def add_routes(app: web.Application) -> None:
     app.router.add_post("/twilio/voice", twilio_voice)
     app.router.add_get("/twilio/stream", twilio_stream)
-
-
-def describe(call: TwilioCall) -> dict[str, Any]:
-    """Playout figures of a call (tests and the dashboard)."""
-    p = call.proto
-    return {
-        "frames_in": p.frames_in,
-        "frames_out": p.frames_out,
-        "sent_s": round(p.sent_s, 3),
-        "played_s": round(p.played_s, 3),
-        "cleared_s": round(p.cleared_s, 3),
-        "unplayed_s": round(p.unplayed_s, 3),
-    }

@@ -1,0 +1,206 @@
+"""The call lifecycle both transports share: session setup, the two loops, shutdown, clean-up.
+
+Why a base class: a browser conversation and a phone call differ only in their wire format. Opening
+the guarded session, wiring telemetry, racing the caller loop against the model loop and the
+relay's stop signal, and ending in the right order (caller, then session, then log) must behave
+the same for both, so it lives here once. A subclass says how to read the caller's messages
+(`_parse`, `_from_caller`) and how to play session items to the caller (`_to_caller`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from functools import partial
+from typing import Any, ClassVar
+
+from aiohttp import WSMsgType, web
+
+from liveguard.audio.resample import Resampler
+from liveguard.session.guarded import GuardedSession
+from liveguard.session.items import AudioOut, SessionClosed, SessionFailed
+from liveguard.telemetry import UP
+from liveguard.transports.context import ActiveCall, CallTelemetry, RelayContext
+
+_DATA = (WSMsgType.TEXT, WSMsgType.BINARY)
+
+
+class CallBridge:
+    """One call: a caller WebSocket, a guarded session, and the loops between them."""
+
+    transport: ClassVar[str]
+
+    def __init__(self, ctx: RelayContext, ws: web.WebSocketResponse, call: ActiveCall) -> None:
+        self.ctx = ctx
+        self.ws = ws
+        self.call = call
+        self.log = logging.getLogger(f"liveguard.relay.{self.transport}")
+        self.tel: CallTelemetry = ctx.open_telemetry(call.call_id, self.transport)
+        self.session: GuardedSession | None = None
+        self.end_reason = "ended"
+        self._down: dict[int, Resampler] = {}
+
+    @classmethod
+    async def serve(cls, ctx: RelayContext, ws: web.WebSocketResponse, *args: Any) -> None:
+        """Admit, run and release one call on a prepared socket; refuse it if the relay is full."""
+        call = ctx.admit(cls.transport)
+        if call is None:
+            reason = ctx.refusal() or "relay at capacity"
+            logging.getLogger(f"liveguard.relay.{cls.transport}").warning(
+                "%s call refused: %s", cls.transport, reason
+            )
+            await cls._refuse(ws, reason)
+            return
+        try:
+            await cls(ctx, ws, call, *args).run()
+        finally:
+            ctx.release(call)
+
+    @staticmethod
+    async def _refuse(ws: web.WebSocketResponse, reason: str) -> None:
+        await ws.close(code=1013, message=reason.encode())
+
+    # ---------------------------------------------------------------- lifecycle
+
+    async def run(self) -> None:
+        try:
+            await self._run()
+        except Exception as exc:  # never let one call's bug escape into the server
+            self.log.exception("%s call %s failed", self.transport, self.call.call_id)
+            self.tel.caller_error(f"relay error: {type(exc).__name__}: {exc}", fatal=True)
+            self.end_reason = f"relay error: {type(exc).__name__}"
+        finally:
+            await self._finish()
+
+    async def _run(self) -> None:
+        raise NotImplementedError
+
+    async def _finish(self) -> None:
+        """The caller first (goodbye, close), then the session, then the log."""
+        try:
+            if not self.ws.closed:
+                with contextlib.suppress(Exception):
+                    await self._goodbye()
+                    message = self.end_reason[:120].encode()
+                    await asyncio.wait_for(
+                        self.ws.close(code=self._close_code(), message=message), 2.0
+                    )
+            if self.session is not None:
+                with contextlib.suppress(Exception):
+                    await self.session.close(self.end_reason)
+            self._finish_log()
+        finally:
+            self.ctx.close_telemetry(self.tel, self.end_reason)
+            reason = self.end_reason
+            self.log.info("%s call %s ended: %s", self.transport, self.call.call_id, reason)
+
+    async def _goodbye(self) -> None:
+        """Last words to the caller before the socket closes (none by default)."""
+
+    def _close_code(self) -> int:
+        return 1001 if self.call.stop_reason is not None else 1000
+
+    def _finish_log(self) -> None:
+        """Complete the call's log when the session could not (nothing to do by default)."""
+
+    async def _open_session(self, params: dict[str, str]) -> GuardedSession | None:
+        """Start the guarded session; None (with `end_reason` set) if upstream refused it."""
+        session = GuardedSession(
+            self.ctx.settings,
+            client=self.ctx.client,
+            session_id=self.call.call_id,
+            transport=self.transport,
+            on_event=self.tel.sinks,
+            headers=self.ctx.session_headers(params),
+        )
+        try:
+            await session.start()
+        except SessionFailed as exc:
+            self.tel.clock = session.now
+            self.end_reason = f"upstream: {exc.reason}"[:200]
+            return None
+        self.session = session
+        # message in -> frame on the upstream socket, also for frames that had to be queued
+        session.on_forwarded = partial(self.ctx.metrics.observe_forwarding, UP)
+        self.tel.clock = session.now
+        return session
+
+    async def _bridge(self) -> None:
+        """Run both loops until one ends, the caller goes away, or the relay says stop."""
+        t = self.transport
+        caller = asyncio.create_task(self._caller_loop(), name=f"lg-{t}-caller")
+        model = asyncio.create_task(self._model_loop(), name=f"lg-{t}-model")
+        stopper = asyncio.create_task(self.call.stopping.wait(), name=f"lg-{t}-stop")
+        done, _ = await asyncio.wait({caller, model, stopper}, return_when=asyncio.FIRST_COMPLETED)
+        if stopper in done:
+            self.end_reason = self.call.stop_reason or "relay shutting down"
+        for task in (caller, model, stopper):
+            task.cancel()
+        for task in (caller, model, stopper):
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        for task in done:
+            exc = task.exception() if not task.cancelled() else None
+            if isinstance(exc, ConnectionError):  # the caller's socket went away while we sent
+                self._socket_lost(exc)
+                self.end_reason = "caller dropped"
+            elif exc is not None and not isinstance(exc, SessionClosed):
+                raise exc
+
+    def _socket_lost(self, exc: ConnectionError) -> None:
+        self.tel.caller_error(f"{self.transport} socket lost: {exc}", fatal=True)
+
+    # ---------------------------------------------------------------- caller -> model
+
+    async def _caller_loop(self) -> None:
+        session = self.session
+        assert session is not None
+        perf = time.perf_counter
+        async for msg in self.ws:
+            received_at = perf()
+            if msg.type == WSMsgType.ERROR:
+                self.tel.caller_error(f"websocket error: {self.ws.exception()}", fatal=True)
+                self.end_reason = "caller websocket error"
+                return
+            if msg.type not in _DATA:
+                break
+            for item in self._parse(msg):
+                if await self._from_caller(session, item, received_at):
+                    return
+        self._caller_gone()
+
+    def _parse(self, msg: Any) -> list[Any]:
+        """The items in one text or binary message from the caller."""
+        raise NotImplementedError
+
+    async def _from_caller(self, session: GuardedSession, item: Any, received_at: float) -> bool:
+        """Act on one caller item; True when it ends the call (with `end_reason` set)."""
+        raise NotImplementedError
+
+    def _caller_gone(self) -> None:
+        """The caller's socket closed without a goodbye message."""
+        raise NotImplementedError
+
+    # ---------------------------------------------------------------- model -> caller
+
+    async def _model_loop(self) -> None:
+        session = self.session
+        assert session is not None
+        async for item in session:
+            await self._to_caller(session, item)
+        if self.end_reason == "ended":
+            self.end_reason = session.failure.reason if session.failure else "session ended"
+
+    async def _to_caller(self, session: GuardedSession, item: object) -> None:
+        raise NotImplementedError
+
+    def _at_rate(self, audio: AudioOut, rate: int) -> bytes:
+        """The model's audio at `rate`, through one stateful resampler per source rate."""
+        if audio.rate == rate:
+            return audio.pcm
+        r = self._down.get(audio.rate)
+        if r is None:
+            r = self._down[audio.rate] = Resampler(audio.rate, rate)
+        return r.process(audio.pcm)
