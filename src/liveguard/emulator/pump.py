@@ -10,9 +10,11 @@ by one `loop.call_at` handle per connection, re-armed only when `next_deadline()
 Behaviour is the recv loop's, step for step: overdue deadlines are polled before a new frame,
 outputs go out in order, a `CloseConnection`, a `WireError` or a second `setup` ends the pump and
 the server's task closes the connection. Backpressure: while the transport's write buffer is
-above websockets' `write_limit`, the pump stops reading from this client and holds its timer,
-so a slow reader only ever slows its own session (the buffer is bounded by the limit plus one
-batch of outputs).
+above websockets' `write_limit`, the pump holds its timer (the model's replies wait), so a slow
+reader only ever slows its own session (the buffer is bounded by the limit plus one batch of
+outputs). It keeps reading the client, as the service does: pausing reads would leave caller audio
+(and the client's close frame) unread in the socket, and a client that closes while it is behind
+would lose those frames.
 """
 
 from __future__ import annotations
@@ -61,7 +63,6 @@ class Pump:
         self._timer: asyncio.TimerHandle | None = None
         self._timer_at: float | None = None
         self._fragments: list[Frame] = []
-        self._reading_paused = False
         self._poll_held = False
 
     # ------------------------------------------------------------------ lifecycle
@@ -228,20 +229,13 @@ class Pump:
         except Exception as exc:  # the socket failed: abort it; connection_lost ends the pump
             conn.set_connection_exc(exc)
             conn.transport.abort()
-            return
-        if conn.paused and not self._reading_paused:
-            self._reading_paused = True
-            conn.transport.pause_reading()
 
     # ------------------------------------------------------------------ flow control
 
     def resume_writing(self) -> None:
-        """The client caught up: read again and serve any deadline held meanwhile."""
+        """The client caught up: serve any deadline held meanwhile."""
         if self.done.done():
             return
-        if self._reading_paused:
-            self._reading_paused = False
-            self.conn.transport.resume_reading()
         if self._poll_held:
             self._poll_held = False
             self.loop.call_soon(self._resume_timer)
