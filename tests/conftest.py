@@ -54,3 +54,8 @@ async def emulator_factory() -> AsyncIterator[Callable[..., Awaitable[Emulator]]
 @pytest.fixture
 def genai_client(emulator: Emulator) -> Any:
     return emulator.client()
+
+
+def pytest_collection_modifyitems(config, items):
+    """Start the long real-time tests first, so the other worker runs the rest meanwhile."""
+    items.sort(key=lambda item: item.get_closest_marker("slow") is None)
