@@ -29,13 +29,12 @@ from liveguard.guard.actions import FlushPlayback
 from liveguard.session.guarded import GuardedSession
 from liveguard.session.items import AudioOut
 from liveguard.telemetry import DOWN
-from liveguard.transports.call import CallBridge
+from liveguard.transports.call import SEND_TIMEOUT_S, CallBridge
 from liveguard.transports.context import RELAY_KEY, ActiveCall, RelayContext
 
 UP_RATE = 16000
 DOWN_RATE = 24000
 MAX_FRAME_BYTES = UP_RATE * 2  # 1 s of audio in one message
-SEND_TIMEOUT_S = 10.0
 
 
 @dataclass(frozen=True, slots=True)

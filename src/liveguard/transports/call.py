@@ -25,6 +25,7 @@ from liveguard.telemetry import UP
 from liveguard.transports.context import ActiveCall, CallTelemetry, RelayContext
 
 _DATA = (WSMsgType.TEXT, WSMsgType.BINARY)
+SEND_TIMEOUT_S = 10.0  # a caller that stops reading for this long is ended
 
 
 class CallBridge:

@@ -29,7 +29,7 @@ from liveguard.guard.actions import FlushPlayback
 from liveguard.session.guarded import GuardedSession
 from liveguard.session.items import AudioOut
 from liveguard.telemetry import DOWN
-from liveguard.transports.call import CallBridge
+from liveguard.transports.call import SEND_TIMEOUT_S, CallBridge
 from liveguard.transports.context import RELAY_KEY, ActiveCall, RelayContext
 from liveguard.transports.signature import validate_signature
 from liveguard.transports.twilio_protocol import (
@@ -47,7 +47,6 @@ from liveguard.transports.twiml import connect_stream, stream_url
 log = logging.getLogger("liveguard.relay.twilio")
 
 START_TIMEOUT_S = 10.0  # a stream that sends no `start` within this is ended
-SEND_TIMEOUT_S = 10.0  # a caller that stops reading for this long is ended
 _VOICE_PARAMS = ("CallSid", "From", "To", "AccountSid", "Direction")
 
 
