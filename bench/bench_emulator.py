@@ -45,6 +45,7 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.frames import Opcode
 from websockets.protocol import State
 
+from benchlib import percentile
 from liveguard.audio.clips import load_clip, utterance_names
 from liveguard.emulator.tls import client_ssl_context
 
@@ -75,13 +76,6 @@ def _utterance_frames() -> list[list[str]]:
         pcm += b"\0" * (-len(pcm) % FRAME_BYTES)
         out.append([_frame(pcm[i : i + FRAME_BYTES]) for i in range(0, len(pcm), FRAME_BYTES)])
     return out
-
-
-def _pct(values: list[float], q: float) -> float:
-    if not values:
-        return float("nan")
-    values = sorted(values)
-    return values[min(len(values) - 1, int(q * len(values)))]
 
 
 # --------------------------------------------------------------------------- 1. in-process
@@ -322,10 +316,10 @@ async def run_level(
         "emulator_cpu_kernel_share": round(active_sys / active_cpu, 2) if active_cpu else None,
         "emulator_cpu_ms_per_session_s": round(1000 * active_cpu / n, 3),
         "load_process_cpu": round(load_cpu, 3),
-        "send_lateness_ms_p50": round(_pct(lateness, 0.50), 2),
-        "send_lateness_ms_p99": round(_pct(lateness, 0.99), 2),
-        "reply_latency_ms_p50": round(_pct(replies, 0.50), 1),
-        "reply_latency_ms_p99": round(_pct(replies, 0.99), 1),
+        "send_lateness_ms_p50": round(percentile(lateness, 0.50), 2),
+        "send_lateness_ms_p99": round(percentile(lateness, 0.99), 2),
+        "reply_latency_ms_p50": round(percentile(replies, 0.50), 1),
+        "reply_latency_ms_p99": round(percentile(replies, 0.99), 1),
         "window": (w0, w1),
         "errors": sorted({s.result.error for s in sessions if s.result.error})[:3],
     }
@@ -408,14 +402,14 @@ async def main_async(args: argparse.Namespace) -> int:
         for res in results:
             lo, hi = res.pop("window")
             late = [x * 1000 for t, x in samples if lo <= t <= hi]
-            lag_p99 = _pct(late, 0.99) if late else float("inf")
+            lag_p99 = percentile(late, 0.99) if late else float("inf")
             verdict = _verdict(res, lag_p99)
             row = {
                 "sessions": res["sessions"],
                 "verdict": verdict,
                 "emulator_cpu_active": res["emulator_cpu_active"],
                 "emulator_cpu_ms_per_session_s": res["emulator_cpu_ms_per_session_s"],
-                "emulator_loop_lag_ms_p50": round(_pct(late, 0.50), 2),
+                "emulator_loop_lag_ms_p50": round(percentile(late, 0.50), 2),
                 "emulator_loop_lag_ms_p99": round(lag_p99, 2),
                 "emulator_lag_samples": len(late),
                 "send_lateness_ms_p99": res["send_lateness_ms_p99"],

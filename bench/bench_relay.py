@@ -39,6 +39,7 @@ from pathlib import Path
 import aiohttp
 import psutil
 
+from benchlib import start_ready, stop
 from liveguard import aio
 from liveguard.audio import mulaw
 from liveguard.audio.clips import load_clip
@@ -48,15 +49,6 @@ from liveguard.caller_script import parse_script
 
 UTTERANCES = ["check_order", "order_number", "opening_hours", "thanks_bye"]
 MAX_STEP_CALLS = 400  # hard bound whatever the command line says
-
-
-def percentile(values: list[float], q: float) -> float:
-    if not values:
-        return float("nan")
-    v = sorted(values)
-    k = (len(v) - 1) * q
-    lo, hi = int(k), min(int(k) + 1, len(v) - 1)
-    return v[lo] + (v[hi] - v[lo]) * (k - lo)
 
 
 def script_for(turns: int, offset: int) -> dict:
@@ -70,15 +62,8 @@ def script_for(turns: int, offset: int) -> dict:
 
 
 def start_emulator(env: dict) -> tuple[subprocess.Popen, dict]:
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "liveguard", "emulate", "--port", "0", "--scenario", "healthy"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-        env=env,
-    )
-    info = json.loads(proc.stdout.readline())
-    return proc, info
+    cmd = [sys.executable, "-m", "liveguard", "emulate", "--port", "0", "--scenario", "healthy"]
+    return start_ready(cmd, env)
 
 
 def start_relay(
@@ -92,24 +77,8 @@ def start_relay(
         LIVEGUARD_LOG_DIR=str(log_dir),
         LIVEGUARD_MAX_CALLS=str(max_calls),
     )
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "liveguard", "serve", "--port", "0", "--log-level", "WARNING"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-        env=renv,
-    )
-    info = json.loads(proc.stdout.readline())
-    return proc, info
-
-
-def stop(proc: subprocess.Popen) -> None:
-    if proc.poll() is None:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+    cmd = [sys.executable, "-m", "liveguard", "serve", "--port", "0", "--log-level", "WARNING"]
+    return start_ready(cmd, renv)
 
 
 # --------------------------------------------------------------------------- the direct path
@@ -175,14 +144,7 @@ def serve_echo() -> int:
 
 
 def start_echo(env: dict) -> tuple[subprocess.Popen, dict]:
-    proc = subprocess.Popen(
-        [sys.executable, __file__, "--serve-echo"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-        env=env,
-    )
-    return proc, json.loads(proc.stdout.readline())
+    return start_ready([sys.executable, __file__, "--serve-echo"], env)
 
 
 async def echo_call(http: aiohttp.ClientSession, url: str, seconds: float) -> int:

@@ -37,7 +37,6 @@ import random
 import signal
 import ssl
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -45,6 +44,7 @@ from collections import Counter, defaultdict
 from pathlib import Path
 from typing import Any
 
+from benchlib import percentile, start_ready, stop
 from liveguard.caller import CallResult, run_call
 from liveguard.caller_script import parse_script
 
@@ -76,15 +76,6 @@ def script_for(rng: random.Random) -> Any:
     wait = {"wait_answer": {"timeout": 20, "quiet": 2.0}}
     steps = [wait, {"say": first}, wait, {"say": second}, wait]
     return parse_script({"name": "soak", "steps": steps})
-
-
-def percentile(values: list[float], q: float) -> float:
-    if not values:
-        return float("nan")
-    v = sorted(values)
-    k = (len(v) - 1) * q
-    lo, hi = int(k), min(int(k) + 1, len(v) - 1)
-    return v[lo] + (v[hi] - v[lo]) * (k - lo)
 
 
 # --------------------------------------------------------------------------- relay worker
@@ -120,25 +111,6 @@ async def relay_worker(args: argparse.Namespace) -> int:
 
 
 # --------------------------------------------------------------------------- the soak
-
-
-def start(cmd: list[str]) -> tuple[subprocess.Popen, dict]:
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
-    line = proc.stdout.readline() if proc.stdout else ""
-    if not line:
-        proc.kill()
-        raise SystemExit(f"bench_soak: {cmd[2:4]} did not start")
-    return proc, json.loads(line)
-
-
-def stop(proc: subprocess.Popen) -> None:
-    if proc.poll() is None:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=40)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
 
 
 async def soak(args: argparse.Namespace, urls: dict[str, str]) -> list[tuple[str, CallResult]]:
@@ -273,13 +245,13 @@ async def main_async(args: argparse.Namespace) -> int:
     args.concurrency = max(1, min(args.concurrency, MAX_CONCURRENCY, args.calls))
     with tempfile.TemporaryDirectory(prefix="lg-soak-") as tmp:
         log_root = Path(tmp) / "logs"
-        emu_proc, emu = start(
+        emu_proc, emu = start_ready(
             [sys.executable, "-m", "liveguard", "emulate", "--port", "0", "--host", "127.0.0.1"]
         )
         relay_proc = None
         try:
             scenarios = list(scenario_weights(0.2, 0.1, 0.1))
-            relay_proc, urls = start(
+            relay_proc, urls = start_ready(
                 [
                     sys.executable,
                     __file__,
