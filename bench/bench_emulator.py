@@ -139,6 +139,7 @@ class SessionResult:
     error: str | None = None
     turns_answered: int = 0
     audio_chunks: int = 0
+    frames_sent: int = 0
     reply_latency_ms: list[float] = field(default_factory=list)
 
 
@@ -223,6 +224,7 @@ class Session:
             self._pos = 0
         ws.protocol.send_text(self._plan[self._pos])
         ws.send_data()
+        self.result.frames_sent += 1
         self._pos += 1
         if self._pos == self._speech_frames:
             self._speech_end = now
@@ -293,8 +295,10 @@ async def run_level(
     await asyncio.sleep(2.0 + 0.1)  # warm-up: first turns under way
     me = psutil.Process()
     c0, s0, m0, w0 = _cpu(proc), _sys(proc), _cpu(me), time.monotonic()
+    f0 = sum(s.result.frames_sent for s in sessions)
     lateness = await tick
     w1 = time.monotonic()
+    frames = sum(s.result.frames_sent for s in sessions) - f0
     active_cpu = (_cpu(proc) - c0) / (w1 - w0)
     active_sys = (_sys(proc) - s0) / (w1 - w0)
     load_cpu = (_cpu(me) - m0) / (w1 - w0)
@@ -315,6 +319,9 @@ async def run_level(
         "emulator_cpu_active": round(active_cpu, 3),
         "emulator_cpu_kernel_share": round(active_sys / active_cpu, 2) if active_cpu else None,
         "emulator_cpu_ms_per_session_s": round(1000 * active_cpu / n, 3),
+        "emulator_cpu_us_per_client_frame": (
+            round(1e6 * active_cpu * (w1 - w0) / frames, 1) if frames else None
+        ),
         "load_process_cpu": round(load_cpu, 3),
         "send_lateness_ms_p50": round(percentile(lateness, 0.50), 2),
         "send_lateness_ms_p99": round(percentile(lateness, 0.99), 2),
@@ -363,7 +370,7 @@ async def main_async(args: argparse.Namespace) -> int:
         "--stats-file",
         str(stats_file),
         stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.DEVNULL,
+        stderr=None,
     )
     pinned = "no"
     try:
@@ -409,6 +416,7 @@ async def main_async(args: argparse.Namespace) -> int:
                 "verdict": verdict,
                 "emulator_cpu_active": res["emulator_cpu_active"],
                 "emulator_cpu_ms_per_session_s": res["emulator_cpu_ms_per_session_s"],
+                "emulator_cpu_us_per_client_frame": res["emulator_cpu_us_per_client_frame"],
                 "emulator_loop_lag_ms_p50": round(percentile(late, 0.50), 2),
                 "emulator_loop_lag_ms_p99": round(lag_p99, 2),
                 "emulator_lag_samples": len(late),

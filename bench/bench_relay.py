@@ -1,17 +1,23 @@
 """Relay load bench: N concurrent simulated phone calls through `liveguard serve` (a subprocess) to
 `liveguard emulate` (another subprocess), stepping N up until p99 added forwarding latency passes
-5 ms (bounded: at most MAX_STEP_CALLS calls, one short script per step, 127.0.0.1 only).
+5 ms (bounded: at most MAX_STEP_CALLS calls, 127.0.0.1 only, stops by itself).
+
+Calls arrive spread out (ARRIVALS_PER_S), as on a phone line; each follows a script of `--turns`
+caller turns. The figures are taken over a steady window that opens SETTLE_S after the last
+arrival and lasts `--window-s`, while every call is up (`all_calls_up_in_window` says so), from
+the relay's own metrics; call setup is reported apart, as CPU per whole call.
 
 The direct path, measured in the same run: a trivial aiohttp echo relay (this file with
 `--serve-echo`, a third subprocess on the same event loop type) that carries `--direct` calls of the
 same Twilio media traffic and sends each frame straight back — no parsing, no audio, no upstream.
 
-Reported per step (four figures, each also printed at the end):
-- relay CPU per 20 ms frame pair: relay process CPU seconds over the step / (frames up + frames
-  down) x 2 — everything included (VAD, resampling, TLS, telemetry, the lag probe);
+Reported per step:
+- relay CPU per 20 ms frame pair: relay process CPU seconds over the window / (20 ms frames up +
+  20 ms frames down, from `liveguard_audio_seconds_total`) x 2 — everything included (VAD,
+  TLS, telemetry, the lag probe);
 - added forwarding latency p50/p99, each direction: the relay's own histogram of
   `liveguard_frame_forwarding_seconds` (up: caller message received -> on the upstream socket;
-  down: upstream message received -> its last Twilio media frame written) plus the event-loop lag
+  down: upstream message received -> its Twilio media message written) plus the event-loop lag
   every arriving frame waits before that (`liveguard_event_loop_lag_seconds`), minus the same two
   figures of the echo relay;
 - relay memory per call: (peak RSS with N calls up - idle RSS) / N;
@@ -49,6 +55,8 @@ from liveguard.caller_script import parse_script
 
 UTTERANCES = ["check_order", "order_number", "opening_hours", "thanks_bye"]
 MAX_STEP_CALLS = 400  # hard bound whatever the command line says
+ARRIVALS_PER_S = 40  # calls arrive spread out, as on a phone line, not all in one instant
+SETTLE_S = 3.0  # after the last arrival, before the steady window opens
 
 
 def script_for(turns: int, offset: int) -> dict:
@@ -184,6 +192,7 @@ async def echo_call(http: aiohttp.ClientSession, url: str, seconds: float) -> in
 _HIST = re.compile(
     r"liveguard_(frame_forwarding|event_loop_lag)_seconds_(bucket|sum|count)\{?(.*?)\}? (\S+)$"
 )
+_AUDIO = re.compile(r'liveguard_audio_seconds_total\{direction="(\w+)"\} (\S+)$')
 
 
 async def scrape(http: aiohttp.ClientSession, url: str) -> dict[str, dict[str, float]]:
@@ -192,6 +201,10 @@ async def scrape(http: aiohttp.ClientSession, url: str) -> dict[str, dict[str, f
     text = await (await http.get(url + "/metrics")).text()
     out: dict[str, dict[str, float]] = {}
     for line in text.splitlines():
+        a = _AUDIO.match(line)
+        if a:
+            out.setdefault("audio", {})[a.group(1)] = float(a.group(2))
+            continue
         m = _HIST.match(line)
         if not m:
             continue
@@ -241,52 +254,75 @@ def ms(x: float) -> float:
 
 
 async def run_step(
-    n: int, turns: int, direct_n: int, relay: dict, echo: dict, rproc: subprocess.Popen
+    n: int, args: argparse.Namespace, relay: dict, echo: dict, rproc: subprocess.Popen
 ) -> dict:
+    """One step of `n` calls: arrivals spread over the ramp, the figures taken over a steady
+    window once every call is up (setup is reported per call, apart)."""
     ps = psutil.Process(rproc.pid)
+    ramp_s = max(1.0, n / ARRIVALS_PER_S)
+    window_at = ramp_s + SETTLE_S
     async with aiohttp.ClientSession() as http:
         rss_idle = ps.memory_info().rss
-        m0, e0 = await scrape(http, relay["url"]), await scrape(http, echo["url"])
         cpu0 = ps.cpu_times()
         t0 = time.monotonic()
         peak_rss = [rss_idle]
+        snaps: dict[str, tuple] = {}
 
         async def sampler() -> None:
             while True:
                 await asyncio.sleep(1.0)
                 peak_rss[0] = max(peak_rss[0], ps.memory_info().rss)
 
-        samp = asyncio.create_task(sampler())
-        relay_calls = [
-            run_call(
+        async def snapshot(name: str, at: float) -> None:
+            await asyncio.sleep(max(0.0, t0 + at - time.monotonic()))
+            m, e = await scrape(http, relay["url"]), await scrape(http, echo["url"])
+            snaps[name] = (ps.cpu_times(), time.monotonic(), m, e)
+
+        async def call(i: int):
+            await asyncio.sleep(i * ramp_s / n)
+            return await run_call(
                 relay["twilio_stream"],
-                parse_script(script_for(turns, i), "bench"),
+                parse_script(script_for(args.turns, i), "bench"),
                 max_duration_s=120,
             )
-            for i in range(n)
-        ]
+
+        async def direct(i: int) -> int:
+            await asyncio.sleep(i * ramp_s / max(1, args.direct))
+            return await echo_call(http, echo["url"], args.window_s + SETTLE_S + ramp_s)
+
+        samp = asyncio.create_task(sampler())
+        window = asyncio.gather(
+            snapshot("w0", window_at), snapshot("w1", window_at + args.window_s)
+        )
         results = await asyncio.gather(
-            *relay_calls,
-            *(echo_call(http, echo["url"], 12.0) for _ in range(direct_n)),
+            *(call(i) for i in range(n)),
+            *(direct(i) for i in range(args.direct)),
             return_exceptions=True,
         )
+        await window
         samp.cancel()
         cpu1 = ps.cpu_times()
         wall = time.monotonic() - t0
-        m1, e1 = await scrape(http, relay["url"]), await scrape(http, echo["url"])
-    frames_up = frames_down = unanswered = errors = 0
-    for r in results[:n]:
+    frames_up = unanswered = errors = 0
+    audio_down_s = 0.0
+    first_end = float("inf")  # the window must end before any call does
+    for i, r in enumerate(results[:n]):
         if isinstance(r, BaseException):
             errors += 1
             continue
         frames_up += r.summary["frames_sent"]
-        frames_down += r.summary["frames_received"]
+        audio_down_s += r.summary["audio_received_s"]
         unanswered += r.summary["unanswered"]
+        first_end = min(first_end, i * ramp_s / n + r.summary.get("duration_s", 0.0))
     direct_errors = sum(1 for r in results[n:] if isinstance(r, BaseException))
-    cpu = (cpu1.user + cpu1.system) - (cpu0.user + cpu0.system)
+    cpu_all = (cpu1.user + cpu1.system) - (cpu0.user + cpu0.system)
+    (c0, w0, m0, e0), (c1, w1, m1, e1) = snaps["w0"], snaps["w1"]
+    cpu_w = (c1.user + c1.system) - (c0.user + c0.system)
     h, e = hist_delta(m0, m1), hist_delta(e0, e1)
     up, down, lag = h.get("up", {}), h.get("down", {}), h.get("lag", {})
     eup, elag = e.get("up", {}), e.get("lag", {})
+    audio = h.get("audio", {})
+    w_up, w_down = audio.get("up", 0.0) / 0.02, audio.get("down", 0.0) / 0.02
     q = {
         name: {p: hist_quantile(hist, p) for p in (0.5, 0.99)}
         for name, hist in (("up", up), ("down", down), ("lag", lag), ("eup", eup), ("elag", elag))
@@ -301,23 +337,28 @@ async def run_step(
         "errors": errors,
         "unanswered_turns": unanswered,
         "wall_s": round(wall, 1),
-        "relay_cpu_cores": round(cpu / wall, 3),
-        "frames_up": frames_up,
-        "frames_down": frames_down,
-        "relay_cpu_us_per_frame_pair": round(cpu / max(1, frames_up + frames_down) * 2e6, 1),
-        "relay_cpu_us_per_20ms_of_call": round(cpu / max(1, frames_up) * 1e6, 1),
+        "ramp_s": round(ramp_s, 1),
+        "window_s": round(w1 - w0, 1),
+        "all_calls_up_in_window": first_end >= w1 - t0,
+        "relay_cpu_cores_window": round(cpu_w / (w1 - w0), 3),
+        "relay_kernel_share": round((c1.system - c0.system) / max(1e-9, cpu_w), 2),
+        "window_frames_up": round(w_up),
+        "window_frames_down": round(w_down),
+        "relay_cpu_us_per_frame_pair": round(cpu_w / max(1.0, w_up + w_down) * 2e6, 1),
+        "relay_cpu_us_per_20ms_of_call": round(cpu_w / max(1.0, w_up) * 1e6, 1),
+        "relay_cpu_ms_per_whole_call": round(cpu_all / max(1, n) * 1e3, 1),
+        "step_frames_up": frames_up,
+        "step_frames_down": round(audio_down_s / 0.02),
         "relay_fwd_ms": {
             "up_p50": ms(q["up"][0.5]),
             "up_p99": ms(q["up"][0.99]),
             "down_p50": ms(q["down"][0.5]),
             "down_p99": ms(q["down"][0.99]),
-            "up_mean": ms(up.get("sum", 0) / max(1, up.get("count", 0))),
-            "down_mean": ms(down.get("sum", 0) / max(1, down.get("count", 0))),
         },
         "relay_loop_lag_ms": {"p50": ms(q["lag"][0.5]), "p99": ms(q["lag"][0.99])},
         "direct_fwd_ms": {"p50": ms(q["eup"][0.5]), "p99": ms(q["eup"][0.99])},
         "direct_loop_lag_ms": {"p50": ms(q["elag"][0.5]), "p99": ms(q["elag"][0.99])},
-        "direct_calls": direct_n,
+        "direct_calls": args.direct,
         "direct_errors": direct_errors,
         "added_fwd_ms": added,
         "relay_rss_mb_per_call": round((peak_rss[0] - rss_idle) / max(1, n) / 2**20, 2),
@@ -391,7 +432,7 @@ async def main_async(args: argparse.Namespace) -> int:
                 if time.monotonic() > deadline:
                     print(f"# time budget of {args.budget_s:.0f} s used; stopping", flush=True)
                     break
-                res = await run_step(n, args.turns, args.direct, relay, echo, rproc)
+                res = await run_step(n, args, relay, echo, rproc)
                 rows.append(res)
                 print(json.dumps(res), flush=True)
                 ok = (
@@ -428,7 +469,8 @@ async def main_async(args: argparse.Namespace) -> int:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", default="25,50,100,150,200,300")
-    parser.add_argument("--turns", type=int, default=1)
+    parser.add_argument("--turns", type=int, default=4, help="caller turns per call")
+    parser.add_argument("--window-s", type=float, default=8.0, help="steady window per step")
     parser.add_argument("--direct", type=int, default=20, help="echo-relay calls per step")
     parser.add_argument("--budget-s", type=float, default=270.0, help="no new step after this")
     parser.add_argument("--serve-echo", action="store_true", help=argparse.SUPPRESS)

@@ -8,6 +8,7 @@ the largest per-frame cost in the emulator and the relay (docs/emulator.md, docs
 from __future__ import annotations
 
 import asyncio
+import gc
 import os
 from collections.abc import Callable, Coroutine
 from typing import Any, TypeVar
@@ -34,3 +35,12 @@ def run(main: Coroutine[Any, Any, T]) -> T:
     """Like `asyncio.run`, on the fastest available loop."""
     with asyncio.Runner(loop_factory=loop_factory()) as runner:
         return runner.run(main)
+
+
+def freeze_startup_heap() -> None:
+    """Move everything allocated so far (modules, the SDK's pydantic models, the VAD) out of the
+    garbage collector's sight for good. A server calls it once it is ready: those objects live
+    as long as the process, and every full collection walked all of them while the loop stood
+    still — the relay's longest event-loop stalls under load (docs/relay.md)."""
+    gc.collect()
+    gc.freeze()

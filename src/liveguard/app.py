@@ -323,6 +323,7 @@ async def _serve(settings: Settings) -> int:
         ),
         flush=True,
     )
+    aio.freeze_startup_heap()
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):

@@ -129,7 +129,8 @@ class SimulatedCaller:
         self._speech_done.set()
         self._last_speech_frame_at = 0.0
         self.frames_sent = 0
-        self.frames_received = 0
+        self.frames_received = 0  # media messages
+        self.audio_received_s = 0.0
         self.late_resyncs = 0
         # playout simulation
         self._play_end = 0.0
@@ -250,6 +251,7 @@ class SimulatedCaller:
                 return
             self.frames_received += 1
             secs = len(audio) / RATE
+            self.audio_received_s += secs
             start = max(now, self._play_end)
             self._play_end = start + secs
             self._scheduled_s += secs
@@ -506,6 +508,7 @@ class SimulatedCaller:
             "heard_s": round(self.heard_s(), 3),
             "frames_sent": self.frames_sent,
             "frames_received": self.frames_received,
+            "audio_received_s": round(self.audio_received_s, 3),
             "marks_echoed": self.result.marks_echoed,
             "clears": self.result.clears,
             "sender_resyncs": self.late_resyncs,

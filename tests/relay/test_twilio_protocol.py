@@ -124,19 +124,20 @@ def test_dtmf_stop_and_drop() -> None:
     assert lost is not None and lost.reason == "dropped"
 
 
-def test_outbound_frames_are_20ms_with_carry_and_a_mark() -> None:
+def test_outbound_media_is_whole_20ms_frames_with_carry_and_a_mark() -> None:
     p = started()
     out = p.send_audio(b"\x10" * 400)  # 2.5 frames
     media = [json.loads(m) for m in out if '"media"' in m]
     marks = [json.loads(m) for m in out if '"mark"' in m]
-    assert len(media) == 2 and len(marks) == 1
-    assert all(len(base64.b64decode(m["media"]["payload"])) == FRAME_BYTES for m in media)
-    assert media[0]["streamSid"] == SID
+    assert len(media) == 1 and len(marks) == 1 and '"mark"' in out[-1]
+    assert len(base64.b64decode(media[0]["media"]["payload"])) == 2 * FRAME_BYTES
+    assert media[0]["streamSid"] == SID and p.frames_out == 2
+    assert p.send_audio(b"\x10" * 60) == []  # still under a frame with the carry: nothing yet
     tail = p.flush()
     payload = base64.b64decode(json.loads(tail[0])["media"]["payload"])
-    assert payload == b"\x10" * 80 + b"\xff" * 80  # padded with μ-law silence
+    assert payload == b"\x10" * 140 + b"\xff" * 20  # padded with μ-law silence
     assert json.loads(tail[1])["event"] == "mark"
-    assert p.sent_s == 3 * 0.02
+    assert abs(p.sent_s - 3 * 0.02) < 1e-9
 
 
 def test_marks_track_what_was_played_and_clear_drops_the_rest() -> None:

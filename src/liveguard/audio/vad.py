@@ -36,6 +36,7 @@ __all__ = [
     "SpeechDetector",
     "SpeechTransition",
     "detect_batched",
+    "drain_batched",
     "get_session",
     "run_batched",
 ]
@@ -422,6 +423,23 @@ class SpeechDetector:
         self.vad.push_array(samples)
         return self._drain()
 
+    def feed_gated(
+        self, pcm16: bytes | bytearray | memoryview
+    ) -> tuple[list[SpeechTransition], bool]:
+        """Add PCM16 bytes and decide every window the energy gate can decide without the model.
+
+        Returns the transitions so far and whether a window is left loaded that needs the model:
+        then run `drain_batched` (with other streams' detectors) to finish, as `VadBatcher` does.
+        """
+        self.vad.push(pcm16)
+        out: list[SpeechTransition] = []
+        vad = self.vad
+        while vad.load():
+            if not self._gate():
+                return out, True
+            self._decide(0.0, out)
+        return out, False
+
     def _drain(self) -> list[SpeechTransition]:
         out: list[SpeechTransition] = []
         vad = self.vad
@@ -498,6 +516,13 @@ def detect_batched(
         raise ValueError("a detector appears twice in the batch")
     for det, chunk in zip(detectors, chunks, strict=True):
         det.vad.push(chunk)
+    return drain_batched(detectors)
+
+
+def drain_batched(detectors: Sequence[SpeechDetector]) -> list[list[SpeechTransition]]:
+    """Decide every window already pushed to each detector, model calls batched across them."""
+    if len({id(d) for d in detectors}) != len(detectors):
+        raise ValueError("a detector appears twice in the batch")
     out: list[list[SpeechTransition]] = [[] for _ in detectors]
     while True:
         batch: list[int] = []

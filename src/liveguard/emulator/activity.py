@@ -32,6 +32,9 @@ _FLOOR_MARGIN_DB = 12.0
 _FLOOR_RISE_DB = 0.05  # per frame: the noise floor follows the quietest audio, and rises slowly
 _FULL_SCALE = 32768.0 * 32768.0
 _EMPTY = np.zeros(0, dtype=np.float32)
+_I16 = np.dtype("<i2")  # a dtype object: a "<i2" string is parsed again on every call
+_F32 = np.float32
+_log10 = math.log10
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,7 +108,8 @@ class ActivityDetector:
     def __init__(self, config: VadConfig) -> None:
         self.config = config
         self._on_db = _START_DB[config.start_sensitivity]
-        self._hold_db = self._on_db - _END_HYSTERESIS_DB[config.end_sensitivity]
+        self._end_hysteresis_db = _END_HYSTERESIS_DB[config.end_sensitivity]
+        self._hold_db = self._on_db - self._end_hysteresis_db
         self._start_frames = max(
             1,
             math.ceil(
@@ -134,11 +138,11 @@ class ActivityDetector:
     def feed(self, pcm16: bytes, rate: int = 16000) -> list[ActivityEvent]:
         """Consume one audio chunk; return the activity boundaries it completes (usually none)."""
         frame = max(1, rate * FRAME_MS // 1000)
-        if rate == self._carry_rate and not len(self._carry) and len(pcm16) == 2 * frame:
+        if rate == self._carry_rate and len(pcm16) == 2 * frame and not len(self._carry):
             # the hot path (50 a second per session): exactly one 20 ms frame, nothing carried
-            x = np.frombuffer(pcm16, dtype="<i2").astype(np.float32)
-            level = 10.0 * math.log10(float(np.dot(x, x)) / frame / _FULL_SCALE + 1e-12)
-            return self._levels((level,), frame / rate)
+            x = np.frombuffer(pcm16, dtype=_I16).astype(_F32)
+            level = 10.0 * _log10(float(x.dot(x)) / frame / _FULL_SCALE + 1e-12)
+            return self._level(level, frame / rate)
         usable = len(pcm16) - (len(pcm16) % 2)
         x = np.frombuffer(pcm16, dtype="<i2", count=usable // 2).astype(np.float32)
         if rate != self._carry_rate:
@@ -163,41 +167,44 @@ class ActivityDetector:
             levels = (10.0 * np.log10(power / _FULL_SCALE + 1e-12)).tolist()
         return self._levels(levels, frame / rate)
 
+    def _level(self, level: float, frame_s: float) -> list[ActivityEvent]:
+        """`_levels((level,), frame_s)` for the hot path: one frame, and usually no boundary."""
+        t0 = self.samples_received
+        self.samples_received = t0 + frame_s
+        floor_db = self._floor_db
+        if level < floor_db:
+            floor_db = self._floor_db = max(level, -90.0)
+        else:
+            floor_db = self._floor_db = min(floor_db + _FLOOR_RISE_DB, 0.0)
+        floor = floor_db + _FLOOR_MARGIN_DB
+        if not self.active:
+            if level > max(self._on_db, floor):
+                if self._run == 0:
+                    self._run_start_s = t0
+                self._run += 1
+                if self._run >= self._start_frames:
+                    self.active = True
+                    self._run = 0
+                    self._last_speech_end_s = self.samples_received
+                    return [ActivityEvent("start", self._run_start_s)]
+            else:
+                self._run = 0
+        elif level > max(self._hold_db, floor - self._end_hysteresis_db):
+            self._run = 0
+            self._last_speech_end_s = self.samples_received
+        else:
+            self._run += 1
+            if self._run >= self._end_frames:
+                self.active = False
+                self._run = 0
+                return [ActivityEvent("end", self._last_speech_end_s)]
+        return []
+
     def _levels(self, levels: Sequence[float], frame_s: float) -> list[ActivityEvent]:
         """Advance the detector by one frame per level (dBFS); the boundaries they complete."""
         events: list[ActivityEvent] = []
         for level in levels:
-            t0 = self.samples_received
-            self.samples_received = t0 + frame_s
-            if level < self._floor_db:
-                self._floor_db = max(level, -90.0)
-            else:
-                self._floor_db = min(self._floor_db + _FLOOR_RISE_DB, 0.0)
-            floor = self._floor_db + _FLOOR_MARGIN_DB
-            if not self.active:
-                if level > max(self._on_db, floor):
-                    if self._run == 0:
-                        self._run_start_s = t0
-                    self._run += 1
-                    if self._run >= self._start_frames:
-                        self.active = True
-                        self._run = 0
-                        self._last_speech_end_s = self.samples_received
-                        events.append(ActivityEvent("start", self._run_start_s))
-                else:
-                    self._run = 0
-            else:
-                if level > max(
-                    self._hold_db, floor - _END_HYSTERESIS_DB[self.config.end_sensitivity]
-                ):
-                    self._run = 0
-                    self._last_speech_end_s = self.samples_received
-                else:
-                    self._run += 1
-                    if self._run >= self._end_frames:
-                        self.active = False
-                        self._run = 0
-                        events.append(ActivityEvent("end", self._last_speech_end_s))
+            events += self._level(level, frame_s)
         return events
 
     def flush(self) -> list[ActivityEvent]:

@@ -82,6 +82,20 @@ async def _serve(args: argparse.Namespace) -> int:
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     await emulator.start()
+    import gc, os, time
+
+    _gcl = []
+    _t = [0.0]
+
+    def _cb(phase, info):
+        if phase == "start":
+            _t[0] = time.perf_counter()
+        else:
+            _gcl.append((info["generation"], time.perf_counter() - _t[0]))
+
+    gc.callbacks.append(_cb)
+    if os.environ.get("EMU_FREEZE"):
+        gc.freeze()
     try:
         ready = {
             "base_url": emulator.base_url,
@@ -97,6 +111,22 @@ async def _serve(args: argparse.Namespace) -> int:
         await stop.wait()
     finally:
         await emulator.stop()
+        import collections
+
+        c = collections.defaultdict(list)
+        for g, d in _gcl:
+            c[g].append(d)
+        for g in sorted(c):
+            print(
+                "GC",
+                g,
+                len(c[g]),
+                "max ms",
+                round(max(c[g]) * 1000, 2),
+                "sum ms",
+                round(sum(c[g]) * 1000, 1),
+                file=sys.stderr,
+            )
         if args.stats_file is not None:
             _write_stats(emulator, args.stats_file)
     return 0

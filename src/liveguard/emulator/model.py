@@ -394,6 +394,23 @@ class EmulatedSession:
             return out
         return out + self.poll(now)
 
+    def handle_audio(self, data: bytes, mime_type: str, now: float) -> list[Output]:
+        """`handle_client` for one `realtimeInput.audio` blob, without building the message.
+
+        The same result as `handle_client(ClientMessage("realtime_input", {"audio": {"data":
+        data, "mime_type": mime_type}}), now)`: the server's hot path (50 a second per session).
+        """
+        if self.closed:
+            return []
+        self.stats.frames_received += 1
+        out = self._audio(data or b"", mime_type, now)
+        if self.closed:
+            return out
+        queue = self._queue
+        if not queue or queue[0][0] > now:  # nothing due (poll would return [])
+            return out
+        return out + self.poll(now)
+
     def poll(self, now: float) -> list[Output]:
         """Everything due by `now`, in order."""
         out: list[Output] = []

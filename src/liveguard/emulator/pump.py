@@ -33,9 +33,10 @@ from liveguard.emulator.wire import (
     WireError,
     encode_server_message,
     parse_client_frame,
+    parse_sdk_audio,
 )
 
-__all__ = ["INTERNAL", "Pump"]
+__all__ = ["INTERNAL", "Pump", "binary_frame_header"]
 
 log = logging.getLogger("liveguard.emulator")
 
@@ -44,6 +45,18 @@ INTERNAL = "Internal error encountered."
 _TEXT = Opcode.TEXT
 _BINARY = Opcode.BINARY
 _CONT = Opcode.CONT
+_OPEN = State.OPEN
+
+
+def binary_frame_header(length: int) -> bytes:
+    """The header websockets' `Frame(BINARY, data).serialize(mask=False)` puts before `data`:
+    FIN, no RSV bits. The emulator declines compression, and even with permessage-deflate an
+    uncompressed frame (RSV1 clear) would be valid (RFC 7692 §6)."""
+    if length < 126:
+        return bytes((0x82, length))
+    if length < 65536:
+        return bytes((0x82, 126)) + length.to_bytes(2, "big")
+    return bytes((0x82, 127)) + length.to_bytes(8, "big")
 
 
 class Pump:
@@ -91,25 +104,45 @@ class Pump:
     # ------------------------------------------------------------------ frames in
 
     def frame(self, frame: Frame) -> None:
-        """One data frame from the connection (called from `process_event`)."""
+        """One data frame parsed by websockets (called from `process_event`)."""
+        if self.done.done():
+            return
+        if frame.opcode is _CONT or not frame.fin or self._fragments:
+            try:
+                assembled = self._assemble(frame)
+            except Exception as exc:  # a bug: this connection ends with 1011, the others go on
+                self.finish("error", exc)
+                return
+            if assembled is not None:
+                self.message(*assembled)
+            return
+        data = frame.data
+        self.message(frame.opcode is _TEXT, data if type(data) is bytes else bytes(data))
+
+    def message(self, text: bool, payload: bytes) -> None:
+        """One whole data message: from `frame`, or straight from the connection's fast reader.
+
+        The SDK's audio frame is recognised on its bytes (`parse_sdk_audio`: ASCII, so the UTF-8
+        check cannot fail); anything else is decoded (text) and parsed in full, as before.
+        """
         if self.done.done():
             return
         try:
-            if frame.opcode is _CONT or not frame.fin or self._fragments:
-                raw = self._assemble(frame)
+            audio = parse_sdk_audio(payload)
+            if audio is not None:
+                self._message(payload, audio=audio)
+                return
+            if text:
+                raw = self._text(payload)
                 if raw is None:
                     return
-            elif frame.opcode is _TEXT:
-                raw = self._text(frame.data)
-                if raw is None:
-                    return
+                self._message(raw)
             else:
-                raw = frame.data if type(frame.data) is bytes else bytes(frame.data)
-            self._message(raw)
+                self._message(payload)
         except Exception as exc:  # a bug: this connection ends with 1011, the others go on
             self.finish("error", exc)
 
-    def _assemble(self, frame: Frame) -> str | bytes | None:
+    def _assemble(self, frame: Frame) -> tuple[bool, bytes] | None:
         """Fragmented messages, as websockets' Assembler does (its size cap already applied)."""
         if len(self._fragments) >= MAX_FRAGMENTS:
             self._fail(CloseCode.MESSAGE_TOO_BIG, "too many fragments")
@@ -118,10 +151,7 @@ class Pump:
         if not frame.fin:
             return None
         frames, self._fragments = self._fragments, []
-        data = b"".join(f.data for f in frames)
-        if frames[0].opcode is _TEXT:
-            return self._text(data)
-        return data
+        return frames[0].opcode is _TEXT, b"".join(f.data for f in frames)
 
     def _text(self, data: bytes | bytearray) -> str | None:
         try:
@@ -137,7 +167,7 @@ class Pump:
             self._write()
         self._cancel_timer()  # the connection closes; connection_lost ends the pump
 
-    def _message(self, raw: str | bytes) -> None:
+    def _message(self, raw: str | bytes, audio: tuple[bytes, str] | None = None) -> None:
         stats = self.stats
         stats.frames_received += 1
         stats.bytes_received += len(raw)
@@ -147,15 +177,19 @@ class Pump:
         if at is not None and at <= now:  # the recv loop served overdue deadlines first
             if self._emit(model.poll(max(now, at))):
                 return
-        try:
-            msg = parse_client_frame(raw)
-        except WireError as exc:
-            self.finish("close", exc.code, exc.reason)
-            return
-        if msg.kind == "setup":  # setup is allowed once, as the first frame
-            self.finish("close", 1007, INVALID_ARGUMENT)
-            return
-        if self._emit(model.handle_client(msg, now)):
+        if audio is not None:  # the SDK's audio frame, already parsed (`parse_sdk_audio`)
+            outputs = model.handle_audio(audio[0], audio[1], now)
+        else:
+            try:
+                msg = parse_client_frame(raw)
+            except WireError as exc:
+                self.finish("close", exc.code, exc.reason)
+                return
+            if msg.kind == "setup":  # setup is allowed once, as the first frame
+                self.finish("close", 1007, INVALID_ARGUMENT)
+                return
+            outputs = model.handle_client(msg, now)
+        if self._emit(outputs):
             return
         self._arm()
 
@@ -190,13 +224,18 @@ class Pump:
     # ------------------------------------------------------------------ frames out
 
     def _emit(self, outputs: list) -> bool:
-        """Write outputs in order; True when the pump ended (close, bad frame, lost socket)."""
+        """Write outputs in order; True when the pump ended (close, bad frame, lost socket).
+
+        Server frames are unmasked, uncompressed BINARY frames: header + payload, built here and
+        written to the transport in one call per batch, which is what websockets'
+        `send_binary` + `send_data` would write, without a Frame object, a BytesIO and a TLS
+        write per frame. Only while the protocol is OPEN, as websockets requires.
+        """
         if not outputs:
             return False
-        conn = self.conn
-        protocol = conn.protocol
+        protocol = self.conn.protocol
         stats = self.stats
-        wrote = False
+        chunks: list[bytes] = []
         try:
             for out in outputs:
                 payload = getattr(out, "payload", None)
@@ -210,22 +249,27 @@ class Pump:
                     stats.error = f"ServerFrameError: {exc}"
                     self.finish("close", 1011, INTERNAL)
                     return True
-                if protocol.state is not State.OPEN:  # closing: the socket ends the pump
+                if protocol.state is not _OPEN:  # closing: the socket ends the pump
                     break
-                protocol.send_binary(data)
-                wrote = True
+                chunks.append(binary_frame_header(len(data)))
+                chunks.append(data)
                 stats.frames_sent += 1
                 if "setupComplete" in payload:
                     stats.setup_complete = True
         finally:
-            if wrote:
-                self._write()
+            if chunks:
+                self._write(chunks)
         return self.done.done()
 
-    def _write(self) -> None:
+    def _write(self, chunks: list[bytes] | None = None) -> None:
+        """Write websockets' pending output, then `chunks` (whole frames), in that order."""
         conn = self.conn
+        protocol = conn.protocol
         try:
-            conn.send_data()
+            if protocol.writes or not chunks:
+                conn.send_data()
+            if chunks:
+                conn.transport.write(b"".join(chunks))
         except Exception as exc:  # the socket failed: abort it; connection_lost ends the pump
             conn.set_connection_exc(exc)
             conn.transport.abort()

@@ -33,7 +33,9 @@ from urllib.parse import parse_qs
 from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
 from websockets.frames import DATA_OPCODES as _DATA_OPCODES
-from websockets.frames import Frame, Opcode
+from websockets.frames import Frame, Opcode, apply_mask
+from websockets.protocol import State
+from websockets.streams import StreamReader
 
 from liveguard.emulator.pump import INTERNAL, Pump
 from liveguard.emulator.tls import TlsMaterial, client_ssl_context, make_tls
@@ -65,6 +67,8 @@ DEFAULT_API_KEY = "liveguard-emulator-key"
 SCENARIO_HEADER = "x-liveguard-scenario"
 DEFAULT_MAX_FRAME_BYTES = 2 * 2**20  # largest client frame accepted (a JPEG video frame fits)
 MAX_PENDING_PONGS = 8  # delayed pongs in flight per connection; more are dropped
+_AT_EOF = StreamReader.at_eof.__code__  # where websockets' parser waits between two frames
+_OPEN = State.OPEN
 
 BAD_KEY = "API key not valid. Please pass a valid API key."
 NO_KEY = (
@@ -182,10 +186,19 @@ class SessionStats:
 
 
 class _EmulatorConnection(ServerConnection):
-    """A ServerConnection whose pongs follow the model's `pong_policy()`.
+    """A ServerConnection whose pongs follow the model's `pong_policy()`, with a fast frame reader.
 
     websockets answers PING inside its sans-I/O protocol (`recv_frame`); we wrap that one method on
     this connection's protocol object, so only PING handling changes.
+
+    Fast reader: once the pump runs, `data_received` cuts whole, unfragmented, masked TEXT/BINARY
+    frames out of the byte stream itself and hands their payload to the pump, which is what
+    websockets' parser would deliver through `process_event`, without its generator-based parser,
+    Frame objects and event list per frame. Only while websockets' parser sits idle between two
+    frames with nothing buffered, the protocol is OPEN and no fragmented message is open. Any other
+    frame (control, fragment, RSV bits, unmasked, bad opcode, over the size limit) goes, with every
+    byte after it, to websockets, which handles and rejects exactly as it always did; the fast
+    reader resumes once websockets' parser is idle again.
     """
 
     def __init__(self, protocol: Any, *args: Any, **kwargs: Any) -> None:
@@ -194,6 +207,11 @@ class _EmulatorConnection(ServerConnection):
         self.stats: SessionStats | None = None
         #: after setup, data frames go straight to the pump instead of recv()'s queue
         self.pump: Pump | None = None
+        #: frames the fast reader delivered (tests check it is used)
+        self.fast_frames = 0
+        self._fast = False
+        self._fast_limit = 0
+        self._rbuf = b""  # the start of a frame the fast reader has not got whole yet
         self._pending_pongs = 0
         original = protocol.recv_frame
 
@@ -227,7 +245,97 @@ class _EmulatorConnection(ServerConnection):
             return
         super().process_event(event)
 
+    # ---- the fast reader
+
+    def _parser_idle(self) -> bool:
+        """True when websockets' parser waits for the next frame with nothing buffered."""
+        protocol = self.protocol
+        try:  # websockets >= 14 names; on older ones the fast reader stays off
+            current_size = protocol.current_size
+            limits = [x for x in (protocol.max_message_size, protocol.max_fragment_size) if x]
+        except AttributeError:
+            return False
+        if (
+            self.pump is None
+            or protocol.state is not _OPEN
+            or current_size is not None
+            or protocol.extensions
+            or protocol.reader.buffer
+            or protocol.reader.eof
+        ):
+            return False
+        gen = protocol.parser
+        while (inner := getattr(gen, "gi_yieldfrom", None)) is not None:
+            gen = inner
+        if getattr(gen, "gi_code", None) is not _AT_EOF:
+            return False
+        self._fast_limit = min(limits) if limits else 2**63
+        return True
+
+    def _slow(self, data: bytes) -> None:
+        """Hand `data` (from a frame boundary on) to websockets; resume fast when it is idle."""
+        self._fast = False
+        self._rbuf = b""
+        super().data_received(data)
+        self._fast = self._parser_idle()
+
+    def data_received(self, data: bytes) -> None:
+        if not self._fast:
+            self._slow(data)
+            return
+        buf = self._rbuf + data if self._rbuf else data
+        n = len(buf)
+        pos = 0
+        protocol = self.protocol
+        pump = self.pump
+        assert pump is not None
+        while n - pos >= 2:
+            b0 = buf[pos]
+            b1 = buf[pos + 1]
+            # FIN, no RSV bits, TEXT or BINARY; masked (clients must mask); protocol OPEN
+            if (b0 != 0x81 and b0 != 0x82) or b1 < 0x80 or protocol.state is not _OPEN:
+                break
+            length = b1 & 0x7F
+            if length < 126:
+                head = pos + 6
+            elif length == 126:
+                if n - pos < 4:
+                    break
+                length = (buf[pos + 2] << 8) | buf[pos + 3]
+                head = pos + 8
+            else:
+                if n - pos < 10:
+                    break
+                length = int.from_bytes(buf[pos + 2 : pos + 10], "big")
+                head = pos + 14
+            if length > self._fast_limit:  # websockets refuses it (1009) before reading on
+                break
+            end = head + length
+            if end > n:
+                self._rbuf = buf[pos:] if pos else buf
+                return
+            payload = apply_mask(buf[head:end], buf[head - 4 : head])
+            pos = end
+            self.fast_frames += 1
+            pump.message(b0 == 0x81, payload)
+        else:
+            self._rbuf = buf[pos:] if pos < n else b""
+            return
+        self._slow(buf[pos:] if pos else buf)  # a frame websockets must see, and all after it
+
+    def eof_received(self) -> bool | None:
+        self._unbuffer()
+        return super().eof_received()
+
+    def _unbuffer(self) -> None:
+        """The stream ends: give websockets the partial frame it would have buffered itself."""
+        self._fast = False
+        data, self._rbuf = self._rbuf, b""
+        if data and not self.protocol.reader.eof:
+            self.protocol.receive_data(data)  # a partial frame: no event, nothing to send
+
     def connection_lost(self, exc: Exception | None) -> None:
+        self._unbuffer()
         super().connection_lost(exc)
         if self.pump is not None:
             self.pump.finish("lost")
@@ -245,6 +353,7 @@ class _EmulatorConnection(ServerConnection):
         self.pump = pump
         self.recv_messages.maybe_resume()
         pump.start(backlog)
+        self._fast = self._parser_idle()
 
     def _pong_delay(self) -> float | None:
         policy = self.pong_policy

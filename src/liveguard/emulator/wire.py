@@ -38,6 +38,7 @@ __all__ = [
     "decode_base64",
     "encode_server_message",
     "parse_client_frame",
+    "parse_sdk_audio",
     "truncate_reason",
 ]
 
@@ -394,7 +395,7 @@ _MIME_KEYS = frozenset({"mime_type", "mimeType"})
 
 
 def _fast_audio(value: dict) -> ClientMessage | None:
-    """The hot path: one well-formed audio blob (50 a second per session). Anything unusual
+    """One well-formed audio blob, already JSON-decoded: skip the schema walk. Anything unusual
     returns None and takes the general, schema-driven path (same result, clearer errors)."""
     audio = value.get("audio")
     if type(audio) is not dict or len(audio) != 2:
@@ -413,8 +414,61 @@ def _fast_audio(value: dict) -> ClientMessage | None:
     return ClientMessage(kind="realtime_input", body={"audio": {"data": raw, "mime_type": mime}})
 
 
-def parse_client_frame(data: str | bytes) -> ClientMessage:
-    """Parse one client frame; raise WireError (1007, the service's reason) on anything invalid."""
+#: The SDK's audio frame, byte for byte up to the base64 text: `json.dumps` of
+#: `{"realtime_input": {"audio": {"data": "…", "mime_type": "…"}}}` (google-genai live.py).
+_SDK_AUDIO_HEAD = b'{"realtime_input": {"audio": {"data": "'
+#: What follows the base64 text: the mime type, printable ASCII without `"` or `\\` (so JSON
+#: reads it verbatim), in either spelling, then the closing braces and nothing else.
+_SDK_AUDIO_TAIL = re.compile(rb'", "(?:mime_type|mimeType)": "([ !#-\[\]-~]*)"\}\}\}')
+_URLSAFE_TO_STD = bytes.maketrans(b"-_", b"+/")
+_MIME_TEXT: dict[bytes, str] = {}
+
+
+def parse_sdk_audio(data: bytes) -> tuple[bytes, str] | None:
+    """The hot path, on the frame's bytes: (PCM, mime type) of the SDK's own audio frame.
+
+    For such a frame `parse_client_frame(data)` gives `realtime_input` with exactly this audio
+    blob; anything else (another layout, spacing, escapes, unpadded or bad base64, non-ASCII)
+    returns None and takes the full path, which also produces its errors. No `json.loads`, no
+    UTF-8 decode (the frame is ASCII), no schema walk. Why it is the same: between the fixed head
+    and tail JSON can only hold the base64 text (no quote, no backslash: the strict decode accepts
+    the alphabet and end padding only), the tail's mime type has no character JSON would
+    unescape, and for padded text `decode_base64` is this same strict decode.
+    """
+    if not data.startswith(_SDK_AUDIO_HEAD):
+        return None
+    start = len(_SDK_AUDIO_HEAD)
+    end = data.find(b'"', start)
+    if end < 0 or (end - start) & 3:
+        return None
+    m = _SDK_AUDIO_TAIL.fullmatch(data, end)
+    if m is None:
+        return None
+    try:
+        pcm = binascii.a2b_base64(data[start:end].translate(_URLSAFE_TO_STD), strict_mode=True)
+    except binascii.Error:
+        return None
+    mime_raw = m.group(1)
+    mime = _MIME_TEXT.get(mime_raw)
+    if mime is None:
+        mime = mime_raw.decode("ascii")
+        if len(_MIME_TEXT) < 64:  # a handful of rates in practice; bounded all the same
+            _MIME_TEXT[mime_raw] = mime
+    return pcm, mime
+
+
+def parse_client_frame(data: str | bytes, *, fast: bool = True) -> ClientMessage:
+    """Parse one client frame; raise WireError (1007, the service's reason) on anything invalid.
+
+    `fast=False` skips the audio fast paths (`parse_sdk_audio`, `_fast_audio`): the schema walk
+    alone, which tests use as the reference the fast paths must equal.
+    """
+    if fast and type(data) is bytes:
+        audio = parse_sdk_audio(data)
+        if audio is not None:
+            return ClientMessage(
+                "realtime_input", {"audio": {"data": audio[0], "mime_type": audio[1]}}
+            )
     try:
         obj = json.loads(data)
     except (ValueError, TypeError, RecursionError):
@@ -438,10 +492,10 @@ def parse_client_frame(data: str | bytes) -> ClientMessage:
             f"Cannot set '{keys[1]}'",
         )
     ((key, value),) = obj.items()
-    if key in _REALTIME_KEYS and type(value) is dict and len(value) == 1:
-        fast = _fast_audio(value)
-        if fast is not None:
-            return fast
+    if fast and key in _REALTIME_KEYS and type(value) is dict and len(value) == 1:
+        fast_msg = _fast_audio(value)
+        if fast_msg is not None:
+            return fast_msg
     entry = _TOP.get(key)
     if entry is None:
         raise WireError(

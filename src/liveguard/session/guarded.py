@@ -31,7 +31,7 @@ from google.genai import types
 
 from liveguard import events as ev
 from liveguard.audio.resample import Resampler
-from liveguard.audio.vad import SpeechDetector
+from liveguard.audio.vad import SpeechDetector, SpeechTransition
 from liveguard.audio.wav import WavFormatError, read_wav
 from liveguard.guard.actions import (
     Action,
@@ -56,11 +56,12 @@ from liveguard.session.items import (
 from liveguard.session.ringbuffer import AudioRingBuffer, Chunk
 from liveguard.session.translate import MessageTranslator
 from liveguard.session.upstream import UpstreamConnection, close_info
+from liveguard.session.vadbatch import VadBatcher
 from liveguard.settings import Settings
 
 log = logging.getLogger(__name__)
 
-UPSTREAM_RATE = 16000
+DEFAULT_RATE = 16000
 CALLER_RATES = (8000, 16000)
 _FRAME_MS_MAX = 1000  # one send_audio call carries at most this much audio
 _END = object()
@@ -106,6 +107,7 @@ class GuardedSession:
         extra_config: dict[str, Any] | None = None,
         greeting: str | bool | None = True,
         ring_seconds: float = 30.0,
+        upstream_rate: int | None = None,
         queue_seconds: float = 60.0,
         replay_speed: float = 4.0,
         preroll_ms: int = 300,
@@ -136,7 +138,13 @@ class GuardedSession:
         self.guard = Guard(self.settings.guard)
         # the guard's TurnTracker is the one source of the incident's caller-transcript fields
         self.translator = MessageTranslator(caller=self.guard.turns)
-        self.ring = AudioRingBuffer(UPSTREAM_RATE, ring_seconds)
+        if upstream_rate is not None and upstream_rate not in CALLER_RATES:
+            raise ValueError(f"upstream_rate must be one of {CALLER_RATES} or None")
+        #: the rate caller audio goes upstream at: fixed by the first frame unless given (the
+        #: service resamples any declared rate, so phone audio goes at 8 kHz, unresampled)
+        self.upstream_rate = upstream_rate
+        self._ring_seconds = ring_seconds
+        self.ring = AudioRingBuffer(upstream_rate or DEFAULT_RATE, ring_seconds)
         self.stats = SessionStats()
         self.handles: deque[ev.ResumptionUpdate] = deque(maxlen=512)
         self.health = "healthy"
@@ -162,14 +170,15 @@ class GuardedSession:
         # order with the audio) and connection events by the lifecycle code, both under the send
         # lock, so its view of "open on the current connection" is the wire's
         self.activity = ActivityGate(connected=False)
-        self._detectors: dict[int, SpeechDetector] = {}
+        self._detector: SpeechDetector | None = None
+        self._vad_t = 0.0  # session time of the newest frame the detector was fed
+        self._vad_events: asyncio.Queue[list[SpeechTransition]] = asyncio.Queue(maxsize=256)
         self._resamplers: dict[int, Resampler] = {}
-        self._vad_rate: int | None = None
         self._finishing = False
         self._pending = 0  # items enqueued and not yet written by the sender
-        #: called with seconds from `send_audio(received_at=...)` to the frame being on the
-        #: upstream socket (the relay's forwarding-time metric)
-        self.on_forwarded: Callable[[float], None] | None = None
+        #: called with the seconds from `send_audio(received_at=...)` to the frame being on the
+        #: upstream socket (the relay's forwarding-time metric) and the frame's seconds of audio
+        self.on_forwarded: Callable[[float, float], None] | None = None
 
     # ================================================================== public API
 
@@ -221,6 +230,7 @@ class GuardedSession:
             asyncio.create_task(self._guarded(self._sender()), name="lg-sender"),
             asyncio.create_task(self._guarded(self._control_loop()), name="lg-control"),
             asyncio.create_task(self._guarded(self._ticker()), name="lg-ticker"),
+            asyncio.create_task(self._guarded(self._speech_loop()), name="lg-speech"),
         ]
         self._ready.set()
         if self._greeting:
@@ -242,13 +252,14 @@ class GuardedSession:
             yield item
 
     async def send_audio(
-        self, pcm: bytes, rate: int = UPSTREAM_RATE, *, received_at: float | None = None
+        self, pcm: bytes, rate: int = DEFAULT_RATE, *, received_at: float | None = None
     ) -> None:
         """Caller audio: PCM16 mono little-endian at 8 or 16 kHz, any frame size up to 1 s.
 
-        Runs the local VAD at the native rate, resamples to 16 kHz for upstream and writes it
-        upstream right away when nothing else is queued or being written (the common case: no
-        hop through the sender task, so one event-loop iteration less per frame), else queues it.
+        Writes it upstream at the session's upstream rate (by default the first frame's rate: the
+        service resamples whatever rate the MIME type declares) right away when nothing else is
+        queued or being written (the common case: no hop through the sender task), else queues
+        it; then feeds the local VAD, whose decisions follow a few milliseconds later.
         Audio sent while a reconnect is in flight waits in the (bounded) queue and is delivered
         after; when the queue is full this call waits. `received_at` (`time.perf_counter()` when
         the transport got the frame) makes the session report the frame's forwarding time to
@@ -264,20 +275,22 @@ class GuardedSession:
         if not pcm:
             return
         t = self.now()
-        ends = await self._run_vad(pcm, rate, t)
-        if rate != UPSTREAM_RATE:
+        if self.upstream_rate is None:  # the first frame fixes the session's upstream rate
+            self.upstream_rate = rate
+            if self.ring.rate != rate:
+                self.ring = AudioRingBuffer(rate, self._ring_seconds)
+        up_rate = self.upstream_rate
+        if rate != up_rate:
             resampler = self._resamplers.get(rate)
             if resampler is None:
-                resampler = self._resamplers[rate] = Resampler(rate, UPSTREAM_RATE)
+                resampler = self._resamplers[rate] = Resampler(rate, up_rate)
             up_pcm = resampler.process(pcm)
         else:
             up_pcm = bytes(pcm)
         self.stats.frames_in += 1
-        item = ("audio", t, up_pcm, received_at)
-        if not (self._pending == 0 and await self._write_direct(item)):
-            await self._enqueue(item)
-        for end in ends:  # client VAD: activityEnd after this frame's audio
-            await self._enqueue(("speech", end, None))
+        if not (self._pending == 0 and self._write_now(t, up_pcm, received_at)):
+            await self._enqueue(("audio", t, up_pcm, received_at))
+        self._feed_vad(pcm, rate, t)
 
     async def send_text(self, text: str) -> None:
         """Caller text (realtime `text`, which every Live model accepts mid-session)."""
@@ -309,41 +322,57 @@ class GuardedSession:
 
     # ================================================================== input path
 
-    async def _run_vad(self, pcm: bytes, rate: int, t: float) -> list[ev.CallerSpeechEnded]:
-        """Local Silero VAD at the native rate: speech evidence for the guard; in client-VAD mode
-        speech starts are queued for the activity gate (with where their pre-roll begins) before
-        this frame's audio, and the ends returned to be queued after it."""
-        if self._vad_rate is None:
-            self._vad_rate = rate
-        if rate != self._vad_rate:  # one stream, one rate; a change of rate restarts detection
-            self._detectors.pop(self._vad_rate, None)
-            self._vad_rate = rate
-        det = self._detectors.get(rate)
-        if det is None:
+    def _feed_vad(self, pcm: bytes, rate: int, t: float) -> None:
+        """Local Silero VAD at the caller's rate, after the audio went upstream: windows the
+        energy gate decides are decided here, the rest join this loop's batch (`VadBatcher`);
+        either way the transitions reach `_speech_loop` in order."""
+        det = self._detector
+        if det is None or det.vad.sample_rate != rate:  # a change of rate restarts detection
+            if det is not None:
+                VadBatcher.for_loop(self._loop).discard(det)
             vad = self.settings.vad
-            det = self._detectors[rate] = SpeechDetector(
+            det = self._detector = SpeechDetector(
                 rate,
                 threshold=vad.threshold,
                 neg_threshold=vad.neg_threshold,
                 start_windows=vad.start_windows,
                 hangover_ms=vad.hangover_ms,
             )
-        ends: list[ev.CallerSpeechEnded] = []
-        for tr in det.feed(pcm):
-            # detector times are audio times; map them onto the session clock at arrival
-            at = max(0.0, t - max(0.0, det.time - tr.t))
-            if tr.kind == "start":
-                started = ev.CallerSpeechStarted(t=at)
-                await self._process(started)
-                if self.client_vad:
-                    lead = max(0.0, det.time - tr.speech_t) + self._preroll_s
-                    await self._enqueue(("speech", started, t - lead))
-            else:
-                ended = ev.CallerSpeechEnded(t=at, duration_s=tr.duration_s)
-                await self._process(ended)
-                if self.client_vad:
-                    ends.append(ended)
-        return ends
+        self._vad_t = t
+        transitions, undecided = det.feed_gated(pcm)
+        if transitions:
+            self._vad_decided(transitions)
+        if undecided:
+            VadBatcher.for_loop(self._loop).submit(det, self._vad_decided)
+
+    def _vad_decided(self, transitions: list[SpeechTransition]) -> None:
+        """Detector times are audio times: map them onto the session clock now (the newest frame
+        arrived at `_vad_t` and ends at the detector's time), then queue them."""
+        det = self._detector
+        if det is None or not transitions or self._finishing:
+            return
+        offset = self._vad_t - det.time
+        speech = [(tr, max(0.0, tr.t + offset), tr.speech_t + offset) for tr in transitions]
+        try:
+            self._vad_events.put_nowait(speech)
+        except asyncio.QueueFull:
+            log.error("speech transitions backed up; dropping %d", len(speech))
+
+    async def _speech_loop(self) -> None:
+        """Caller speech starts and ends, in order: events for the guard, and in client-VAD
+        mode activity signals queued behind the audio (a start with where its pre-roll begins)."""
+        while True:
+            for tr, at, speech_at in await self._vad_events.get():
+                if tr.kind == "start":
+                    started = ev.CallerSpeechStarted(t=at)
+                    await self._process(started)
+                    if self.client_vad:
+                        await self._enqueue(("speech", started, speech_at - self._preroll_s))
+                else:
+                    ended = ev.CallerSpeechEnded(t=at, duration_s=tr.duration_s)
+                    await self._process(ended)
+                    if self.client_vad:
+                        await self._enqueue(("speech", ended, None))
 
     def _check_open(self) -> None:
         if self._done.is_set() or self._closing:
@@ -388,23 +417,26 @@ class GuardedSession:
                 self._pending -= 1
                 self._out.task_done()
 
-    async def _write_direct(self, item: tuple) -> bool:
-        """Write an audio item from the caller's task when nothing is queued or in flight (order
-        is kept: the sender has nothing older). False: not written, the caller queues it."""
-        if not self._ready.is_set() or self._send_lock.locked():
+    def _write_now(self, t: float, pcm: bytes, received_at: float | None) -> bool:
+        """Write caller audio from the caller's task, without a wait, when nothing is queued or
+        in flight (so order is kept) and the lean wire can take it at once. False: the caller
+        queues it for the sender."""
+        up = self._up
+        if (
+            up is None
+            or not self._ready.is_set()
+            or self._send_lock.locked()
+            or not up.try_send_audio(pcm, self.ring.rate)
+        ):
             return False
-        async with self._send_lock:
-            up = self._up
-            if up is None or not self._ready.is_set():
-                return False
-            try:
-                await self._write(up, item)
-            except Exception as exc:  # the socket went away: the sender keeps it for the next
-                log.debug("direct send failed (%s); queueing", exc)
-                if up is self._up:
-                    self._ready.clear()
-                return False
+        self._audio_sent(t, pcm, received_at)
         return True
+
+    def _audio_sent(self, t: float, pcm: bytes, received_at: float | None) -> None:
+        self.ring.append(t, pcm)
+        self.stats.frames_sent += 1
+        if received_at is not None and self.on_forwarded is not None:
+            self.on_forwarded(time.perf_counter() - received_at, len(pcm) / 2 / self.ring.rate)
 
     async def _write(self, up: UpstreamConnection | None, item: tuple) -> list[str]:
         """Write one queued item; returns the activity signals it sent (to report)."""
@@ -412,11 +444,8 @@ class GuardedSession:
         kind = item[0]
         if kind == "audio":
             _, t, pcm, received_at = item
-            await up.send_audio(pcm)
-            self.ring.append(t, pcm)
-            self.stats.frames_sent += 1
-            if received_at is not None and self.on_forwarded is not None:
-                self.on_forwarded(time.perf_counter() - received_at)
+            await up.send_audio(pcm, self.ring.rate)
+            self._audio_sent(t, pcm, received_at)
         elif kind == "text":
             await up.send_text(item[1])
             self.stats.texts_sent += 1
@@ -427,7 +456,7 @@ class GuardedSession:
                 # the VAD decided a little after speech began, and the service ignores audio
                 # outside an activity: send the last `preroll_ms` before the onset again
                 for chunk in self.ring.since(max(preroll_from, self.ring.oldest_t or 0.0)) or ():
-                    await up.send_audio(chunk.pcm)
+                    await up.send_audio(chunk.pcm, self.ring.rate)
                     self.stats.preroll_frames += 1
             return sent
         elif kind == "tool":
@@ -624,9 +653,9 @@ class GuardedSession:
             self.stats.activity_signals += 1
             await self._process(ev.ActivitySignal(t=self.now(), kind="start"))
         for chunk in chunks:
-            await up.send_audio(chunk.pcm)
+            await up.send_audio(chunk.pcm, self.ring.rate)
             self.stats.replay_frames += 1
-            await asyncio.sleep(len(chunk.pcm) / 2 / UPSTREAM_RATE / self._replay_speed)
+            await asyncio.sleep(len(chunk.pcm) / 2 / self.ring.rate / self._replay_speed)
         if bracket:
             await up.send_activity("end")
             self.stats.activity_signals += 1
@@ -734,6 +763,8 @@ class GuardedSession:
         self._finishing = True
         self._closing = True
         self._ready.clear()
+        if self._detector is not None and self._loop is not None:
+            VadBatcher.for_loop(self._loop).discard(self._detector)
         me = asyncio.current_task()
         for task in self._tasks:
             if task is not me:

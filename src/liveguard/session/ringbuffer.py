@@ -4,6 +4,10 @@ Why: after a reconnect the model has not heard the unanswered utterance. The gua
 time the utterance started (`Reconnect.replay_from_t`); this buffer hands back the caller audio from
 that moment on so it can be replayed upstream. It holds at most `max_seconds` of audio (the oldest
 falls off), so memory per call is fixed. Pure: no I/O, no clock of its own.
+
+It holds 1,500 frames per call at 30 s: kept as a deque of start times and a deque of bytes (values
+the garbage collector never tracks), not as 1,500 objects it would walk on every full collection —
+at a few hundred calls those walks were the relay's longest event-loop stalls.
 """
 
 from __future__ import annotations
@@ -31,7 +35,8 @@ class AudioRingBuffer:
         self.rate = rate
         self.max_seconds = max_seconds
         self.max_bytes = int(max_seconds * rate) * 2
-        self._chunks: deque[Chunk] = deque()
+        self._times: deque[float] = deque()  # start of each stretch, session time
+        self._pcm: deque[bytes] = deque()
         self._bytes = 0
 
     # ------------------------------------------------------------------ writing
@@ -46,24 +51,28 @@ class AudioRingBuffer:
             cut = len(pcm) - self.max_bytes
             t += cut / 2 / self.rate
             pcm = pcm[cut:]
-        self._chunks.append(Chunk(t, bytes(pcm)))
+        self._times.append(float(t))
+        self._pcm.append(bytes(pcm))
         self._bytes += len(pcm)
         while self._bytes > self.max_bytes:
             self._evict()
 
     def _evict(self) -> None:
-        first = self._chunks[0]
+        first = self._pcm[0]
         excess = self._bytes - self.max_bytes
-        if excess >= len(first.pcm):
-            self._chunks.popleft()
-            self._bytes -= len(first.pcm)
+        if excess >= len(first):
+            self._times.popleft()
+            self._pcm.popleft()
+            self._bytes -= len(first)
             return
         cut = excess + (excess % 2)  # whole samples only
-        self._chunks[0] = Chunk(first.t + cut / 2 / self.rate, first.pcm[cut:])
+        self._times[0] += cut / 2 / self.rate
+        self._pcm[0] = first[cut:]
         self._bytes -= cut
 
     def clear(self) -> None:
-        self._chunks.clear()
+        self._times.clear()
+        self._pcm.clear()
         self._bytes = 0
 
     # ------------------------------------------------------------------ reading
@@ -78,14 +87,13 @@ class AudioRingBuffer:
 
     @property
     def oldest_t(self) -> float | None:
-        return self._chunks[0].t if self._chunks else None
+        return self._times[0] if self._times else None
 
     @property
     def newest_end_t(self) -> float | None:
-        if not self._chunks:
+        if not self._times:
             return None
-        last = self._chunks[-1]
-        return last.t + len(last.pcm) / 2 / self.rate
+        return self._times[-1] + len(self._pcm[-1]) / 2 / self.rate
 
     def covers(self, t: float) -> bool:
         """True when the buffer still holds audio from `t` on (nothing of it has fallen off)."""
@@ -101,15 +109,15 @@ class AudioRingBuffer:
         if not self.covers(t):
             return None
         out: list[Chunk] = []
-        for chunk in self._chunks:
-            end = chunk.t + len(chunk.pcm) / 2 / self.rate
+        for start, pcm in zip(self._times, self._pcm, strict=True):
+            end = start + len(pcm) / 2 / self.rate
             if end <= t:
                 continue
-            if chunk.t < t:
-                skip = round((t - chunk.t) * self.rate) * 2
-                if skip >= len(chunk.pcm):
+            if start < t:
+                skip = round((t - start) * self.rate) * 2
+                if skip >= len(pcm):
                     continue
-                out.append(Chunk(t, chunk.pcm[skip:]))
+                out.append(Chunk(t, pcm[skip:]))
             else:
-                out.append(chunk)
+                out.append(Chunk(start, pcm))
         return out

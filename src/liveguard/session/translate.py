@@ -14,6 +14,7 @@ from typing import Protocol
 from google.genai import types
 
 from liveguard import events as ev
+from liveguard.session.lean import ModelAudioChunk
 
 _DURATION = re.compile(r"^\s*(-?\d+(?:\.\d+)?)s\s*$")
 _RATE = re.compile(r"rate=(\d+)")
@@ -81,8 +82,12 @@ class MessageTranslator:
             return -1
         return max(0, round((now - self.last_user_tx_t) * 1000))
 
-    def translate(self, msg: types.LiveServerMessage, t: float) -> Translation:
+    def translate(self, msg: types.LiveServerMessage | ModelAudioChunk, t: float) -> Translation:
         out = Translation()
+        if isinstance(msg, ModelAudioChunk):  # the lean wire's audio-only message
+            for pcm, mime in msg.parts:
+                self._model_audio(pcm, mime, t, out)
+            return out
         add = out.events.append
         if msg.usage_metadata is not None:
             u = msg.usage_metadata
@@ -133,16 +138,7 @@ class MessageTranslator:
             for part in sc.model_turn.parts or ():
                 blob = part.inline_data
                 if blob is not None and blob.data and (blob.mime_type or "").startswith("audio/"):
-                    self.gemini_audio_chunks += 1
-                    self.turn_audio_chunks += 1
-                    event = ev.ModelAudio(
-                        t=t,
-                        bytes=len(blob.data),
-                        gemini_audio_chunks=self.gemini_audio_chunks,
-                        turn=self.turn,
-                    )
-                    add(event)
-                    out.audio.append(AudioPart(blob.data, audio_rate(blob.mime_type), event))
+                    self._model_audio(blob.data, blob.mime_type or "", t, out)
         if sc.output_transcription is not None and sc.output_transcription.text:
             add(ev.OutputTranscript(t=t, text=sc.output_transcription.text))
         if sc.interrupted:
@@ -172,6 +168,15 @@ class MessageTranslator:
             )
             self.turn += 1
             self.turn_audio_chunks = 0
+
+    def _model_audio(self, pcm: bytes, mime: str, t: float, out: Translation) -> None:
+        self.gemini_audio_chunks += 1
+        self.turn_audio_chunks += 1
+        event = ev.ModelAudio(
+            t=t, bytes=len(pcm), gemini_audio_chunks=self.gemini_audio_chunks, turn=self.turn
+        )
+        out.events.append(event)
+        out.audio.append(AudioPart(pcm, audio_rate(mime), event))
 
     def _tx_open(self, t: float) -> bool:
         """Fragments within 2 s of each other belong to the same caller utterance."""

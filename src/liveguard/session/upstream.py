@@ -7,7 +7,6 @@ Every close, theirs or ours, is reported once as `(code, reason, side)`.
 
 from __future__ import annotations
 
-import base64
 import contextlib
 from collections.abc import AsyncIterator
 from typing import Any
@@ -15,20 +14,17 @@ from typing import Any
 from google import genai
 from google.genai import errors, types
 from websockets.exceptions import ConnectionClosed
+from websockets.protocol import State
+
+from liveguard.session.lean import (
+    ModelAudioChunk,
+    audio_frame,
+    audio_mime,
+    masked_text_frame,
+    parse_server_message,
+)
 
 CLOSE_ABNORMAL = 1006
-AUDIO_MIME = "audio/pcm;rate=16000"
-_AUDIO_HEAD = '{"realtime_input": {"audio": {"data": "'
-_AUDIO_TAIL = '", "mime_type": "' + AUDIO_MIME + '"}}}'
-
-
-def audio_frame(pcm16k: bytes) -> str:
-    """The exact text frame `send_realtime_input(audio=Blob(data=pcm16k, mime_type=AUDIO_MIME))`
-    writes for a Gemini API (not Vertex) client: `json.dumps` of the converted dict, bytes as
-    URL-safe base64. Built directly because the SDK's path (pydantic validation, converters,
-    dict walks, json.dumps) costs more than everything else the relay does per 20 ms frame;
-    tests check it stays byte-identical to what the installed SDK sends."""
-    return _AUDIO_HEAD + base64.urlsafe_b64encode(pcm16k).decode("ascii") + _AUDIO_TAIL
 
 
 def close_info(exc: BaseException) -> tuple[int, str]:
@@ -56,19 +52,29 @@ class UpstreamConnection:
         self._cm: Any = None
         self.session: Any = None
         self.closed_by_us = False
-        self._raw_send: Any = None
+        self._ws: Any = None  # the SDK session's websocket, when the lean wire can use it
+
+    @property
+    def lean(self) -> bool:
+        """Model audio and caller audio take the lean wire (`liveguard.session.lean`)."""
+        return self._ws is not None
 
     async def open(self) -> None:
         """Connect and wait for `setupComplete`; raises the SDK's exception on a refused setup."""
         cm = self._client.aio.live.connect(model=self._model, config=self._config)
         self.session = await cm.__aenter__()
         self._cm = cm
-        # the lean audio path writes on the SDK session's own websocket (see `audio_frame`);
-        # any SDK that is not shaped as expected, or a Vertex client, keeps the SDK's path
+        # the lean wire reads and writes the SDK session's own websocket (liveguard.session.lean);
+        # an SDK that is not shaped as expected, or a Vertex client, keeps the SDK's paths
         ws = getattr(self.session, "_ws", None)
         api = getattr(self.session, "_api_client", None)
-        lean = ws is not None and callable(getattr(ws, "send", None))
-        self._raw_send = ws.send if lean and not getattr(api, "vertexai", True) else None
+        shaped = (
+            all(callable(getattr(ws, name, None)) for name in ("send", "recv"))
+            and hasattr(ws, "transport")
+            and hasattr(ws, "protocol")
+        )
+        if shaped and not getattr(api, "vertexai", True):
+            self._ws = ws
 
     async def close(self) -> None:
         """Close with 1000 (the service rejects a resume while the old socket is still open)."""
@@ -78,22 +84,45 @@ class UpstreamConnection:
             with contextlib.suppress(Exception):
                 await cm.__aexit__(None, None, None)
 
-    async def messages(self) -> AsyncIterator[types.LiveServerMessage]:
-        """Every server message, across turns, until the connection closes (then the SDK raises)."""
+    async def messages(self) -> AsyncIterator[types.LiveServerMessage | ModelAudioChunk]:
+        """Every server message, across turns, until the connection closes (then it raises the
+        SDK's `APIError`, or websockets' `ConnectionClosed` on the lean wire). Messages that are
+        nothing but model audio come as `ModelAudioChunk` on the lean wire."""
+        ws = self._ws
+        if ws is None:
+            while True:
+                async for msg in self.session.receive():
+                    yield msg
         while True:
-            async for msg in self.session.receive():
-                yield msg
+            yield parse_server_message(await ws.recv(decode=False))
 
     # ------------------------------------------------------------------ sending
 
-    async def send_audio(self, pcm16k: bytes) -> None:
-        raw = self._raw_send
-        if raw is not None:
-            await raw(audio_frame(pcm16k))
+    def try_send_audio(self, pcm: bytes, rate: int) -> bool:
+        """Write PCM16 caller audio at `rate` on the lean wire now, without waiting; False when
+        that is not possible (no lean wire, the socket not open, or its buffer backed up)."""
+        ws = self._ws
+        if (
+            ws is None
+            or ws.protocol.state is not State.OPEN
+            or ws.transport.is_closing()
+            or ws.transport.get_write_buffer_size() >= ws.write_limit_high
+        ):
+            return False
+        # the frame websockets would write, without its lock, drain and state machine
+        ws.transport.write(masked_text_frame(audio_frame(pcm, rate)))
+        return True
+
+    async def send_audio(self, pcm: bytes, rate: int) -> None:
+        """PCM16 caller audio at `rate`, declared in its MIME type; waits when the socket is
+        backed up and raises when it is closed (the SDK's and websockets' own paths)."""
+        if self.try_send_audio(pcm, rate):
+            return
+        if self._ws is None:
+            blob = types.Blob(data=pcm, mime_type=audio_mime(rate))
+            await self.session.send_realtime_input(audio=blob)
         else:
-            await self.session.send_realtime_input(
-                audio=types.Blob(data=pcm16k, mime_type=AUDIO_MIME)
-            )
+            await self._ws.send(audio_frame(pcm, rate))
 
     async def send_text(self, text: str) -> None:
         await self.session.send_realtime_input(text=text)

@@ -29,6 +29,7 @@ from liveguard.events import (
     UpstreamClosed,
     Verdict,
 )
+from liveguard.telemetry.hotpath import LoopCounter, LoopHistogram
 
 UP = "up"  # caller -> model
 DOWN = "down"  # model -> caller
@@ -105,21 +106,29 @@ class MetricsRecorder:
             f"{ns}_caller_errors", "Bad caller input", ["fatal"], registry=r
         )
         self.operator_alerts = Counter(f"{ns}_operator_alerts", "Operator alerts", registry=r)
-        self.forwarding = Histogram(
+        # the audio path's own: written on every frame, so no locks (`telemetry.hotpath`)
+        self.forwarding = LoopHistogram(
             f"{ns}_frame_forwarding_seconds",
             "Relay time to forward one audio frame",
+            FORWARDING_BUCKETS,
             ["direction"],
-            buckets=FORWARDING_BUCKETS,
             registry=r,
         )
-        self.loop_lag = Histogram(
+        self.audio_seconds = LoopCounter(
+            f"{ns}_audio_seconds",
+            "Seconds of audio relayed (up: caller audio sent upstream; down: model audio sent to"
+            " callers)",
+            ["direction"],
+            registry=r,
+        )
+        self.loop_lag = LoopHistogram(
             f"{ns}_event_loop_lag_seconds",
             "How late a 10 ms timer fires on the relay's event loop (what every frame waits first)",
-            buckets=FORWARDING_BUCKETS,
+            FORWARDING_BUCKETS,
             registry=r,
         )
-        # resolved once: observe_forwarding is on the audio path
-        self._forwarding = {d: self.forwarding.labels(d) for d in DIRECTIONS}
+        self._forwarding = {d: self.forwarding.labels(d).observe for d in DIRECTIONS}
+        self._audio_keys = {d: (d,) for d in DIRECTIONS}
         self._turns_answered = self.turns.labels("answered")
         self._turns_unanswered = self.turns.labels("unanswered")
 
@@ -160,13 +169,16 @@ class MetricsRecorder:
 
     __call__ = observe
 
-    def observe_forwarding(self, direction: str, seconds: float) -> None:
-        """Time the relay spent forwarding one frame; direction is `UP` or `DOWN`."""
+    def observe_forwarding(self, direction: str, seconds: float, audio_s: float = 0.0) -> None:
+        """Time the relay spent forwarding one frame carrying `audio_s` seconds of audio;
+        direction is `UP` or `DOWN`."""
         try:
-            child = self._forwarding[direction]
+            observe = self._forwarding[direction]
         except KeyError:
             raise ValueError(f"direction must be one of {DIRECTIONS}, got {direction!r}") from None
-        child.observe(seconds)
+        observe(seconds)
+        if audio_s:
+            self.audio_seconds.inc(self._audio_keys[direction], audio_s)
 
     def exposition(self) -> tuple[bytes, str]:
         """The text exposition and its content type, for a `/metrics` handler."""

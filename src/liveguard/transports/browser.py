@@ -217,7 +217,9 @@ class BrowserCall(CallBridge):
             t0 = time.perf_counter()
             pcm = self._at_rate(item, DOWN_RATE)
             await asyncio.wait_for(self.ws.send_bytes(pcm), SEND_TIMEOUT_S)
-            self.ctx.metrics.observe_forwarding(DOWN, time.perf_counter() - t0)
+            self.ctx.metrics.observe_forwarding(
+                DOWN, time.perf_counter() - t0, len(pcm) / 2 / DOWN_RATE
+            )
             return
         msg = BrowserProtocol.render(item)
         if msg is not None:

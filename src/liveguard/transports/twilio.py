@@ -266,7 +266,9 @@ class TwilioCall(CallBridge):
         await self._send(frames)
         if audio.event is not None and frames:
             # upstream message received -> its last media frame written to the caller's socket
-            self.ctx.metrics.observe_forwarding(DOWN, max(0.0, session.now() - audio.event.t))
+            self.ctx.metrics.observe_forwarding(
+                DOWN, max(0.0, session.now() - audio.event.t), len(pcm) / 2 / SAMPLE_RATE
+            )
 
     async def _send(self, frames: list[str]) -> None:
         # one timer for the batch (not `wait_for` per frame: that made a task per frame)

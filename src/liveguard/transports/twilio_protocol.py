@@ -306,16 +306,18 @@ class TwilioMediaStream:
         return len(self._pending)
 
     def send_audio(self, ulaw: bytes, *, mark: bool = True) -> list[str]:
-        """Frame μ-law audio into 20 ms `media` messages (the remainder waits for more audio).
+        """μ-law audio as one `media` message of whole 20 ms frames (the remainder waits for more
+        audio). Twilio plays media payloads of any length back to back; one message per model chunk
+        instead of one per 20 ms frame halves the relay's sends.
 
-        With `mark`, a `mark` message follows the frames, so Twilio tells us when they were played.
+        With `mark`, a `mark` message follows, so Twilio tells us when the audio was played.
         """
         if self.state != "started" or not ulaw:
             return []
         data = self._carry + ulaw if self._carry else ulaw
         whole = len(data) - len(data) % FRAME_BYTES
         self._carry = data[whole:]
-        out = [self._media(data[i : i + FRAME_BYTES]) for i in range(0, whole, FRAME_BYTES)]
+        out = [self._media(data[:whole])] if whole else []
         if mark and out:
             out.append(self._mark())
         return out
@@ -348,7 +350,7 @@ class TwilioMediaStream:
         return f'{{"event":"clear","streamSid":{self._sid_json}}}', unplayed
 
     def _media(self, frame: bytes) -> str:
-        self.frames_out += 1
+        self.frames_out += -(-len(frame) // FRAME_BYTES)  # in 20 ms frames
         secs = len(frame) / SAMPLE_RATE
         self.sent_s += secs
         self._unmarked_s += secs
