@@ -2,6 +2,11 @@
 `liveguard emulate` (another subprocess), stepping N up until p99 added forwarding latency passes
 5 ms (bounded: at most MAX_STEP_CALLS calls, 127.0.0.1 only, stops by itself).
 
+With two cores or more the relay runs alone on the first, and the emulator, the echo relay and the
+callers (this process) share the second (`--no-pin` lets the OS place them): the question is what
+the relay carries, and the load generators must not preempt it. When they cannot keep up, the
+emulator's own figures (docs/benchmarks.md) say where that happens.
+
 Calls arrive spread out (ARRIVALS_PER_S), as on a phone line; each follows a script of `--turns`
 caller turns. The figures are taken over a steady window that opens SETTLE_S after the last
 arrival and lasts `--window-s`, while every call is up (`all_calls_up_in_window` says so), from
@@ -18,8 +23,8 @@ Reported per step:
 - added forwarding latency p50/p99, each direction: the relay's own histogram of
   `liveguard_frame_forwarding_seconds` (up: caller message received -> on the upstream socket;
   down: upstream message received -> its Twilio media message written) plus the event-loop lag
-  every arriving frame waits before that (`liveguard_event_loop_lag_seconds`), minus the same two
-  figures of the echo relay;
+  every arriving frame waits before that (`liveguard_event_loop_lag_seconds`, charged in full),
+  minus the echo relay's own time per message;
 - relay memory per call: (peak RSS with N calls up - idle RSS) / N;
 - the most concurrent calls with p99 added forwarding latency <= 5 ms (both directions), no
   errors and no unanswered turn.
@@ -327,8 +332,10 @@ async def run_step(
         name: {p: hist_quantile(hist, p) for p in (0.5, 0.99)}
         for name, hist in (("up", up), ("down", down), ("lag", lag), ("eup", eup), ("elag", elag))
     }
+    # the relay's own time plus the loop lag it has (charged in full), minus the time the echo
+    # relay spends on the same message in its handler
     added = {
-        f"{d}_p{int(p * 100)}": ms(q[d][p] + q["lag"][p] - q["eup"][p] - q["elag"][p])
+        f"{d}_p{int(p * 100)}": ms(q[d][p] + q["lag"][p] - q["eup"][p])
         for d in ("up", "down")
         for p in (0.5, 0.99)
     }
@@ -363,6 +370,18 @@ async def run_step(
         "added_fwd_ms": added,
         "relay_rss_mb_per_call": round((peak_rss[0] - rss_idle) / max(1, n) / 2**20, 2),
     }
+
+
+def pin(rproc: subprocess.Popen, eproc: subprocess.Popen, xproc: subprocess.Popen) -> str:
+    """The relay alone on the first core; the emulator, the echo relay and the callers (this
+    process) on the second, so the load generators never preempt the relay."""
+    cpus = sorted(os.sched_getaffinity(0))
+    if len(cpus) < 2:
+        return "unpinned (one core)"
+    os.sched_setaffinity(rproc.pid, {cpus[0]})
+    for pid in (eproc.pid, xproc.pid, 0):
+        os.sched_setaffinity(pid, {cpus[1]})
+    return f"relay on core {cpus[0]}, emulator + echo + callers on core {cpus[1]}"
 
 
 def component_costs(frames: int = 3000) -> dict[str, float]:
@@ -421,11 +440,12 @@ async def main_async(args: argparse.Namespace) -> int:
         eproc, emu = start_emulator(env)
         rproc, relay = start_relay(env, emu, Path(tmp) / "logs", max(steps) + 10)
         xproc, echo = start_echo(env)
+        placement = pin(rproc, eproc, xproc) if args.pin else "unpinned"
         try:
             loop_kind = aio.loop_name()
             print(
                 f"# relay {relay['url']} -> emulator {emu['base_url']}; echo relay {echo['url']}"
-                f" (separate processes; event loop {loop_kind})",
+                f" (separate processes; event loop {loop_kind}; {placement})",
                 flush=True,
             )
             for n in steps:
@@ -472,6 +492,9 @@ def main() -> int:
     parser.add_argument("--turns", type=int, default=4, help="caller turns per call")
     parser.add_argument("--window-s", type=float, default=8.0, help="steady window per step")
     parser.add_argument("--direct", type=int, default=20, help="echo-relay calls per step")
+    parser.add_argument(
+        "--no-pin", dest="pin", action="store_false", help="let the OS place the processes"
+    )
     parser.add_argument("--budget-s", type=float, default=270.0, help="no new step after this")
     parser.add_argument("--serve-echo", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()

@@ -373,3 +373,32 @@ def test_batched_detection_with_the_gate_matches_alone(utterances) -> None:
 def test_gate_argument_is_checked() -> None:
     with pytest.raises(ValueError, match="gate_dbfs"):
         SpeechDetector(8000, gate_dbfs=3.0)
+
+
+def test_feed_gated_then_drain_batched_matches_alone(utterances) -> None:
+    """The relay's split: the gate decides on the spot, the model's windows are drained together
+    later (several frames may arrive before a drain) — same transitions as feeding alone."""
+    speech = quiet(2.0, 8000, -60.0) + to_8k_ulaw_round_trip(utterances["order"].pcm)
+    speech += quiet(2.0, 8000, -60.0)
+    streams = [speech, quiet(1.0, 8000, -60.0) + speech[: -8000 * 2]]
+    alone = [run(detector(8000), p) for p in streams]
+    dets = [detector(8000) for _ in streams]
+    got: list[list[SpeechTransition]] = [[] for _ in dets]
+    waiting: set[int] = set()
+    for n, i in enumerate(range(0, len(speech), 320)):
+        for k, (det, pcm) in enumerate(zip(dets, streams, strict=True)):
+            evs, undecided = det.feed_gated(pcm[i : i + 320])
+            got[k] += evs
+            if undecided:
+                waiting.add(k)
+        if n % 3 == 2 and waiting:  # a drain every third frame, as a batch timer would
+            ids = sorted(waiting)
+            for k, evs in zip(ids, vad.drain_batched([dets[k] for k in ids]), strict=True):
+                got[k] += evs
+            waiting.clear()
+    for k, evs in enumerate(vad.drain_batched(dets)):
+        got[k] += evs
+    got = [g + d.flush() for g, d in zip(got, dets, strict=True)]
+    assert [[e.kind for e in g] for g in got] == [["start", "end"]] * 2
+    for a, b in zip(alone, got, strict=True):
+        assert [(e.kind, round(e.t, 6)) for e in a] == [(e.kind, round(e.t, 6)) for e in b]
