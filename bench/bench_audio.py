@@ -8,8 +8,9 @@ Rows (each timed per frame, median / p99 / mean over --frames frames of real spe
   anti-alias filter: cheaper, but it aliases; it is the baseline for cost only).
 - Silero VAD (`SpeechDetector.feed`) per 20 ms at 8 kHz and 16 kHz. It runs one 32 ms window when
   one completes, so per-frame medians swing between 0 and 1 window: the mean is the fair figure.
-- the whole inbound phone path (Twilio `media` JSON -> base64 -> μ-law -> 8 kHz PCM -> VAD ->
-  8k->16k -> base64 -> `realtime_input` JSON as the SDK puts it on the wire) and outbound path
+- the whole inbound phone path as the relay runs it (Twilio `media` JSON -> base64 -> μ-law ->
+  8 kHz PCM -> the SDK's `realtime_input` text at rate=8000 -> one masked WebSocket frame -> VAD;
+  the baseline still resamples to 16 kHz with `ratecv`) and outbound path
   (24 kHz PCM -> 24k->8k -> μ-law -> base64 -> Twilio `media` JSON), and the same paths on
   audioop (no VAD, no anti-aliasing) as the baseline.
 - the quality figures the tests assert on (SINAD, alias/image rejection, gain at 3.4 kHz, delay).
@@ -43,6 +44,7 @@ from liveguard.audio import mulaw
 from liveguard.audio.clips import load_clip, reply_names, utterance_names
 from liveguard.audio.resample import Resampler
 from liveguard.audio.vad import SpeechDetector, detect_batched, get_session
+from liveguard.session.lean import audio_frame, masked_text_frame
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore", DeprecationWarning)
@@ -116,17 +118,17 @@ def row(name: str, samples: list[float], base: str = "") -> tuple[str, float, fl
 # --------------------------------------------------------------------------- paths
 
 
-def inbound_ours(det: SpeechDetector, up: Resampler) -> Callable[[bytes], bytes]:
+def inbound_ours(det: SpeechDetector) -> Callable[[bytes], bytes]:
+    """The relay's inbound path: the caller's 8 kHz audio goes up unresampled, as the lean wire's
+    masked WebSocket frame; the VAD here runs alone (unbatched), after the frame is built."""
+
     def step(msg: bytes) -> bytes:
         event = json.loads(msg)
         ulaw = base64.b64decode(event["media"]["payload"])
         pcm8 = mulaw.decode(ulaw)
+        frame = masked_text_frame(audio_frame(pcm8, 8000))
         det.feed(pcm8)
-        pcm16 = up.process(pcm8)
-        data = base64.b64encode(pcm16).decode("ascii")
-        return json.dumps(
-            {"realtime_input": {"audio": {"data": data, "mime_type": "audio/pcm;rate=16000"}}}
-        ).encode()
+        return frame
 
     return step
 
@@ -259,7 +261,7 @@ def scenario_rows(n: int, pcm24: list[bytes]) -> list[tuple]:
         means = []
         for gate in (-50.0, None):
             det = SpeechDetector(8000, gate_dbfs=gate)
-            inbound = timed(inbound_ours(det, Resampler(8000, 16000)), msgs)
+            inbound = timed(inbound_ours(det), msgs)
             outbound = timed(outbound_ours(Resampler(24000, 8000)), pcm24[: len(msgs)])
             pair = [a + b for a, b in zip(inbound, outbound, strict=True)]
             tag = "gated" if gate is not None else "ungated"
@@ -316,8 +318,8 @@ def main() -> None:
 
     msgs = twilio_messages(ulaw8)
     pcm24 = frames(speech(24000, 30), 24000, n + 200)
-    inbound = timed(inbound_ours(SpeechDetector(8000), Resampler(8000, 16000)), msgs)
-    inbound_novad = timed(inbound_ours(_NoVad(), Resampler(8000, 16000)), msgs)
+    inbound = timed(inbound_ours(SpeechDetector(8000)), msgs)
+    inbound_novad = timed(inbound_ours(_NoVad()), msgs)
     outbound = timed(outbound_ours(Resampler(24000, 8000)), pcm24)
     pair = [a + b for a, b in zip(inbound, outbound, strict=True)]
     pair_novad = [a + b for a, b in zip(inbound_novad, outbound, strict=True)]

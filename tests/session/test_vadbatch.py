@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import asyncio
 
+import pytest
+
 from liveguard.audio import mulaw
 from liveguard.audio.clips import load_clip
 from liveguard.audio.vad import SpeechDetector, SpeechTransition
-from liveguard.session.vadbatch import VadBatcher
+from liveguard.session.vadbatch import MAX_STREAMS_PER_RUN, VadBatcher
 
 FRAME = 320  # 20 ms at 8 kHz
 
@@ -24,10 +26,14 @@ def _alone(pcm: bytes) -> list[tuple[str, float]]:
     return [(tr.kind, round(tr.t, 6)) for tr in out]
 
 
-async def test_sessions_on_one_loop_share_batches_and_get_their_own_transitions() -> None:
+@pytest.mark.parametrize("sessions", [4, MAX_STREAMS_PER_RUN * 2 + 3])
+async def test_sessions_on_one_loop_share_batches_and_get_their_own_transitions(
+    sessions: int,
+) -> None:
+    """More sessions than one run decides: the rest are decided in the loop's next passes."""
     pcm = _speech()
     batcher = VadBatcher(asyncio.get_running_loop(), delay_s=0.005)
-    dets = [SpeechDetector(8000) for _ in range(4)]
+    dets = [SpeechDetector(8000) for _ in range(sessions)]
     got: list[list[SpeechTransition]] = [[] for _ in dets]
 
     def feed(k: int, chunk: bytes) -> None:

@@ -24,6 +24,9 @@ log = logging.getLogger(__name__)
 
 #: how long a window may wait for others to join its batch (a 32 ms window is the unit of speech)
 BATCH_DELAY_S = 0.01
+#: streams decided per loop callback: a batch of 16 costs about 0.6 ms of model time (38 µs per
+#: stream against 47 at 32), so one flush never holds the loop — and every call's audio — long
+MAX_STREAMS_PER_RUN = 16
 
 Done = Callable[[list[SpeechTransition]], None]
 
@@ -64,13 +67,20 @@ class VadBatcher:
         self._pending.pop(detector, None)
 
     def flush(self) -> None:
-        """Decide every pending detector now."""
+        """Decide the pending detectors now, `MAX_STREAMS_PER_RUN` at a time: the rest go on in
+        the loop's next pass, after the audio that arrived meanwhile has been forwarded."""
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
-        pending, self._pending = self._pending, {}
-        if not pending:
+        if not self._pending:
             return
+        if len(self._pending) <= MAX_STREAMS_PER_RUN:
+            pending, self._pending = self._pending, {}
+        else:
+            items = list(self._pending.items())
+            pending = dict(items[:MAX_STREAMS_PER_RUN])
+            self._pending = dict(items[MAX_STREAMS_PER_RUN:])
+            self._timer = self._loop.call_later(0, self.flush)
         self.batches += 1
         self.streams += len(pending)
         try:
