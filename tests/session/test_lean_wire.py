@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import json
+from collections.abc import AsyncIterator
 
 import pytest
 from google.genai import types
@@ -172,23 +174,30 @@ def test_bad_server_messages_fail_as_the_sdk_fails(raw) -> None:
     assert type(lean.value) is type(sdk.value)
 
 
-async def test_every_message_of_a_real_conversation_means_the_same_by_both_parsers() -> None:
+@contextlib.asynccontextmanager
+async def _upstream() -> AsyncIterator[tuple[Emulator, UpstreamConnection]]:
+    """An open connection to a healthy emulator that took the lean wire."""
     async with Emulator(scenario="healthy") as emu:
         up = UpstreamConnection(
             emu.client(), MODEL, types.LiveConnectConfig(response_modalities=["AUDIO"])
         )
         await up.open()
         try:
-            assert up.lean
-            await up.send_text("Hello there")
-            raws: list[bytes] = []
-            async with asyncio.timeout(20):
-                while True:
-                    raws.append(await up._ws.recv(decode=False))
-                    if b"turnComplete" in raws[-1]:
-                        break
+            assert up.lean  # the Gemini API client takes the lean path
+            yield emu, up
         finally:
             await up.close()
+
+
+async def test_every_message_of_a_real_conversation_means_the_same_by_both_parsers() -> None:
+    async with _upstream() as (_, up):
+        await up.send_text("Hello there")
+        raws: list[bytes] = []
+        async with asyncio.timeout(20):
+            while True:
+                raws.append(await up._ws.recv(decode=False))
+                if b"turnComplete" in raws[-1]:
+                    break
     lean_tr, sdk_tr = MessageTranslator(), MessageTranslator()
     audio = 0
     for raw in raws:
@@ -202,24 +211,15 @@ async def test_every_message_of_a_real_conversation_means_the_same_by_both_parse
 
 
 async def test_lean_path_is_used_and_the_emulator_receives_every_byte_at_8k() -> None:
-    async with Emulator(scenario="healthy") as emu:
-        up = UpstreamConnection(
-            emu.client(), MODEL, types.LiveConnectConfig(response_modalities=["AUDIO"])
-        )
-        await up.open()
-        try:
-            assert up.lean  # the Gemini API client takes the lean path
-            pcm = load_clip("check_order", 8000).pcm
-            frames = [pcm[i : i + 320] for i in range(0, 320 * 50, 320)]
-            for f in frames:
-                await up.send_audio(f, 8000)
-            await up.send_text("hello")  # the SDK path still works on the same socket
-            expected = sum(len(f) for f in frames)
-            for _ in range(200):
-                stats = emu.sessions[-1]
-                if stats.audio_bytes_received >= expected:
-                    break
-                await asyncio.sleep(0.01)
-            assert emu.sessions[-1].audio_bytes_received == expected
-        finally:
-            await up.close()
+    async with _upstream() as (emu, up):
+        pcm = load_clip("check_order", 8000).pcm
+        frames = [pcm[i : i + 320] for i in range(0, 320 * 50, 320)]
+        for f in frames:
+            await up.send_audio(f, 8000)
+        await up.send_text("hello")  # the SDK path still works on the same socket
+        expected = sum(len(f) for f in frames)
+        for _ in range(200):
+            if emu.sessions[-1].audio_bytes_received >= expected:
+                break
+            await asyncio.sleep(0.01)
+        assert emu.sessions[-1].audio_bytes_received == expected
