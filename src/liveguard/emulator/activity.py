@@ -123,6 +123,9 @@ class ActivityDetector:
         self._floor_db = -90.0
         self._carry = _EMPTY
         self._carry_rate = 0
+        self._raw = bytearray()  # the hot path's scratch buffers (one 20 ms frame)
+        self._i16 = np.frombuffer(self._raw, dtype=_I16)
+        self._f32 = _EMPTY
         self.samples_received = 0.0  # in seconds of audio, across rates
         self._frames_done = 0
         self.active = False
@@ -139,8 +142,18 @@ class ActivityDetector:
         """Consume one audio chunk; return the activity boundaries it completes (usually none)."""
         frame = max(1, rate * FRAME_MS // 1000)
         if rate == self._carry_rate and len(pcm16) == 2 * frame and not len(self._carry):
-            # the hot path (50 a second per session): exactly one 20 ms frame, nothing carried
-            x = np.frombuffer(pcm16, dtype=_I16).astype(_F32)
+            # the hot path (50 a second per session): exactly one 20 ms frame, nothing carried.
+            # The samples go through this detector's own buffers, not new arrays: the same
+            # float32 values and dot product as `np.frombuffer(...).astype(np.float32)`, for
+            # half the cost.
+            raw = self._raw
+            if len(raw) != len(pcm16):
+                raw = self._raw = bytearray(len(pcm16))
+                self._i16 = np.frombuffer(raw, dtype=_I16)
+                self._f32 = np.empty(frame, dtype=_F32)
+            raw[:] = pcm16
+            x = self._f32
+            x[:] = self._i16
             level = 10.0 * _log10(float(x.dot(x)) / frame / _FULL_SCALE + 1e-12)
             return self._level(level, frame / rate)
         usable = len(pcm16) - (len(pcm16) % 2)

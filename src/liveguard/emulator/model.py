@@ -526,30 +526,34 @@ class EmulatedSession:
 
     def _audio(self, data: bytes, mime: str | None, now: float) -> list[Output]:
         rate = parse_pcm_rate(mime)
-        seconds = len(data) / 2 / rate
-        self.stats.audio_frames_received += 1
-        self.stats.audio_bytes_received += len(data)
-        self.stats.audio_seconds_received += seconds
+        size = len(data)
+        seconds = size / 2 / rate
+        stats = self.stats
+        stats.audio_frames_received += 1
+        stats.audio_bytes_received += size
+        stats.audio_seconds_received += seconds
         self._audio_offset_s += seconds
-        if self._detector is None:  # manual activity detection
+        detector = self._detector
+        if detector is None:  # manual activity detection
             if not self._manual_open:
-                self.stats.audio_frames_ignored += 1
+                stats.audio_frames_ignored += 1
                 return []
             self._manual_audio_s += seconds
             self._append_turn_audio(data, rate)
             return []
+        recent = self._recent
         if rate != self._turn_rate:
             self._turn_rate = rate
-            self._recent.clear()
+            recent.clear()
             self._recent_bytes = 0
-        self._recent.append(data)
-        self._recent_bytes += len(data)
-        limit = int(self._preroll_s * rate * 2) + len(data)
-        recent = self._recent
-        while self._recent_bytes - len(recent[0]) >= limit:
-            self._recent_bytes -= len(recent.popleft())
-        was_active = self._detector.active
-        events = self._detector.feed(data, rate)
+        recent.append(data)
+        kept = self._recent_bytes + size
+        limit = int(self._preroll_s * rate * 2) + size
+        while kept - len(recent[0]) >= limit:
+            kept -= len(recent.popleft())
+        self._recent_bytes = kept
+        was_active = detector.active
+        events = detector.feed(data, rate)
         if not events:  # the common case: no boundary in this frame
             if was_active:
                 self._append_turn_audio(data, rate)

@@ -77,6 +77,7 @@ class Pump:
         self._timer_at: float | None = None
         self._fragments: list[Frame] = []
         self._poll_held = False
+        self._failed = False  # this pump failed the connection: later frames are not read
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -105,7 +106,7 @@ class Pump:
 
     def frame(self, frame: Frame) -> None:
         """One data frame parsed by websockets (called from `process_event`)."""
-        if self.done.done():
+        if self.done.done() or self._failed:
             return
         if frame.opcode is _CONT or not frame.fin or self._fragments:
             try:
@@ -125,7 +126,7 @@ class Pump:
         The SDK's audio frame is recognised on its bytes (`parse_sdk_audio`: ASCII, so the UTF-8
         check cannot fail); anything else is decoded (text) and parsed in full, as before.
         """
-        if self.done.done():
+        if self.done.done() or self._failed:
             return
         try:
             audio = parse_sdk_audio(payload)
@@ -161,6 +162,10 @@ class Pump:
             return None
 
     def _fail(self, code: int, reason: str) -> None:
+        """Fail the connection as websockets does. Frames websockets already parsed from the same
+        read are ignored, as every later byte is: what the model sees does not depend on how the
+        client's bytes were cut into reads."""
+        self._failed = True
         conn = self.conn
         if conn.protocol.state is State.OPEN:
             conn.protocol.fail(code, reason)
@@ -189,16 +194,20 @@ class Pump:
                 self.finish("close", 1007, INVALID_ARGUMENT)
                 return
             outputs = model.handle_client(msg, now)
-        if self._emit(outputs):
+        if outputs and self._emit(outputs):
             return
-        self._arm()
+        deadline = model.next_deadline()
+        if deadline != self._timer_at:  # usually unchanged: no timer churn per frame
+            self._set_timer(deadline)
 
     # ------------------------------------------------------------------ time
 
     def _arm(self) -> None:
         deadline = self.model.next_deadline()
-        if deadline == self._timer_at:
-            return
+        if deadline != self._timer_at:
+            self._set_timer(deadline)
+
+    def _set_timer(self, deadline: float | None) -> None:
         if self._timer is not None:
             self._timer.cancel()
         self._timer_at = deadline

@@ -34,7 +34,7 @@ from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
 from websockets.frames import DATA_OPCODES as _DATA_OPCODES
 from websockets.frames import Frame, Opcode, apply_mask
-from websockets.protocol import State
+from websockets.protocol import Protocol, State
 from websockets.streams import StreamReader
 
 from liveguard.emulator.pump import INTERNAL, Pump
@@ -68,6 +68,7 @@ SCENARIO_HEADER = "x-liveguard-scenario"
 DEFAULT_MAX_FRAME_BYTES = 2 * 2**20  # largest client frame accepted (a JPEG video frame fits)
 MAX_PENDING_PONGS = 8  # delayed pongs in flight per connection; more are dropped
 _AT_EOF = StreamReader.at_eof.__code__  # where websockets' parser waits between two frames
+_PARSE = Protocol.parse.__code__
 _OPEN = State.OPEN
 
 BAD_KEY = "API key not valid. Please pass a valid API key."
@@ -162,6 +163,7 @@ class SessionStats:
     frames_received: int = 0
     bytes_received: int = 0
     frames_sent: int = 0
+    frames_fast_read: int = 0  # data frames cut out of the stream by the fast reader
     setup_complete: bool = False
     pings_received: int = 0
     pongs_delayed: int = 0
@@ -207,8 +209,8 @@ class _EmulatorConnection(ServerConnection):
         self.stats: SessionStats | None = None
         #: after setup, data frames go straight to the pump instead of recv()'s queue
         self.pump: Pump | None = None
-        #: frames the fast reader delivered (tests check it is used)
-        self.fast_frames = 0
+        #: the server's `fast_reader` option: may data frames bypass websockets' parser
+        self.fast_reader = True
         self._fast = False
         self._fast_limit = 0
         self._rbuf = b""  # the start of a frame the fast reader has not got whole yet
@@ -257,6 +259,7 @@ class _EmulatorConnection(ServerConnection):
             return False
         if (
             self.pump is None
+            or not self.fast_reader
             or protocol.state is not _OPEN
             or current_size is not None
             or protocol.extensions
@@ -264,10 +267,12 @@ class _EmulatorConnection(ServerConnection):
             or protocol.reader.eof
         ):
             return False
-        gen = protocol.parser
+        outer, gen = None, protocol.parser  # websockets' parse() waiting in reader.at_eof()
         while (inner := getattr(gen, "gi_yieldfrom", None)) is not None:
-            gen = inner
-        if getattr(gen, "gi_code", None) is not _AT_EOF:
+            outer, gen = gen, inner
+        if getattr(gen, "gi_code", None) is not _AT_EOF or (
+            getattr(outer, "gi_code", None) is not _PARSE  # not discard(): it waits there too
+        ):
             return False
         self._fast_limit = min(limits) if limits else 2**63
         return True
@@ -288,7 +293,8 @@ class _EmulatorConnection(ServerConnection):
         pos = 0
         protocol = self.protocol
         pump = self.pump
-        assert pump is not None
+        stats = self.stats
+        assert pump is not None and stats is not None
         while n - pos >= 2:
             b0 = buf[pos]
             b1 = buf[pos + 1]
@@ -316,7 +322,7 @@ class _EmulatorConnection(ServerConnection):
                 return
             payload = apply_mask(buf[head:end], buf[head - 4 : head])
             pos = end
-            self.fast_frames += 1
+            stats.frames_fast_read += 1
             pump.message(b0 == 0x81, payload)
         else:
             self._rbuf = buf[pos:] if pos < n else b""
@@ -389,6 +395,7 @@ class Emulator:
         max_frame_bytes: int = DEFAULT_MAX_FRAME_BYTES,
         setup_timeout_s: float = 60.0,
         max_sessions_kept: int = 10_000,
+        fast_reader: bool = True,
     ) -> None:
         self.host = host
         self.port = port
@@ -398,6 +405,8 @@ class Emulator:
         self.max_frame_bytes = max_frame_bytes
         self.setup_timeout_s = setup_timeout_s
         self.max_sessions_kept = max_sessions_kept
+        #: False: every frame goes through websockets' parser (tests compare the two readers)
+        self.fast_reader = fast_reader
         self.sessions: list[SessionStats] = []
         #: (loop time, seconds late) of a 50 ms heartbeat: how far the event loop lags behind its
         #: schedule under load, i.e. how late frames and model deadlines are served (bounded).
@@ -417,9 +426,11 @@ class Emulator:
         """Load the default scenario (ScenarioError if bad), make TLS material, start serving."""
         from liveguard.emulator.model import ResumptionStore
         from liveguard.emulator.scenario import builtin_scenarios, load_scenario
+        from liveguard.emulator.speech import warm_up
 
         self._builtin = dict(builtin_scenarios())
         self._default_scenario = load_scenario(self.scenario)
+        warm_up()
         self._store = ResumptionStore()
         self._tls = make_tls(self.state_dir, extra_hosts=(self.host,))
         self._server = await serve(
@@ -561,6 +572,7 @@ class Emulator:
             path=target.partition("?")[0],
         )
         conn.stats = stats
+        conn.fast_reader = self.fast_reader
         self._record(stats)
         try:
             await self._serve(conn, stats, target)

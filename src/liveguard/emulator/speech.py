@@ -17,6 +17,7 @@ from liveguard.audio.clips import (
     clip_text,
     identify_utterance,
     load_clip,
+    reply_names,
     resample_pcm16,
     utterance_names,
 )
@@ -30,6 +31,7 @@ __all__ = [
     "match_utterance_text",
     "reply_seconds",
     "transcribe",
+    "warm_up",
 ]
 
 OUTPUT_RATE = 24000
@@ -65,6 +67,16 @@ def match_utterance_text(text: str) -> str | None:
         if words and f" {words} " in norm:
             return name
     return None
+
+
+def warm_up() -> None:
+    """Build the recogniser's references and the 24 kHz reply clips now (about 25 ms, once per
+    process), not in the first turns, where they would stall every session."""
+    for name in reply_names():
+        load_clip(name, OUTPUT_RATE)
+    names = utterance_names()
+    if names:
+        identify_utterance(load_clip(names[0]).pcm)
 
 
 def transcribe(pcm: bytes, rate: int, placeholder: str) -> tuple[str | None, str]:
