@@ -36,8 +36,10 @@ import argparse
 import asyncio
 import base64
 import contextlib
+import gc
 import json
 import os
+import random
 import signal
 import sys
 import tempfile
@@ -51,6 +53,7 @@ from websockets.frames import Opcode
 from websockets.protocol import State
 
 from benchlib import percentile
+from liveguard import aio
 from liveguard.audio.clips import load_clip, utterance_names
 from liveguard.emulator.tls import client_ssl_context
 
@@ -195,6 +198,10 @@ class Session:
         self._speech_frames = 0
         self._speech_end: float | None = None
         self._first_audio_seen = True
+        # Callers are not in step: each session starts at its own point of its first cycle, so
+        # turns end (and replies start) spread over time, not in bursts of every N-th session.
+        self._next_cycle()
+        self._pos = random.Random(index).randrange(len(self._plan))
 
     async def open(self) -> None:
         uri = self.ready["base_url"].replace("https://", "wss://") + PATH
@@ -239,12 +246,8 @@ class Session:
         if ws.protocol.state is not State.OPEN:
             self.result.error = f"connection closed: {ws.close_code} {ws.close_reason}"
             return
-        if self._pos >= len(self._plan):  # next cycle: an utterance then 3 s of silence
-            utt = self.utterances[self._u]
-            self._u = (self._u + 1) % len(self.utterances)
-            self._plan = [f.encode() for f in utt] + [self.silence.encode()] * SILENCE_FRAMES
-            self._speech_frames = len(utt)
-            self._pos = 0
+        if self._pos >= len(self._plan):
+            self._next_cycle()
         ws.protocol.send_text(self._plan[self._pos])
         ws.send_data()
         self.result.frames_sent += 1
@@ -252,6 +255,14 @@ class Session:
         if self._pos == self._speech_frames:
             self._speech_end = now
             self._first_audio_seen = False
+
+    def _next_cycle(self) -> None:
+        """Plan the next cycle: an utterance, then 3 s of silence."""
+        utt = self.utterances[self._u]
+        self._u = (self._u + 1) % len(self.utterances)
+        self._plan = [f.encode() for f in utt] + [self.silence.encode()] * SILENCE_FRAMES
+        self._speech_frames = len(utt)
+        self._pos = 0
 
     async def close(self) -> None:
         if self.ws is not None:
@@ -313,6 +324,11 @@ async def run_level(
             await s.open()
 
     await asyncio.gather(*(open_one(s) for s in sessions))
+    # The load must not stall itself: a full collection over hundreds of connections pauses every
+    # sender for tens of ms, which would show up as lateness and hide the emulator's own figures.
+    # The window is bounded (seconds of audio), so collection waits until it is over.
+    aio.freeze_startup_heap()
+    gc.disable()
     await asyncio.sleep(0.5)
     c0, w0 = _cpu(proc), time.monotonic()
     await asyncio.sleep(1.5)
@@ -334,6 +350,7 @@ async def run_level(
     load_cpu = (_cpu(me) - m0) / (w1 - w0)
     other_cpu = (_machine_busy() - b0) / (w1 - w0) - active_cpu - load_cpu
     await asyncio.sleep(0.5)
+    gc.enable()
     for s in sessions:
         await s.close()
 
@@ -499,7 +516,7 @@ def main() -> int:
     parser.add_argument("--profile", help="write a cProfile of the emulator process here")
     args = parser.parse_args()
     args.seconds = min(max(args.seconds, 5.0), 120.0)
-    return asyncio.run(main_async(args))
+    return aio.run(main_async(args))
 
 
 if __name__ == "__main__":

@@ -38,6 +38,17 @@ def test_chunk_size_does_not_change_boundaries():
     assert [e.kind for e in odd] == ["start", "end"]
 
 
+def test_digital_silence_shortcut_tracks_the_floor_like_the_general_path():
+    # speech, digital silence, speech: the 20 ms hot path (with its all-zero shortcut) and the
+    # general path (3200-byte chunks) must agree on the noise floor and every boundary
+    pcm = speech_pcm("check_order", 0.5, 2.0) + speech_pcm("order_number", 0.3, 1.0)
+    hot, general = ActivityDetector(VadConfig()), ActivityDetector(VadConfig())
+    assert [(e.kind, round(e.offset_s, 3)) for e in _feed(hot, pcm, 640)] == [
+        (e.kind, round(e.offset_s, 3)) for e in _feed(general, pcm, 3200)
+    ]
+    assert hot._floor_db == pytest.approx(general._floor_db)
+
+
 def test_silence_and_quiet_noise_are_not_activity():
     rng = np.random.default_rng(3)
     noise = rng.normal(0, 40, 16000 * 5).astype("<i2").tobytes()  # about -58 dBFS

@@ -35,6 +35,7 @@ _EMPTY = np.zeros(0, dtype=np.float32)
 _I16 = np.dtype("<i2")  # a dtype object: a "<i2" string is parsed again on every call
 _F32 = np.float32
 _log10 = math.log10
+_SILENCE_DB = 10.0 * _log10(1e-12)  # the level of an all-zero frame, as computed below
 
 
 @dataclass(frozen=True, slots=True)
@@ -146,6 +147,8 @@ class ActivityDetector:
             # The samples go through this detector's own buffers, not new arrays: the same
             # float32 values and dot product as `np.frombuffer(...).astype(np.float32)`, for
             # half the cost.
+            if pcm16.count(0) == len(pcm16):  # digital silence (muted or idle callers): no math
+                return self._level(_SILENCE_DB, frame / rate)
             raw = self._raw
             if len(raw) != len(pcm16):
                 raw = self._raw = bytearray(len(pcm16))
