@@ -387,12 +387,7 @@ class EmulatedSession:
         elif msg.kind == "setup":  # a second setup: the service rejects it
             out = self._close(1007, INVALID_ARGUMENT, now)
         # context_update: accepted; the emulated model's answers do not depend on it
-        if self.closed:
-            return out
-        queue = self._queue
-        if not queue or queue[0][0] > now:  # nothing due (poll would return [])
-            return out
-        return out + self.poll(now)
+        return self._then_due(out, now)
 
     def handle_audio(self, data: bytes, mime_type: str, now: float) -> list[Output]:
         """`handle_client` for one `realtimeInput.audio` blob, without building the message.
@@ -403,7 +398,10 @@ class EmulatedSession:
         if self.closed:
             return []
         self.stats.frames_received += 1
-        out = self._audio(data or b"", mime_type, now)
+        return self._then_due(self._audio(data or b"", mime_type, now), now)
+
+    def _then_due(self, out: list[Output], now: float) -> list[Output]:
+        """`out` followed by everything due by `now` (unless the message closed the session)."""
         if self.closed:
             return out
         queue = self._queue
