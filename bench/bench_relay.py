@@ -50,7 +50,7 @@ from pathlib import Path
 import aiohttp
 import psutil
 
-from benchlib import start_ready, stop
+from benchlib import line_chart_svg, start_ready, stop
 from liveguard import aio
 from liveguard.audio import mulaw
 from liveguard.audio.clips import load_clip
@@ -444,6 +444,30 @@ def component_costs(frames: int = 3000) -> dict[str, float]:
     }
 
 
+def relay_chart(rows: list[dict]) -> str:
+    """Two charts side by side: added p99 latency per direction (log scale, the 5 ms rule) and
+    relay CPU per 20 ms of call, against concurrent calls."""
+    latency = line_chart_svg(
+        "added forwarding latency p99",
+        "concurrent calls",
+        "ms",
+        {d: [(r["calls"], r["added_fwd_ms"][f"{d}_p99"]) for r in rows] for d in ("up", "down")},
+        limit=(5.0, "5 ms"),
+        log_y=True,
+    )
+    cpu = line_chart_svg(
+        "relay CPU",
+        "concurrent calls",
+        "µs per 20 ms of call",
+        {"relay process": [(r["calls"], r["relay_cpu_us_per_20ms_of_call"]) for r in rows]},
+        limit=(100.0, "100 µs"),
+    )
+    return (
+        '<svg xmlns="http://www.w3.org/2000/svg" width="1040" height="300">'
+        f'<g>{latency}</g><g transform="translate(520 0)">{cpu}</g></svg>'
+    )
+
+
 async def main_async(args: argparse.Namespace) -> int:
     steps = [min(int(s), MAX_STEP_CALLS) for s in args.steps.split(",") if s.strip()]
     print(json.dumps({"relay_components_us_per_20ms_frame": component_costs()}), flush=True)
@@ -484,6 +508,9 @@ async def main_async(args: argparse.Namespace) -> int:
             stop(rproc)
             stop(xproc)
             stop(eproc)
+    if args.svg and rows:
+        await asyncio.to_thread(Path(args.svg).write_text, relay_chart(rows))
+        print(f"# chart: {args.svg}", flush=True)
     # the four figures; CPU and memory from the largest step that passed (else the first)
     ref = next((r for r in rows if r["calls"] == best), rows[0] if rows else None)
     if ref is not None:
@@ -514,6 +541,7 @@ def main() -> int:
     parser.add_argument(
         "--all-steps", action="store_true", help="run every step, not only until one misses 5 ms"
     )
+    parser.add_argument("--svg", help="also write the figures as an SVG chart here")
     parser.add_argument("--budget-s", type=float, default=270.0, help="no new step after this")
     parser.add_argument("--serve-echo", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
