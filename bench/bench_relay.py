@@ -27,16 +27,21 @@ Reported per step:
   minus the echo relay's own time per message;
 - relay memory per call: (peak RSS with N calls up - idle RSS) / N;
 - the most concurrent calls with p99 added forwarding latency <= 5 ms (both directions), no
-  errors and no unanswered turn.
+  errors and no unanswered turn;
+- the load side's CPU over the window (callers, emulator and echo relay, on their one core):
+  above LOAD_SIDE_BUSY the step is `load_limited` — its frames reach the relay bunched, so its
+  latencies overstate the relay's. The callers (this process) run on uvloop and do not collect
+  garbage during a step.
 
 Usage: .venv/bin/python bench/bench_relay.py [--steps 25,50,100,150,200,300] [--direct 20]
-(LIVEGUARD_LOOP=asyncio runs both relays on asyncio's loop instead of uvloop.)
+(LIVEGUARD_LOOP=asyncio runs both relays and the callers on asyncio's loop instead of uvloop.)
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import json
 import os
 import re
@@ -62,6 +67,9 @@ UTTERANCES = ["check_order", "order_number", "opening_hours", "thanks_bye"]
 MAX_STEP_CALLS = 400  # hard bound whatever the command line says
 ARRIVALS_PER_S = 40  # calls arrive spread out, as on a phone line, not all in one instant
 SETTLE_S = 3.0  # after the last arrival, before the steady window opens
+#: cores the load side (callers, emulator, echo relay: pinned to one core) may use before its own
+#: queueing starts to bunch the frames it sends: past it a step is marked `load_limited`
+LOAD_SIDE_BUSY = 0.9
 
 
 def script_for(turns: int, offset: int) -> dict:
@@ -258,11 +266,26 @@ def ms(x: float) -> float:
 # --------------------------------------------------------------------------- one step
 
 
+def _cpu_s(procs: list[psutil.Process]) -> float:
+    total = 0.0
+    for proc in procs:
+        t = proc.cpu_times()
+        total += t.user + t.system
+    return total
+
+
 async def run_step(
-    n: int, args: argparse.Namespace, relay: dict, echo: dict, rproc: subprocess.Popen
+    n: int,
+    args: argparse.Namespace,
+    relay: dict,
+    echo: dict,
+    rproc: subprocess.Popen,
+    load_side: list[psutil.Process],
 ) -> dict:
     """One step of `n` calls: arrivals spread over the ramp, the figures taken over a steady
-    window once every call is up (setup is reported per call, apart)."""
+    window once every call is up (setup is reported per call, apart). `load_side` are the
+    processes that feed the relay (callers, emulator, echo relay): their CPU over the window
+    says whether they kept up."""
     ps = psutil.Process(rproc.pid)
     ramp_s = max(1.0, n / ARRIVALS_PER_S)
     window_at = ramp_s + SETTLE_S
@@ -281,7 +304,7 @@ async def run_step(
         async def snapshot(name: str, at: float) -> None:
             await asyncio.sleep(max(0.0, t0 + at - time.monotonic()))
             m, e = await scrape(http, relay["url"]), await scrape(http, echo["url"])
-            snaps[name] = (ps.cpu_times(), time.monotonic(), m, e)
+            snaps[name] = (ps.cpu_times(), time.monotonic(), m, e, _cpu_s(load_side))
 
         async def call(i: int):
             await asyncio.sleep(i * ramp_s / n)
@@ -295,6 +318,10 @@ async def run_step(
             await asyncio.sleep(i * ramp_s / max(1, args.direct))
             return await echo_call(http, echo["url"], args.window_s + SETTLE_S + ramp_s)
 
+        # the callers must not stall themselves: no collection during the (bounded) step, or
+        # its pauses would reach the relay as bursts of frames and pass for the relay's lag
+        aio.freeze_startup_heap()
+        gc.disable()
         samp = asyncio.create_task(sampler())
         window = asyncio.gather(
             snapshot("w0", window_at), snapshot("w1", window_at + args.window_s)
@@ -306,6 +333,7 @@ async def run_step(
         )
         await window
         samp.cancel()
+        gc.enable()
         cpu1 = ps.cpu_times()
         wall = time.monotonic() - t0
     frames_up = unanswered = errors = 0
@@ -321,7 +349,8 @@ async def run_step(
         first_end = min(first_end, i * ramp_s / n + r.summary.get("duration_s", 0.0))
     direct_errors = sum(1 for r in results[n:] if isinstance(r, BaseException))
     cpu_all = (cpu1.user + cpu1.system) - (cpu0.user + cpu0.system)
-    (c0, w0, m0, e0), (c1, w1, m1, e1) = snaps["w0"], snaps["w1"]
+    (c0, w0, m0, e0, l0), (c1, w1, m1, e1, l1) = snaps["w0"], snaps["w1"]
+    load_cores = (l1 - l0) / (w1 - w0)
     cpu_w = (c1.user + c1.system) - (c0.user + c0.system)
     h, e = hist_delta(m0, m1), hist_delta(e0, e1)
     up, down, lag = h.get("up", {}), h.get("down", {}), h.get("lag", {})
@@ -369,6 +398,8 @@ async def run_step(
         "direct_errors": direct_errors,
         "added_fwd_ms": added,
         "relay_rss_mb_per_call": round((peak_rss[0] - rss_idle) / max(1, n) / 2**20, 2),
+        "load_side_cpu_cores": round(load_cores, 2),
+        "load_limited": load_cores > LOAD_SIDE_BUSY,
     }
 
 
@@ -480,6 +511,7 @@ async def main_async(args: argparse.Namespace) -> int:
         rproc, relay = start_relay(env, emu, Path(tmp) / "logs", max(steps) + 10)
         xproc, echo = start_echo(env)
         placement = pin(rproc, eproc, xproc) if args.pin else "unpinned"
+        load_side = [psutil.Process(), psutil.Process(eproc.pid), psutil.Process(xproc.pid)]
         try:
             loop_kind = aio.loop_name()
             print(
@@ -491,7 +523,7 @@ async def main_async(args: argparse.Namespace) -> int:
                 if time.monotonic() > deadline:
                     print(f"# time budget of {args.budget_s:.0f} s used; stopping", flush=True)
                     break
-                res = await run_step(n, args, relay, echo, rproc)
+                res = await run_step(n, args, relay, echo, rproc, load_side)
                 rows.append(res)
                 print(json.dumps(res), flush=True)
                 ok = (
@@ -547,7 +579,7 @@ def main() -> int:
     args = parser.parse_args()
     if args.serve_echo:
         return serve_echo()
-    return asyncio.run(main_async(args))
+    return aio.run(main_async(args))
 
 
 if __name__ == "__main__":
