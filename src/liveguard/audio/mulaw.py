@@ -2,7 +2,7 @@
 
 Lookup tables are built once from the G.711 formula, so there is no runtime dependency on the
 stdlib `audioop` (deprecated in 3.11, removed in 3.13). They are bit-exact with `audioop.ulaw2lin`
-and `audioop.lin2ulaw` over every code and every int16 value (tested). Cost: about 1.5 µs per
+and `audioop.lin2ulaw` over every code and every int16 value (tested). Cost: about 2-3 µs per
 20 ms frame each way (see docs/audio.md).
 """
 
@@ -49,9 +49,23 @@ def decode_array(ulaw: bytes | bytearray | memoryview) -> np.ndarray:
     return _DECODE[np.frombuffer(ulaw, dtype=np.uint8)]
 
 
+# the decode table split into each sample's low and high byte, for `bytes.translate`
+_DECODE_LO = _DECODE.view(np.uint8)[0::2].tobytes()
+_DECODE_HI = _DECODE.view(np.uint8)[1::2].tobytes()
+
+
 def decode(ulaw: bytes | bytearray | memoryview) -> bytes:
-    """μ-law bytes -> PCM16 little-endian bytes (twice as long)."""
-    return _DECODE[np.frombuffer(ulaw, dtype=np.uint8)].tobytes()
+    """μ-law bytes -> PCM16 little-endian bytes (twice as long).
+
+    Two `bytes.translate` passes (each sample's low byte, then its high byte) interleaved by slice
+    assignment: all in C, half the cost of a numpy table lookup on a 160-byte frame, which is what
+    the relay decodes 50 times a second per call.
+    """
+    codes = bytes(ulaw)
+    out = bytearray(2 * len(codes))
+    out[0::2] = codes.translate(_DECODE_LO)
+    out[1::2] = codes.translate(_DECODE_HI)
+    return bytes(out)
 
 
 def encode_array(samples: np.ndarray) -> bytes:
