@@ -41,7 +41,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import gc
 import json
 import os
 import re
@@ -55,7 +54,7 @@ from pathlib import Path
 import aiohttp
 import psutil
 
-from benchlib import line_chart_svg, start_ready, stop
+from benchlib import line_chart_svg, no_gc_pauses, start_ready, stop
 from liveguard import aio
 from liveguard.audio import mulaw
 from liveguard.audio.clips import load_clip
@@ -318,22 +317,18 @@ async def run_step(
             await asyncio.sleep(i * ramp_s / max(1, args.direct))
             return await echo_call(http, echo["url"], args.window_s + SETTLE_S + ramp_s)
 
-        # the callers must not stall themselves: no collection during the (bounded) step, or
-        # its pauses would reach the relay as bursts of frames and pass for the relay's lag
-        aio.freeze_startup_heap()
-        gc.disable()
-        samp = asyncio.create_task(sampler())
-        window = asyncio.gather(
-            snapshot("w0", window_at), snapshot("w1", window_at + args.window_s)
-        )
-        results = await asyncio.gather(
-            *(call(i) for i in range(n)),
-            *(direct(i) for i in range(args.direct)),
-            return_exceptions=True,
-        )
-        await window
-        samp.cancel()
-        gc.enable()
+        with no_gc_pauses():  # the callers' own pauses would pass for the relay's lag
+            samp = asyncio.create_task(sampler())
+            window = asyncio.gather(
+                snapshot("w0", window_at), snapshot("w1", window_at + args.window_s)
+            )
+            results = await asyncio.gather(
+                *(call(i) for i in range(n)),
+                *(direct(i) for i in range(args.direct)),
+                return_exceptions=True,
+            )
+            await window
+            samp.cancel()
         cpu1 = ps.cpu_times()
         wall = time.monotonic() - t0
     frames_up = unanswered = errors = 0

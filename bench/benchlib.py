@@ -7,10 +7,15 @@ line, and stop them (bounded) whatever happens.
 
 from __future__ import annotations
 
+import contextlib
+import gc
 import json
 import math
 import signal
 import subprocess
+from collections.abc import Iterator
+
+from liveguard import aio
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -21,6 +26,19 @@ def percentile(values: list[float], q: float) -> float:
     k = (len(v) - 1) * q
     lo, hi = int(k), min(int(k) + 1, len(v) - 1)
     return v[lo] + (v[hi] - v[lo]) * (k - lo)
+
+
+@contextlib.contextmanager
+def no_gc_pauses() -> Iterator[None]:
+    """A load generator must not stall itself: a full collection over hundreds of connections
+    pauses every sender for tens of ms, and the system under test would be blamed for the bunched
+    frames. Freeze what exists and collect nothing inside (a bounded step), whatever happens."""
+    aio.freeze_startup_heap()
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
 
 
 def start_ready(cmd: list[str], env: dict | None = None) -> tuple[subprocess.Popen, dict]:

@@ -19,7 +19,6 @@ from hypothesis import strategies as st
 from test_wire_parse import SDK_FRAMES
 from websockets.frames import Frame, Opcode
 
-from liveguard.emulator.pump import binary_frame_header
 from liveguard.emulator.wire import (
     ClientMessage,
     ServerFrameError,
@@ -28,6 +27,7 @@ from liveguard.emulator.wire import (
     parse_client_frame,
     parse_sdk_audio,
 )
+from liveguard.wsframe import FIN_BINARY, frame_header
 
 FAST = settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
@@ -176,7 +176,8 @@ def test_anything_unusual_steps_aside() -> None:
 def test_server_frame_header_is_what_websockets_writes() -> None:
     for n in (0, 1, 125, 126, 127, 1000, 65535, 65536, 70_000):
         data = bytes(n)
-        assert binary_frame_header(n) + data == Frame(Opcode.BINARY, data).serialize(mask=False)
+        expected = Frame(Opcode.BINARY, data).serialize(mask=False)
+        assert frame_header(FIN_BINARY, n) + data == expected
 
 
 def _generic_encode(msg: dict) -> bytes:

@@ -35,8 +35,9 @@ from liveguard.emulator.wire import (
     parse_client_frame,
     parse_sdk_audio,
 )
+from liveguard.wsframe import FIN_BINARY, frame_header
 
-__all__ = ["INTERNAL", "Pump", "binary_frame_header"]
+__all__ = ["INTERNAL", "Pump"]
 
 log = logging.getLogger("liveguard.emulator")
 
@@ -46,17 +47,6 @@ _TEXT = Opcode.TEXT
 _BINARY = Opcode.BINARY
 _CONT = Opcode.CONT
 _OPEN = State.OPEN
-
-
-def binary_frame_header(length: int) -> bytes:
-    """The header websockets' `Frame(BINARY, data).serialize(mask=False)` puts before `data`:
-    FIN, no RSV bits. The emulator declines compression, and even with permessage-deflate an
-    uncompressed frame (RSV1 clear) would be valid (RFC 7692 §6)."""
-    if length < 126:
-        return bytes((0x82, length))
-    if length < 65536:
-        return bytes((0x82, 126)) + length.to_bytes(2, "big")
-    return bytes((0x82, 127)) + length.to_bytes(8, "big")
 
 
 class Pump:
@@ -196,18 +186,16 @@ class Pump:
             outputs = model.handle_client(msg, now)
         if outputs and self._emit(outputs):
             return
-        deadline = model.next_deadline()
-        if deadline != self._timer_at:  # usually unchanged: no timer churn per frame
-            self._set_timer(deadline)
+        self._arm()
 
     # ------------------------------------------------------------------ time
 
     def _arm(self) -> None:
+        """One timer at the model's next deadline, re-armed only when it moved (usually it has
+        not: no timer churn per frame)."""
         deadline = self.model.next_deadline()
-        if deadline != self._timer_at:
-            self._set_timer(deadline)
-
-    def _set_timer(self, deadline: float | None) -> None:
+        if deadline == self._timer_at:
+            return
         if self._timer is not None:
             self._timer.cancel()
         self._timer_at = deadline
@@ -260,7 +248,7 @@ class Pump:
                     return True
                 if protocol.state is not _OPEN:  # closing: the socket ends the pump
                     break
-                chunks.append(binary_frame_header(len(data)))
+                chunks.append(frame_header(FIN_BINARY, len(data)))
                 chunks.append(data)
                 stats.frames_sent += 1
                 if "setupComplete" in payload:

@@ -21,13 +21,14 @@ import base64
 import binascii
 import json
 import os
-import struct
 from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
 from google.genai import _live_converters, errors, types
 from websockets.speedups import apply_mask
+
+from liveguard.wsframe import FIN_TEXT, frame_header
 
 __all__ = [
     "ModelAudioChunk",
@@ -61,15 +62,8 @@ def audio_frame(pcm: bytes, rate: int = 16000) -> str:
 def masked_text_frame(text: str) -> bytes:
     """`text` as one final, masked WebSocket text frame (what a client must send)."""
     payload = text.encode("utf-8")
-    n = len(payload)
-    if n < 126:
-        head = struct.pack("!BB", 0x81, 0x80 | n)
-    elif n < 1 << 16:
-        head = struct.pack("!BBH", 0x81, 0xFE, n)
-    else:
-        head = struct.pack("!BBQ", 0x81, 0xFF, n)
     mask = os.urandom(4)
-    return head + mask + apply_mask(payload, mask)
+    return frame_header(FIN_TEXT, len(payload), masked=True) + mask + apply_mask(payload, mask)
 
 
 @dataclass(frozen=True, slots=True)
