@@ -12,6 +12,7 @@ from relay_helpers import logs_by_session
 
 from liveguard.audio.clips import clip_text, load_clip
 from liveguard.caller import run_call
+from liveguard.transports import call as call_module
 
 
 def assert_complete(records: list[dict]) -> None:
@@ -76,6 +77,20 @@ async def test_phone_calls_turns_barge_in_and_dtmf(relay, emulator, tmp_path: Pa
     received = sorted(s.audio_frames_received for s in stats)
     sent = sorted(r.summary["frames_sent"] for r in results)
     assert received == sent
+
+
+async def test_a_backed_up_caller_socket_gets_model_audio_through_the_model_loop(
+    relay, monkeypatch
+) -> None:
+    """With the caller's socket over the write-now limit, model audio, marks and `clear` wait
+    for the model loop's drained sends instead of being written from the session's task: the
+    same call still plays, barges in and is answered."""
+    monkeypatch.setattr(call_module, "WRITE_NOW_LIMIT", -1)  # every socket counts as backed up
+    result = await run_call(relay.twilio_url, "barge-in")
+    (first, barged) = result.turns
+    assert barged["barged"] is True and barged["clear_received"] is True
+    assert barged["answered"] is True and first["heard_s"] > 0.2
+    assert result.summary["greeting_heard_s"] > 1.0 and result.summary["marks_echoed"] > 0
 
 
 def _start(sid: str = "MZbad") -> str:

@@ -187,3 +187,46 @@ async def test_bad_key_is_a_clear_config_error_without_retries(emulator):
     assert len(emulator.sessions) == 1  # one attempt, no reconnect loop
     assert isinstance(events[-1], ev.SessionEnded)
     assert [e.code for e in events if isinstance(e, ev.UpstreamClosed)] == [1007]
+
+
+@pytest.mark.parametrize("failing_sink", [False, True])
+async def test_deliver_now_and_the_stream_together_keep_every_item_in_order(
+    emulator, failing_sink: bool
+):
+    """The synchronous sink (what the relay uses to play model audio without a task hop) and the
+    iterator share one ordered stream: the sink is offered an item only while nothing is queued,
+    what it refuses is queued, and a sink that raises is dropped without losing its item."""
+    async with session_for(emulator, "healthy") as session, Call(session) as call:
+        offered: list[object] = []
+
+        def sink(item: object) -> bool:
+            offered.append(item)
+            if failing_sink and len(offered) == 7:
+                raise RuntimeError("sink bug")
+            if len(offered) % 3 == 0:
+                return False  # refused: the iterator gets it
+            call.items.append(item)
+            return True
+
+        session.deliver_now = sink
+        await call.wait_for(greeting_done, within=20)
+        mark = len(call.items)
+        await call.say("check_order")
+        answered = await call.wait_for(is_(ev.TurnAnswered), after=mark)
+        await call.wait_for(is_(ev.TurnComplete), after=call.items.index(answered))
+    # every event once, in emission order, whichever way it went (`call.events` begins once the
+    # session is open, the stream at its start)
+    streamed = [i.event if isinstance(i, AudioOut) else i for i in call.items]
+    streamed = [e for e in streamed if isinstance(e, ev.Event)]
+    assert len(call.events) > 50
+    assert streamed[-len(call.events) :] == call.events
+    refused = offered[2::3] if not failing_sink else offered[2:6:3]
+    iterated = [i for i in call.items if not any(i is o for o in offered)]
+    assert refused and all(any(r is i for i in call.items) for r in refused)
+    if failing_sink:
+        assert session.deliver_now is None and len(offered) == 7
+        assert any(i is offered[6] for i in call.items)  # the item the sink failed on
+        assert len(iterated) > 10  # everything after it came through the iterator
+    else:
+        assert session.deliver_now is sink and len(offered) > 10
+        assert sum(isinstance(i, AudioOut) for i in offered) > 5

@@ -29,7 +29,7 @@ from liveguard.guard.actions import FlushPlayback
 from liveguard.session.guarded import GuardedSession
 from liveguard.session.items import AudioOut
 from liveguard.telemetry import DOWN
-from liveguard.transports.call import SEND_TIMEOUT_S, CallBridge
+from liveguard.transports.call import SEND_TIMEOUT_S, CallBridge, Outbound
 from liveguard.transports.context import RELAY_KEY, ActiveCall, RelayContext
 
 UP_RATE = 16000
@@ -147,9 +147,10 @@ class BrowserCall(CallBridge):
         ctx: RelayContext,
         ws: web.WebSocketResponse,
         call: ActiveCall,
+        raw: asyncio.WriteTransport | None = None,
         params: dict[str, str] | None = None,
     ) -> None:
-        super().__init__(ctx, ws, call)
+        super().__init__(ctx, ws, call, raw)
         self.params = dict(params or {})  # `?scenario=NAME` picks an emulator scenario
         s = ctx.settings
         self.proto = BrowserProtocol(
@@ -212,18 +213,19 @@ class BrowserCall(CallBridge):
 
     # ---- model -> page
 
-    async def _to_caller(self, session: GuardedSession, item: object) -> None:
+    def _outbound(self, session: GuardedSession, item: object) -> Outbound | None:
         if isinstance(item, AudioOut):
             t0 = time.perf_counter()
             pcm = self._at_rate(item, DOWN_RATE)
-            await asyncio.wait_for(self.ws.send_bytes(pcm), SEND_TIMEOUT_S)
-            self.ctx.metrics.observe_forwarding(
-                DOWN, time.perf_counter() - t0, len(pcm) / 2 / DOWN_RATE
-            )
-            return
+
+            def played() -> None:
+                self.ctx.metrics.observe_forwarding(
+                    DOWN, time.perf_counter() - t0, len(pcm) / 2 / DOWN_RATE
+                )
+
+            return Outbound([pcm], played)
         msg = BrowserProtocol.render(item)
-        if msg is not None:
-            await self._json(msg)
+        return None if msg is None else Outbound([json.dumps(msg, separators=(",", ":"))])
 
     async def _json(self, msg: dict[str, Any]) -> None:
         await asyncio.wait_for(
@@ -238,7 +240,7 @@ async def browser_stream(request: web.Request) -> web.StreamResponse:
     )
     await ws.prepare(request)
     params = {k: v for k, v in request.query.items() if k == "scenario"}
-    await BrowserCall.serve(ctx, ws, params)
+    await BrowserCall.serve(ctx, ws, request.transport, params)
     return ws
 
 

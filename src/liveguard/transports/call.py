@@ -4,7 +4,13 @@ Why a base class: a browser conversation and a phone call differ only in their w
 the guarded session, wiring telemetry, racing the caller loop against the model loop and the
 relay's stop signal, and ending in the right order (caller, then session, then log) must behave
 the same for both, so it lives here once. A subclass says how to read the caller's messages
-(`_parse`, `_from_caller`) and how to play session items to the caller (`_to_caller`).
+(`_parse`, `_from_caller`) and what a session item becomes on the caller's socket (`_outbound`).
+
+Model → caller takes the short way when it can: the session hands each item to `_deliver_now`
+from its own receiving task, and while the model loop is idle and the caller's socket is not
+backed up, the item's messages are written there and then, all in one write (one syscall, no
+task hop, no loop iteration of delay). Otherwise the item waits in the session's stream for
+`_model_loop`, whose sends wait for the socket to drain.
 """
 
 from __future__ import annotations
@@ -13,6 +19,8 @@ import asyncio
 import contextlib
 import logging
 import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from functools import partial
 from typing import Any, ClassVar
 
@@ -23,9 +31,34 @@ from liveguard.session.guarded import GuardedSession
 from liveguard.session.items import AudioOut, SessionClosed, SessionFailed
 from liveguard.telemetry import UP
 from liveguard.transports.context import ActiveCall, CallTelemetry, RelayContext
+from liveguard.wsframe import FIN_BINARY, FIN_TEXT, frame_header
 
 _DATA = (WSMsgType.TEXT, WSMsgType.BINARY)
 SEND_TIMEOUT_S = 10.0  # a caller that stops reading for this long is ended
+WRITE_NOW_LIMIT = 64 * 1024  # write straight to the socket only below this much unsent data
+
+
+@dataclass(slots=True)
+class Outbound:
+    """What one session item becomes for the caller: WebSocket messages (text `str`, binary
+    `bytes`), and what to do once they are written (metrics, events)."""
+
+    frames: Sequence[str | bytes]
+    written: Callable[[], None] | None = None
+
+
+def encode_frames(frames: Sequence[str | bytes]) -> bytes:
+    """Server (unmasked) WebSocket frames for `frames`, as one buffer (RFC 6455 §5.2)."""
+    parts: list[bytes] = []
+    for frame in frames:
+        if isinstance(frame, str):
+            payload = frame.encode("utf-8")
+            parts.append(frame_header(FIN_TEXT, len(payload)))
+        else:
+            payload = frame
+            parts.append(frame_header(FIN_BINARY, len(payload)))
+        parts.append(payload)
+    return b"".join(parts)
 
 
 class CallBridge:
@@ -33,10 +66,18 @@ class CallBridge:
 
     transport: ClassVar[str]
 
-    def __init__(self, ctx: RelayContext, ws: web.WebSocketResponse, call: ActiveCall) -> None:
+    def __init__(
+        self,
+        ctx: RelayContext,
+        ws: web.WebSocketResponse,
+        call: ActiveCall,
+        raw: asyncio.WriteTransport | None = None,
+    ) -> None:
         self.ctx = ctx
         self.ws = ws
         self.call = call
+        self.raw = raw  # the socket under `ws` (`request.transport`), for writes without a hop
+        self._playing = False  # the model loop is between taking an item and having sent it
         self.log = logging.getLogger(f"liveguard.relay.{self.transport}")
         self.tel: CallTelemetry = ctx.open_telemetry(call.call_id, self.transport)
         self.session: GuardedSession | None = None
@@ -45,7 +86,8 @@ class CallBridge:
 
     @classmethod
     async def serve(cls, ctx: RelayContext, ws: web.WebSocketResponse, *args: Any) -> None:
-        """Admit, run and release one call on a prepared socket; refuse it if the relay is full."""
+        """Admit, run and release one call on a prepared socket; refuse it if the relay is full.
+        `args` go to the constructor after the call (the raw transport first)."""
         call = ctx.admit(cls.transport)
         if call is None:
             reason = ctx.refusal() or "relay at capacity"
@@ -125,6 +167,7 @@ class CallBridge:
         self.session = session
         # message in -> frame on the upstream socket, also for frames that had to be queued
         session.on_forwarded = partial(self.ctx.metrics.observe_forwarding, UP)
+        session.deliver_now = partial(self._deliver_now, session)
         self.tel.clock = session.now
         return session
 
@@ -190,12 +233,60 @@ class CallBridge:
         session = self.session
         assert session is not None
         async for item in session:
-            await self._to_caller(session, item)
+            self._playing = True
+            try:
+                out = self._outbound(session, item)
+                if out is not None:
+                    await self._send(out.frames)
+                    if out.written is not None:
+                        out.written()
+            finally:
+                self._playing = False
         if self.end_reason == "ended":
             self.end_reason = session.failure.reason if session.failure else "session ended"
 
-    async def _to_caller(self, session: GuardedSession, item: object) -> None:
+    def _deliver_now(self, session: GuardedSession, item: object) -> bool:
+        """The session's synchronous sink: play `item` from the session's task when nothing is
+        ahead of it and the socket takes it at once; False leaves it to the model loop."""
+        if self._playing or not self._can_write_now():
+            return False
+        out = self._outbound(session, item)
+        if out is not None:
+            assert self.raw is not None
+            self.raw.write(encode_frames(out.frames))
+            if out.written is not None:
+                out.written()
+        return True
+
+    def _outbound(self, session: GuardedSession, item: object) -> Outbound | None:
+        """The caller's messages for one session item, protocol state advanced (None: none)."""
         raise NotImplementedError
+
+    def _can_write_now(self) -> bool:
+        raw = self.raw
+        return (
+            raw is not None
+            and not self.ws.closed
+            and not raw.is_closing()
+            and raw.get_write_buffer_size() <= WRITE_NOW_LIMIT
+        )
+
+    async def _send(self, frames: Sequence[str | bytes]) -> None:
+        """Write `frames` in order: at once when the socket is not backed up, else one by one
+        waiting for it to drain (a caller that stops reading is ended after SEND_TIMEOUT_S)."""
+        if self._can_write_now():
+            assert self.raw is not None
+            self.raw.write(encode_frames(frames))
+            return
+        try:
+            async with asyncio.timeout(SEND_TIMEOUT_S):  # one timer for the batch
+                for frame in frames:
+                    if isinstance(frame, str):
+                        await self.ws.send_str(frame)
+                    else:
+                        await self.ws.send_bytes(frame)
+        except TimeoutError:
+            raise ConnectionError("caller stopped reading") from None
 
     def _at_rate(self, audio: AudioOut, rate: int) -> bytes:
         """The model's audio at `rate`, through one stateful resampler per source rate."""

@@ -29,7 +29,7 @@ from liveguard.guard.actions import FlushPlayback
 from liveguard.session.guarded import GuardedSession
 from liveguard.session.items import AudioOut
 from liveguard.telemetry import DOWN
-from liveguard.transports.call import SEND_TIMEOUT_S, CallBridge
+from liveguard.transports.call import CallBridge, Outbound
 from liveguard.transports.context import RELAY_KEY, ActiveCall, RelayContext
 from liveguard.transports.signature import validate_signature
 from liveguard.transports.twilio_protocol import (
@@ -113,8 +113,14 @@ class TwilioCall(CallBridge):
 
     transport = "twilio"
 
-    def __init__(self, ctx: RelayContext, ws: web.WebSocketResponse, call: ActiveCall) -> None:
-        super().__init__(ctx, ws, call)
+    def __init__(
+        self,
+        ctx: RelayContext,
+        ws: web.WebSocketResponse,
+        call: ActiveCall,
+        raw: asyncio.WriteTransport | None = None,
+    ) -> None:
+        super().__init__(ctx, ws, call, raw)
         s = ctx.settings
         self.proto = TwilioMediaStream(
             max_message_bytes=s.max_message_bytes, max_errors=s.max_caller_errors
@@ -237,22 +243,29 @@ class TwilioCall(CallBridge):
 
     # ---- model -> caller
 
-    async def _to_caller(self, session: GuardedSession, item: object) -> None:
+    def _outbound(self, session: GuardedSession, item: object) -> Outbound | None:
         if isinstance(item, AudioOut):
-            await self._play(session, item)
-        elif isinstance(item, FlushPlayback):
+            return self._play(session, item)
+        if isinstance(item, FlushPlayback):
             msg, unplayed = self.proto.clear()
             for r in self._down.values():
                 r.reset()
-            await self._send([msg])
-            self.tel.emit(
-                ev.PlayoutCleared(t=session.now(), unplayed_s=round(unplayed, 3), reason="barge-in")
-            )
-            log.debug("call %s: clear, %.2f s unplayed", self.call.call_id, unplayed)
-        elif isinstance(item, ev.TurnComplete | ev.Interrupted):
-            await self._send(self.proto.flush())
 
-    async def _play(self, session: GuardedSession, audio: AudioOut) -> None:
+            def cleared() -> None:
+                self.tel.emit(
+                    ev.PlayoutCleared(
+                        t=session.now(), unplayed_s=round(unplayed, 3), reason="barge-in"
+                    )
+                )
+                log.debug("call %s: clear, %.2f s unplayed", self.call.call_id, unplayed)
+
+            return Outbound([msg], cleared)
+        if isinstance(item, ev.TurnComplete | ev.Interrupted):
+            frames = self.proto.flush()
+            return Outbound(frames) if frames else None
+        return None
+
+    def _play(self, session: GuardedSession, audio: AudioOut) -> Outbound | None:
         pcm = self._at_rate(audio, SAMPLE_RATE)
         if self.proto.unplayed_s > self.ctx.settings.outbound_queue_s:
             if not self._overflow_logged:
@@ -261,23 +274,20 @@ class TwilioCall(CallBridge):
                     f"caller has not confirmed playout of {self.proto.unplayed_s:.1f} s "
                     "(marks not echoed); dropping model audio"
                 )
-            return
+            return None
         frames = self.proto.send_audio(mulaw.encode(pcm))
-        await self._send(frames)
-        if audio.event is not None and frames:
-            # upstream message received -> its last media frame written to the caller's socket
-            self.ctx.metrics.observe_forwarding(
-                DOWN, max(0.0, session.now() - audio.event.t), len(pcm) / 2 / SAMPLE_RATE
-            )
+        if not frames:
+            return None
+        if audio.event is None:
+            return Outbound(frames)
+        t_in = audio.event.t
+        seconds = len(pcm) / 2 / SAMPLE_RATE
 
-    async def _send(self, frames: list[str]) -> None:
-        # one timer for the batch (not `wait_for` per frame: that made a task per frame)
-        try:
-            async with asyncio.timeout(SEND_TIMEOUT_S):
-                for frame in frames:
-                    await self.ws.send_str(frame)
-        except TimeoutError:
-            raise ConnectionError("caller stopped reading") from None
+        def played() -> None:
+            # upstream message received -> its last media frame written to the caller's socket
+            self.ctx.metrics.observe_forwarding(DOWN, max(0.0, session.now() - t_in), seconds)
+
+        return Outbound(frames, played)
 
 
 def _stream_request_url(request: web.Request, public_url: str | None) -> str:
@@ -300,7 +310,7 @@ async def twilio_stream(request: web.Request) -> web.StreamResponse:
         heartbeat=None,
     )
     await ws.prepare(request)
-    await TwilioCall.serve(ctx, ws)
+    await TwilioCall.serve(ctx, ws, request.transport)
     return ws
 
 
