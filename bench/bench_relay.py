@@ -110,8 +110,8 @@ def echo_app():
     event-loop lag probe and the same metrics."""
     from aiohttp import WSMsgType, web
 
-    from liveguard.app import _loop_lag_probe
     from liveguard.telemetry import UP, MetricsRecorder
+    from liveguard.telemetry.lagprobe import LoopLagProbe
 
     metrics = MetricsRecorder()
 
@@ -133,9 +133,10 @@ def echo_app():
         return web.Response(body=body, content_type="text/plain")
 
     async def probe(app: web.Application):
-        task = asyncio.create_task(_loop_lag_probe(metrics))
+        lag = LoopLagProbe(metrics.loop_lag.observe)
+        lag.start()
         yield
-        task.cancel()
+        lag.close()
 
     app = web.Application()
     app.router.add_get("/twilio/stream", stream)

@@ -26,6 +26,7 @@ from liveguard import aio
 from liveguard.audio import vad
 from liveguard.settings import Settings
 from liveguard.telemetry import MetricsRecorder, SessionRegistry
+from liveguard.telemetry.lagprobe import LoopLagProbe
 from liveguard.transports import browser, twilio
 from liveguard.transports.context import RELAY_KEY, RelayContext
 
@@ -111,17 +112,6 @@ def build_app(ctx: RelayContext) -> web.Application:
 # --------------------------------------------------------------------------- the relay
 
 
-async def _loop_lag_probe(metrics: MetricsRecorder, period_s: float = 0.01) -> None:
-    """Every `period_s`, how late the loop ran a due timer: the wait any arriving frame has
-    before the relay even looks at it, which in-handler timings cannot see. (When the loop is
-    idle the selector's millisecond timeout rounding shows up as up to ~1 ms.)"""
-    loop = asyncio.get_running_loop()
-    while True:
-        due = loop.time() + period_s
-        await asyncio.sleep(period_s)
-        metrics.loop_lag.observe(max(0.0, loop.time() - due))
-
-
 class Relay:
     """The relay server in-process: `async with Relay(settings) as relay: relay.base_url ...`.
 
@@ -137,7 +127,7 @@ class Relay:
         self.emulator: Any = None
         self.ctx: RelayContext | None = None
         self._runner: web.AppRunner | None = None
-        self._lag_probe: asyncio.Task | None = None
+        self._lag_probe: LoopLagProbe | None = None
         self.port = settings.port
 
     async def start(self) -> None:
@@ -161,7 +151,9 @@ class Relay:
         sockets = getattr(server, "sockets", None) or []
         if sockets:
             self.port = sockets[0].getsockname()[1]
-        self._lag_probe = asyncio.create_task(_loop_lag_probe(self.ctx.metrics), name="lg-lag")
+        # the wait an arriving frame has before the loop looks at it (telemetry/lagprobe.py)
+        self._lag_probe = LoopLagProbe(self.ctx.metrics.loop_lag.observe)
+        self._lag_probe.start()
 
     async def _make_client(self) -> tuple[Any, bool]:
         from liveguard.session.config import make_client
@@ -183,9 +175,7 @@ class Relay:
     async def stop(self) -> None:
         """Tell active calls, wait for them (bounded), flush logs, stop listening."""
         if self._lag_probe is not None:
-            self._lag_probe.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._lag_probe
+            self._lag_probe.close()
             self._lag_probe = None
         if self.ctx is not None:
             await self.ctx.shutdown()

@@ -558,6 +558,7 @@ class GuardedSession:
     async def _receive(self, up: UpstreamConnection) -> None:
         try:
             async for msg in up.messages():
+                received_at = time.perf_counter()
                 t = self.now()
                 tr = self.translator.translate(msg, t)
                 audio = {id(a.event): a for a in tr.audio}
@@ -565,7 +566,7 @@ class GuardedSession:
                     item: Any = None
                     if isinstance(event, ev.ModelAudio):
                         part = audio[id(event)]
-                        item = AudioOut(part.pcm, part.rate, event)
+                        item = AudioOut(part.pcm, part.rate, event, received_at=received_at)
                     elif isinstance(event, ev.ToolCall):
                         item = ToolCallOut(tuple(tr.function_calls), event)
                     elif isinstance(event, ev.ResumptionUpdate):

@@ -21,13 +21,16 @@ class AudioOut:
 
     `source` is "model" (then `event` is the `ModelAudio` event describing this chunk; the stream
     yields the AudioOut in place of that event), or "filler" / "fallback" (configured WAV files
-    played by the guard's PlayFiller / PlayFallback; `event` is None).
+    played by the guard's PlayFiller / PlayFallback; `event` is None). `received_at` is
+    `time.perf_counter()` when the upstream message arrived, for forwarding-time metrics (the
+    session clock may tick in whole milliseconds: uvloop's does).
     """
 
     pcm: bytes
     rate: int
     event: ModelAudio | None = None
     source: str = "model"
+    received_at: float | None = None
 
     @property
     def seconds(self) -> float:

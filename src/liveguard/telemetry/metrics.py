@@ -126,7 +126,8 @@ class MetricsRecorder:
         )
         self.loop_lag = LoopHistogram(
             f"{ns}_event_loop_lag_seconds",
-            "How late a 10 ms timer fires on the relay's event loop (what every frame waits first)",
+            "How long a message arriving on the relay's event loop waits before the loop reads it"
+            " (probed every 10 ms)",
             FORWARDING_BUCKETS,
             registry=r,
         )

@@ -215,12 +215,13 @@ class BrowserCall(CallBridge):
 
     def _outbound(self, session: GuardedSession, item: object) -> Outbound | None:
         if isinstance(item, AudioOut):
-            t0 = time.perf_counter()
+            received_at = item.received_at or time.perf_counter()
             pcm = self._at_rate(item, DOWN_RATE)
 
             def played() -> None:
+                # upstream message received -> its audio written to the page's socket
                 self.ctx.metrics.observe_forwarding(
-                    DOWN, time.perf_counter() - t0, len(pcm) / 2 / DOWN_RATE
+                    DOWN, time.perf_counter() - received_at, len(pcm) / 2 / DOWN_RATE
                 )
 
             return Outbound([pcm], played)

@@ -245,7 +245,7 @@ class TwilioCall(CallBridge):
 
     def _outbound(self, session: GuardedSession, item: object) -> Outbound | None:
         if isinstance(item, AudioOut):
-            return self._play(session, item)
+            return self._play(item)
         if isinstance(item, FlushPlayback):
             msg, unplayed = self.proto.clear()
             for r in self._down.values():
@@ -265,7 +265,7 @@ class TwilioCall(CallBridge):
             return Outbound(frames) if frames else None
         return None
 
-    def _play(self, session: GuardedSession, audio: AudioOut) -> Outbound | None:
+    def _play(self, audio: AudioOut) -> Outbound | None:
         pcm = self._at_rate(audio, SAMPLE_RATE)
         if self.proto.unplayed_s > self.ctx.settings.outbound_queue_s:
             if not self._overflow_logged:
@@ -278,14 +278,14 @@ class TwilioCall(CallBridge):
         frames = self.proto.send_audio(mulaw.encode(pcm))
         if not frames:
             return None
-        if audio.event is None:
+        received_at = audio.received_at
+        if received_at is None:
             return Outbound(frames)
-        t_in = audio.event.t
         seconds = len(pcm) / 2 / SAMPLE_RATE
 
         def played() -> None:
             # upstream message received -> its last media frame written to the caller's socket
-            self.ctx.metrics.observe_forwarding(DOWN, max(0.0, session.now() - t_in), seconds)
+            self.ctx.metrics.observe_forwarding(DOWN, time.perf_counter() - received_at, seconds)
 
         return Outbound(frames, played)
 
