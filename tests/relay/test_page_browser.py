@@ -3,6 +3,7 @@ AudioWorklet, the relay carries it to the emulator, and the page hears and shows
 
 from __future__ import annotations
 
+import asyncio
 import shutil
 import wave
 from pathlib import Path
@@ -48,7 +49,9 @@ async def test_page_talks_through_the_microphone_and_hears_the_reply(relay, tmp_
         "--no-first-run",
     ]
     console_errors: list[str] = []
-    async with async_playwright() as pw:
+    # a bound of our own: a wedged browser must fail this test, not hold the worker (the
+    # timeout plugin's alarm may land on another thread while the loop waits on playwright)
+    async with asyncio.timeout(100), async_playwright() as pw:
         browser = await pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=args)
         try:
             page = await browser.new_page()

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import signal
 import threading
 import time
+from pathlib import Path
 
 import pytest
 
@@ -47,3 +49,20 @@ async def test_close_stops_the_thread_and_the_reader() -> None:
 def test_period_must_be_positive() -> None:
     with pytest.raises(ValueError, match="period_s"):
         LoopLagProbe(lambda _: None, period_s=0)
+
+
+@pytest.mark.skipif(not Path("/proc/self/task").is_dir(), reason="needs Linux /proc")
+async def test_the_probe_thread_leaves_signals_to_the_loop_thread() -> None:
+    """A process signal (SIGTERM, the timeout plugin's SIGALRM) taken by the probe thread would
+    not wake the loop's poll; the thread blocks them all."""
+    probe = LoopLagProbe(lambda _: None)
+    probe.start()
+    try:
+        await asyncio.sleep(0.05)
+        (thread,) = [t for t in threading.enumerate() if t.name == "lg-lag-probe"]
+        status = Path(f"/proc/self/task/{thread.native_id}/status").read_text()  # noqa: ASYNC240
+    finally:
+        probe.close()
+    blocked = int(next(ln for ln in status.splitlines() if ln.startswith("SigBlk:")).split()[1], 16)
+    for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGALRM):
+        assert blocked & (1 << (sig - 1)), sig

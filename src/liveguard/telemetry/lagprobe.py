@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import signal
 import socket
 import struct
 import threading
@@ -71,6 +72,9 @@ class LoopLagProbe:
 
     def _tick(self) -> None:
         """The thread: at each due time, send it (a missed one is skipped, not bunched)."""
+        if hasattr(signal, "pthread_sigmask"):
+            # signals belong to the loop's thread: one taken here would not wake its poll
+            signal.pthread_sigmask(signal.SIG_BLOCK, signal.valid_signals())
         clock = time.perf_counter
         period = self._period_s
         due = clock() + period
