@@ -83,6 +83,10 @@ class CallBridge:
         self.session: GuardedSession | None = None
         self.end_reason = "ended"
         self._down: dict[int, Resampler] = {}
+        self._setup()
+
+    def _setup(self) -> None:
+        """A transport's own per-call state (its protocol object); nothing by default."""
 
     @classmethod
     async def serve(cls, ctx: RelayContext, ws: web.WebSocketResponse, *args: Any) -> None:

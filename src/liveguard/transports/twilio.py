@@ -15,7 +15,6 @@ lifecycle. Per call two loops run:
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
 from collections.abc import Callable
@@ -30,7 +29,7 @@ from liveguard.session.guarded import GuardedSession
 from liveguard.session.items import AudioOut
 from liveguard.telemetry import DOWN
 from liveguard.transports.call import CallBridge, Outbound
-from liveguard.transports.context import RELAY_KEY, ActiveCall, RelayContext
+from liveguard.transports.context import RELAY_KEY, RelayContext
 from liveguard.transports.signature import validate_signature
 from liveguard.transports.twilio_protocol import (
     SAMPLE_RATE,
@@ -113,15 +112,8 @@ class TwilioCall(CallBridge):
 
     transport = "twilio"
 
-    def __init__(
-        self,
-        ctx: RelayContext,
-        ws: web.WebSocketResponse,
-        call: ActiveCall,
-        raw: asyncio.WriteTransport | None = None,
-    ) -> None:
-        super().__init__(ctx, ws, call, raw)
-        s = ctx.settings
+    def _setup(self) -> None:
+        s = self.ctx.settings
         self.proto = TwilioMediaStream(
             max_message_bytes=s.max_message_bytes, max_errors=s.max_caller_errors
         )
