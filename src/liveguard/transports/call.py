@@ -256,8 +256,7 @@ class CallBridge:
             return False
         out = self._outbound(session, item)
         if out is not None:
-            assert self.raw is not None
-            self.raw.write(encode_frames(out.frames))
+            self._write_now(out.frames)
             if out.written is not None:
                 out.written()
         return True
@@ -275,12 +274,16 @@ class CallBridge:
             and raw.get_write_buffer_size() <= WRITE_NOW_LIMIT
         )
 
+    def _write_now(self, frames: Sequence[str | bytes]) -> None:
+        """All of `frames` in one write on the raw socket (`_can_write_now()` said it may)."""
+        assert self.raw is not None
+        self.raw.write(encode_frames(frames))
+
     async def _send(self, frames: Sequence[str | bytes]) -> None:
         """Write `frames` in order: at once when the socket is not backed up, else one by one
         waiting for it to drain (a caller that stops reading is ended after SEND_TIMEOUT_S)."""
         if self._can_write_now():
-            assert self.raw is not None
-            self.raw.write(encode_frames(frames))
+            self._write_now(frames)
             return
         try:
             async with asyncio.timeout(SEND_TIMEOUT_S):  # one timer for the batch
