@@ -102,11 +102,9 @@ class LoopLagProbe:
         while True:
             try:
                 data = rsock.recv(_RECORD.size)
-            except (BlockingIOError, InterruptedError):
+            except OSError:  # drained (BlockingIOError), or closed under us
                 return
-            except OSError:
+            if len(data) != _RECORD.size:  # not ours; what is left re-arms the reader
                 return
-            if len(data) != _RECORD.size:
-                continue
             self.samples += 1
             observe(max(0.0, clock() - _RECORD.unpack(data)[0]))
