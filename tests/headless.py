@@ -21,7 +21,10 @@ from pathlib import Path
 import psutil
 import pytest
 
-CHROMIUM = "/usr/bin/chromium"
+from browser_pages import CHROMIUM
+
+__all__ = ["CHROMIUM", "browse"]
+
 PAGES = Path(__file__).with_name("browser_pages.py")
 
 
