@@ -1,6 +1,7 @@
-"""RFC 6455 §5.2 frame headers, for the two writers that skip websockets' `Frame`: the emulator's
-server frames (unmasked BINARY, `emulator.pump`) and the relay's lean-wire caller audio (masked
-TEXT, `session.lean`). Tests check both against websockets' own serialisation."""
+"""RFC 6455 §5.2 frame headers, for the writers that skip a library's frame code: the emulator's
+server frames (unmasked BINARY, `emulator.pump`), the relay's lean-wire caller audio (masked
+TEXT, `session.lean`) and the relay's writes to its callers (unmasked, `transports.call`). Tests
+check them against websockets' own serialisation and through real clients."""
 
 from __future__ import annotations
 

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import time
 from dataclasses import dataclass
 from importlib import resources
 from typing import Any
@@ -28,9 +27,8 @@ from liveguard import events as ev
 from liveguard.guard.actions import FlushPlayback
 from liveguard.session.guarded import GuardedSession
 from liveguard.session.items import AudioOut
-from liveguard.telemetry import DOWN
 from liveguard.transports.call import SEND_TIMEOUT_S, CallBridge, Outbound
-from liveguard.transports.context import RELAY_KEY, ActiveCall, RelayContext
+from liveguard.transports.context import RELAY_KEY
 
 UP_RATE = 16000
 DOWN_RATE = 24000
@@ -142,17 +140,12 @@ class BrowserCall(CallBridge):
 
     transport = "browser"
 
-    def __init__(
-        self,
-        ctx: RelayContext,
-        ws: web.WebSocketResponse,
-        call: ActiveCall,
-        raw: asyncio.WriteTransport | None = None,
-        params: dict[str, str] | None = None,
-    ) -> None:
-        super().__init__(ctx, ws, call, raw)
+    def __init__(self, *args: Any, params: dict[str, str] | None = None) -> None:
         self.params = dict(params or {})  # `?scenario=NAME` picks an emulator scenario
-        s = ctx.settings
+        super().__init__(*args)
+
+    def _setup(self) -> None:
+        s = self.ctx.settings
         self.proto = BrowserProtocol(
             max_message_bytes=s.max_message_bytes, max_errors=s.max_caller_errors
         )
@@ -215,16 +208,8 @@ class BrowserCall(CallBridge):
 
     def _outbound(self, session: GuardedSession, item: object) -> Outbound | None:
         if isinstance(item, AudioOut):
-            received_at = item.received_at or time.perf_counter()
             pcm = self._at_rate(item, DOWN_RATE)
-
-            def played() -> None:
-                # upstream message received -> its audio written to the page's socket
-                self.ctx.metrics.observe_forwarding(
-                    DOWN, time.perf_counter() - received_at, len(pcm) / 2 / DOWN_RATE
-                )
-
-            return Outbound([pcm], played)
+            return Outbound([pcm], self._forwarded(item, len(pcm) / 2 / DOWN_RATE))
         msg = BrowserProtocol.render(item)
         return None if msg is None else Outbound([json.dumps(msg, separators=(",", ":"))])
 
@@ -241,7 +226,7 @@ async def browser_stream(request: web.Request) -> web.StreamResponse:
     )
     await ws.prepare(request)
     params = {k: v for k, v in request.query.items() if k == "scenario"}
-    await BrowserCall.serve(ctx, ws, request.transport, params)
+    await BrowserCall.serve(ctx, ws, request.transport, params=params)
     return ws
 
 

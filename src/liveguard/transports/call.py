@@ -29,7 +29,7 @@ from aiohttp import WSMsgType, web
 from liveguard.audio.resample import Resampler
 from liveguard.session.guarded import GuardedSession
 from liveguard.session.items import AudioOut, SessionClosed, SessionFailed
-from liveguard.telemetry import UP
+from liveguard.telemetry import DOWN, UP
 from liveguard.transports.context import ActiveCall, CallTelemetry, RelayContext
 from liveguard.wsframe import FIN_BINARY, FIN_TEXT, frame_header
 
@@ -89,9 +89,15 @@ class CallBridge:
         """A transport's own per-call state (its protocol object); nothing by default."""
 
     @classmethod
-    async def serve(cls, ctx: RelayContext, ws: web.WebSocketResponse, *args: Any) -> None:
-        """Admit, run and release one call on a prepared socket; refuse it if the relay is full.
-        `args` go to the constructor after the call (the raw transport first)."""
+    async def serve(
+        cls,
+        ctx: RelayContext,
+        ws: web.WebSocketResponse,
+        raw: asyncio.WriteTransport | None,
+        **kwargs: Any,
+    ) -> None:
+        """Admit, run and release one call on a prepared socket (`raw` is the socket under it);
+        refuse it if the relay is full. `kwargs` go to the transport's constructor."""
         call = ctx.admit(cls.transport)
         if call is None:
             reason = ctx.refusal() or "relay at capacity"
@@ -101,7 +107,7 @@ class CallBridge:
             await cls._refuse(ws, reason)
             return
         try:
-            await cls(ctx, ws, call, *args).run()
+            await cls(ctx, ws, call, raw, **kwargs).run()
         finally:
             ctx.release(call)
 
@@ -294,6 +300,15 @@ class CallBridge:
                         await self.ws.send_bytes(frame)
         except TimeoutError:
             raise ConnectionError("caller stopped reading") from None
+
+    def _forwarded(self, audio: AudioOut, seconds: float) -> Callable[[], None] | None:
+        """What to call once `audio` is on the caller's socket: the down forwarding time, from
+        its upstream message's arrival (None for the guard's own filler and fallback audio)."""
+        received_at = audio.received_at
+        if received_at is None:
+            return None
+        observe = self.ctx.metrics.observe_forwarding
+        return lambda: observe(DOWN, time.perf_counter() - received_at, seconds)
 
     def _at_rate(self, audio: AudioOut, rate: int) -> bytes:
         """The model's audio at `rate`, through one stateful resampler per source rate."""

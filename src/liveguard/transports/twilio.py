@@ -27,7 +27,6 @@ from liveguard.audio import mulaw
 from liveguard.guard.actions import FlushPlayback
 from liveguard.session.guarded import GuardedSession
 from liveguard.session.items import AudioOut
-from liveguard.telemetry import DOWN
 from liveguard.transports.call import CallBridge, Outbound
 from liveguard.transports.context import RELAY_KEY, RelayContext
 from liveguard.transports.signature import validate_signature
@@ -270,16 +269,7 @@ class TwilioCall(CallBridge):
         frames = self.proto.send_audio(mulaw.encode(pcm))
         if not frames:
             return None
-        received_at = audio.received_at
-        if received_at is None:
-            return Outbound(frames)
-        seconds = len(pcm) / 2 / SAMPLE_RATE
-
-        def played() -> None:
-            # upstream message received -> its last media frame written to the caller's socket
-            self.ctx.metrics.observe_forwarding(DOWN, time.perf_counter() - received_at, seconds)
-
-        return Outbound(frames, played)
+        return Outbound(frames, self._forwarded(audio, len(pcm) / 2 / SAMPLE_RATE))
 
 
 def _stream_request_url(request: web.Request, public_url: str | None) -> str:
