@@ -52,7 +52,7 @@ from websockets.frames import Opcode
 from websockets.protocol import State
 
 from benchlib import no_gc_pauses, percentile
-from liveguard import aio
+from liveguard import eventloop
 from liveguard.audio.clips import load_clip, utterance_names
 from liveguard.emulator.tls import client_ssl_context
 
@@ -515,7 +515,7 @@ def main() -> int:
     parser.add_argument("--profile", help="write a cProfile of the emulator process here")
     args = parser.parse_args()
     args.seconds = min(max(args.seconds, 8.0), 120.0)  # every session must finish a turn
-    return aio.run(main_async(args))
+    return eventloop.run(main_async(args))
 
 
 if __name__ == "__main__":

@@ -61,12 +61,12 @@ import aiohttp
 import psutil
 
 from benchlib import line_chart_svg, no_gc_pauses, start_ready, stop
-from liveguard import aio
+from liveguard import eventloop
 from liveguard.audio import mulaw
 from liveguard.audio.clips import load_clip
 from liveguard.audio.resample import Resampler
-from liveguard.caller import run_call
-from liveguard.caller_script import parse_script
+from liveguard.caller.script import parse_script
+from liveguard.caller.simulated import run_call
 
 UTTERANCES = ["check_order", "order_number", "opening_hours", "thanks_bye"]
 MAX_STEP_CALLS = 400  # hard bound whatever the command line says
@@ -173,7 +173,7 @@ def serve_echo() -> int:
         await runner.cleanup()
         return 0
 
-    return aio.run(main())
+    return eventloop.run(main())
 
 
 def start_echo(env: dict) -> tuple[subprocess.Popen, dict]:
@@ -541,7 +541,7 @@ async def main_async(args: argparse.Namespace) -> int:
         placement = pin(rproc, eproc, xproc) if args.pin else "unpinned"
         load_side = [psutil.Process(), psutil.Process(eproc.pid), psutil.Process(xproc.pid)]
         try:
-            loop_kind = aio.loop_name()
+            loop_kind = eventloop.loop_name()
             print(
                 f"# relay {relay['url']} -> emulator {emu['base_url']}; echo relay {echo['url']}"
                 f" (separate processes; event loop {loop_kind}; {placement})",
@@ -650,7 +650,7 @@ def main() -> int:
     args = parser.parse_args()
     if args.serve_echo:
         return serve_echo()
-    return aio.run(main_async(args))
+    return eventloop.run(main_async(args))
 
 
 if __name__ == "__main__":

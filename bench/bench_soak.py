@@ -45,8 +45,8 @@ from pathlib import Path
 from typing import Any
 
 from benchlib import percentile, start_ready, stop
-from liveguard.caller import CallResult, run_call
-from liveguard.caller_script import parse_script
+from liveguard.caller.script import parse_script
+from liveguard.caller.simulated import CallResult, run_call
 
 MAX_CALLS = 1000  # hard bounds whatever the command line says
 MAX_CONCURRENCY = 50
@@ -84,9 +84,9 @@ def script_for(rng: random.Random) -> Any:
 async def relay_worker(args: argparse.Namespace) -> int:
     """One Relay per scenario around one SDK client; prints {scenario: twilio_url}; runs until
     SIGTERM/SIGINT (or its own time limit)."""
-    from liveguard.app import Relay
+    from liveguard.config.settings import Settings
+    from liveguard.relay.server import Relay
     from liveguard.session.config import make_client
-    from liveguard.settings import Settings
 
     emu = json.loads(args.emulator)
     ctx = ssl.create_default_context(cafile=emu["ca_file"])

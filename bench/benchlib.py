@@ -15,7 +15,7 @@ import signal
 import subprocess
 from collections.abc import Iterator
 
-from liveguard import aio
+from liveguard import eventloop
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -33,7 +33,7 @@ def no_gc_pauses() -> Iterator[None]:
     """A load generator must not stall itself: a full collection over hundreds of connections
     pauses every sender for tens of ms, and the system under test would be blamed for the bunched
     frames. Freeze what exists and collect nothing inside (a bounded step), whatever happens."""
-    aio.freeze_startup_heap()
+    eventloop.freeze_startup_heap()
     gc.disable()
     try:
         yield

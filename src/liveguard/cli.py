@@ -10,13 +10,13 @@ import importlib
 import sys
 
 SUBCOMMANDS: dict[str, tuple[str, str]] = {
-    "serve": ("liveguard.app", "run the relay (embeds the emulator when no API key is set)"),
+    "serve": ("liveguard.relay.cli", "run the relay (embeds the emulator when no API key is set)"),
     "emulate": ("liveguard.emulator.cli", "run the offline Gemini Live emulator"),
-    "call": ("liveguard.caller", "simulated phone caller over the Twilio Media Streams protocol"),
+    "call": ("liveguard.caller.cli", "simulated phone caller (Twilio Media Streams)"),
     "report": ("liveguard.report.cli", "summarise session logs and write an HTML report"),
     "replay": ("liveguard.report.replay", "feed a session log to the guard, print its decisions"),
     "convert": ("liveguard.report.convert", "convert LiveServerMessage dumps to an event log"),
-    "doctor": ("liveguard.doctor", "explain risky choices in a settings file"),
+    "doctor": ("liveguard.config.doctor", "explain risky choices in a settings file"),
 }
 
 

@@ -11,7 +11,7 @@ import pytest
 from liveguard.audio import mulaw, vad
 from liveguard.audio.resample import Resampler
 from liveguard.audio.vad import SileroStream, SpeechDetector, SpeechTransition, get_session
-from liveguard.settings import VadSettings
+from liveguard.config.settings import VadSettings
 
 LEAD_S, GAP_S, TAIL_S = 1.0, 1.5, 1.0
 HANGOVER_MS = 400

@@ -27,7 +27,7 @@ from liveguard.emulator.wire import (
     parse_client_frame,
     parse_sdk_audio,
 )
-from liveguard.wsframe import FIN_BINARY, frame_header
+from liveguard.fastpath.wsframe import FIN_BINARY, frame_header
 
 FAST = settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 

@@ -12,11 +12,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from liveguard.app import Relay
-from liveguard.caller import CallResult, run_call
-from liveguard.caller_script import CallScript
+from liveguard.caller.script import CallScript
+from liveguard.caller.simulated import CallResult, run_call
+from liveguard.config.settings import Settings
 from liveguard.emulator.server import Emulator, SessionStats
-from liveguard.settings import Settings
+from liveguard.relay.server import Relay
 
 
 @dataclass

@@ -9,9 +9,9 @@ from typing import Any
 
 import pytest
 
-from liveguard.app import Relay
+from liveguard.config.settings import Settings
 from liveguard.emulator.server import Emulator
-from liveguard.settings import Settings
+from liveguard.relay.server import Relay
 
 
 @pytest.fixture

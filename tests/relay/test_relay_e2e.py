@@ -11,7 +11,7 @@ import aiohttp
 from relay_helpers import logs_by_session
 
 from liveguard.audio.clips import clip_text, load_clip
-from liveguard.caller import run_call
+from liveguard.caller.simulated import run_call
 from liveguard.transports import call as call_module
 
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import aiohttp
 
-from liveguard.caller import run_call
+from liveguard.caller.simulated import run_call
 
 
 async def test_serve_without_key_embeds_the_emulator(tmp_path: Path) -> None:

@@ -9,11 +9,11 @@ import asyncio
 import aiohttp
 import pytest
 
-from liveguard.app import Relay
-from liveguard.caller import run_call
+from liveguard.caller.simulated import run_call
 from liveguard.cli import main
+from liveguard.config.settings import Settings
+from liveguard.relay.server import Relay
 from liveguard.report.cli import build_report
-from liveguard.settings import Settings
 
 SCENARIOS = ("healthy", "seed-2333", "poisoned-handle")
 

@@ -6,8 +6,8 @@ import pytest
 from google import genai
 from google.genai import types
 
+from liveguard.config.settings import Settings, VadSettings
 from liveguard.session.config import ensure_keepalive, live_config, make_client
-from liveguard.settings import Settings, VadSettings
 
 
 def test_resumption_always_requested_and_transcription_on():

@@ -10,8 +10,8 @@ import pytest
 from session_helpers import MODEL, Call, is_, session_for
 
 from liveguard import events as ev
+from liveguard.config.settings import Settings, VadSettings
 from liveguard.session import AudioOut, LiveConfigError
-from liveguard.settings import Settings, VadSettings
 
 
 def greeting_done(item) -> bool:

@@ -7,9 +7,9 @@ import sys
 from pathlib import Path
 
 from liveguard import events as ev
+from liveguard.config.settings import Settings
 from liveguard.report.reader import read_log
 from liveguard.report.replay import replay_events
-from liveguard.settings import Settings
 from liveguard.telemetry import SessionLog, open_session_log
 from liveguard.telemetry.jsonl import handle_fingerprint
 

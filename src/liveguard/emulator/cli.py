@@ -15,7 +15,7 @@ import signal
 import sys
 from pathlib import Path
 
-from liveguard import aio
+from liveguard import eventloop
 from liveguard.emulator.server import DEFAULT_API_KEY, Emulator
 
 FULL_GC_EVERY = 100  # middle-generation passes before a full collection (Python default: 10)
@@ -61,7 +61,7 @@ def run(args: argparse.Namespace) -> int:
         format="%(asctime)s %(name)s %(levelname)s %(message)s",
     )
     try:
-        return aio.run(_serve(args))
+        return eventloop.run(_serve(args))
     except ScenarioError as exc:
         print(f"liveguard emulate: bad scenario: {exc}", file=sys.stderr)
         return 2
@@ -88,7 +88,7 @@ async def _serve(args: argparse.Namespace) -> int:
     # Everything loaded so far (the SDK's types behind the wire schema, numpy, the clips) lives
     # as long as the process: keep it out of the collector's full passes, and make those passes
     # ten times rarer. Each one stalled every session for 50-100 ms under load (docs/emulator.md).
-    aio.freeze_startup_heap()
+    eventloop.freeze_startup_heap()
     gen0, gen1, _ = gc.get_threshold()
     gc.set_threshold(gen0, gen1, FULL_GC_EVERY)
     try:

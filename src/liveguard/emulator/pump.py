@@ -35,7 +35,7 @@ from liveguard.emulator.wire import (
     parse_client_frame,
     parse_sdk_audio,
 )
-from liveguard.wsframe import FIN_BINARY, frame_header
+from liveguard.fastpath.wsframe import FIN_BINARY, frame_header
 
 __all__ = ["INTERNAL", "Pump"]
 

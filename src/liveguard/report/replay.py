@@ -167,7 +167,7 @@ def load_policy(config: str | None, overrides: Iterable[str]) -> Any:
     from liveguard.guard.policy import GuardPolicy
 
     if config:
-        from liveguard.settings import Settings
+        from liveguard.config.settings import Settings
 
         policy = Settings.from_file(config).guard
     else:

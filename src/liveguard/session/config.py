@@ -15,7 +15,7 @@ from typing import Any
 from google import genai
 from google.genai import types
 
-from liveguard.settings import Settings, VadSettings
+from liveguard.config.settings import Settings, VadSettings
 
 # The websockets client the SDK uses pings every 20 s and gives up after 20 s without a pong. The
 # service's pongs have been measured at 8–30 s, so those defaults drop healthy sessions.

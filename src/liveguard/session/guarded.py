@@ -33,6 +33,7 @@ from liveguard import events as ev
 from liveguard.audio.resample import Resampler
 from liveguard.audio.vad import SpeechDetector, SpeechTransition
 from liveguard.audio.wav import WavFormatError, read_wav
+from liveguard.config.settings import Settings
 from liveguard.guard.actions import (
     Action,
     FailSession,
@@ -57,7 +58,6 @@ from liveguard.session.ringbuffer import AudioRingBuffer, Chunk
 from liveguard.session.translate import MessageTranslator
 from liveguard.session.upstream import UpstreamConnection, close_info
 from liveguard.session.vadbatch import VadBatcher
-from liveguard.settings import Settings
 
 log = logging.getLogger(__name__)
 

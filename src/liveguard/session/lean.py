@@ -28,7 +28,7 @@ from typing import Any
 from google.genai import _live_converters, errors, types
 from websockets.speedups import apply_mask
 
-from liveguard.wsframe import FIN_TEXT, frame_header
+from liveguard.fastpath.wsframe import FIN_TEXT, frame_header
 
 __all__ = [
     "ModelAudioChunk",

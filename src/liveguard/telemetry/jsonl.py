@@ -273,7 +273,7 @@ class SessionLog:
 def open_session_log(
     log_dir: str | Path, session_id: str, *, settings: Any = None, **kwargs: Any
 ) -> SessionLog:
-    """A SessionLog configured from `liveguard.settings.Settings` (secrets and redaction).
+    """A SessionLog configured from `liveguard.config.settings.Settings` (secrets and redaction).
 
     The API key and the Twilio auth token are scrubbed even though they should never appear.
     """

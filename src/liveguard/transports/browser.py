@@ -25,10 +25,10 @@ from aiohttp import WSMsgType, web
 
 from liveguard import events as ev
 from liveguard.guard.actions import FlushPlayback
+from liveguard.relay.context import RELAY_KEY
 from liveguard.session.guarded import GuardedSession
 from liveguard.session.items import AudioOut
 from liveguard.transports.call import SEND_TIMEOUT_S, CallBridge, Outbound
-from liveguard.transports.context import RELAY_KEY
 
 UP_RATE = 16000
 DOWN_RATE = 24000

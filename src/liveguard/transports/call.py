@@ -27,11 +27,11 @@ from typing import Any, ClassVar
 from aiohttp import WSMsgType, web
 
 from liveguard.audio.resample import Resampler
+from liveguard.fastpath.wsframe import FIN_BINARY, FIN_TEXT, frame_header
+from liveguard.relay.context import ActiveCall, CallTelemetry, RelayContext
 from liveguard.session.guarded import GuardedSession
 from liveguard.session.items import AudioOut, SessionClosed, SessionFailed
 from liveguard.telemetry import DOWN, UP
-from liveguard.transports.context import ActiveCall, CallTelemetry, RelayContext
-from liveguard.wsframe import FIN_BINARY, FIN_TEXT, frame_header
 
 _DATA = (WSMsgType.TEXT, WSMsgType.BINARY)
 SEND_TIMEOUT_S = 10.0  # a caller that stops reading for this long is ended

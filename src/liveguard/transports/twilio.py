@@ -25,10 +25,10 @@ from aiohttp import WSMsgType, web
 from liveguard import events as ev
 from liveguard.audio import mulaw
 from liveguard.guard.actions import FlushPlayback
+from liveguard.relay.context import RELAY_KEY, RelayContext
 from liveguard.session.guarded import GuardedSession
 from liveguard.session.items import AudioOut
 from liveguard.transports.call import CallBridge, Outbound
-from liveguard.transports.context import RELAY_KEY, RelayContext
 from liveguard.transports.signature import validate_signature
 from liveguard.transports.twilio_protocol import (
     SAMPLE_RATE,

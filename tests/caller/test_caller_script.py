@@ -9,8 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from liveguard.audio.clips import utterance_names
-from liveguard.caller import clip_ulaw
-from liveguard.caller_script import (
+from liveguard.caller.script import (
     BargeIn,
     CallScript,
     Dtmf,
@@ -21,6 +20,7 @@ from liveguard.caller_script import (
     load_script,
     parse_script,
 )
+from liveguard.caller.simulated import clip_ulaw
 
 
 def test_shipped_scripts_are_valid_and_use_shipped_clips() -> None:

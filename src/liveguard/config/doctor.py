@@ -12,7 +12,7 @@ import sys
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from liveguard.settings import Settings
+from liveguard.config.settings import Settings
 
 # Measured on the real service (docs/research): pongs can take 8-30 s.
 SLOW_PONG_S = 30.0

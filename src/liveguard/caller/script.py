@@ -27,7 +27,7 @@ from typing import Annotated, Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-SCRIPTS_DIR = Path(__file__).parent / "caller_scripts"
+SCRIPTS_DIR = Path(__file__).parent / "scripts"
 
 
 class ScriptError(ValueError):

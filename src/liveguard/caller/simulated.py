@@ -18,13 +18,10 @@ audio the caller heard).
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import base64
 import contextlib
 import json
-import os
-import sys
 import uuid
 from collections import deque
 from collections.abc import Callable
@@ -36,7 +33,7 @@ import aiohttp
 
 from liveguard.audio import mulaw, wav
 from liveguard.audio.clips import load_clip, resample_pcm16
-from liveguard.caller_script import (
+from liveguard.caller.script import (
     BargeIn,
     CallScript,
     Dtmf,
@@ -45,7 +42,6 @@ from liveguard.caller_script import (
     Say,
     ScriptError,
     WaitAnswer,
-    builtin_scripts,
     load_script,
 )
 from liveguard.transports.signature import compute_signature
@@ -560,81 +556,3 @@ async def run_call(
     finally:
         if own:
             await http.close()
-
-
-# --------------------------------------------------------------------------- command line
-
-
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--url", help="ws(s)://HOST:PORT/twilio/stream")
-    parser.add_argument(
-        "--script", default="three-turns", help="a shipped script name or a YAML file"
-    )
-    parser.add_argument(
-        "--param",
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help="a customParameter for the start message (repeatable)",
-    )
-    parser.add_argument("--record", type=Path, help="write what the caller heard to this WAV file")
-    parser.add_argument("--max-duration", type=float, default=600.0, help="seconds (bound)")
-    parser.add_argument(
-        "--twilio-auth-token-env",
-        metavar="VAR",
-        help="sign the stream request with the Twilio auth token in this environment variable",
-    )
-    parser.add_argument(
-        "--list-scripts", action="store_true", help="list the shipped scripts and exit"
-    )
-
-
-def _print_line(line: dict[str, Any]) -> None:
-    print(json.dumps(line, separators=(",", ":")), flush=True)
-
-
-def write_wav(path: Path, ulaw: bytes) -> None:
-    """Save μ-law 8 kHz audio as a PCM16 WAV (what the caller heard)."""
-    wav.write_wav(path, mulaw.decode(ulaw), RATE)
-
-
-def run(args: argparse.Namespace) -> int:
-    if args.list_scripts:
-        for name in builtin_scripts():
-            print(name)
-        return 0
-    if not args.url:
-        print("liveguard call: --url is required (ws://HOST:PORT/twilio/stream)", file=sys.stderr)
-        return 2
-    params = {}
-    for item in args.param:
-        key, sep, value = item.partition("=")
-        if not sep or not key:
-            print(f"liveguard call: --param needs KEY=VALUE, got {item!r}", file=sys.stderr)
-            return 2
-        params[key] = value
-    try:
-        script = load_script(args.script)
-        for step in script.steps:  # fail on a bad clip before dialling
-            if isinstance(step, Say | BargeIn):
-                clip_ulaw(step.clip)
-        token = os.environ.get(args.twilio_auth_token_env) if args.twilio_auth_token_env else None
-        result = asyncio.run(
-            run_call(
-                args.url,
-                script,
-                on_line=_print_line,
-                parameters=params,
-                max_duration_s=args.max_duration,
-                twilio_auth_token=token,
-            )
-        )
-    except ScriptError as exc:
-        print(f"liveguard call: {exc}", file=sys.stderr)
-        return 2
-    except (aiohttp.ClientError, OSError) as exc:
-        print(f"liveguard call: cannot connect to {args.url}: {exc}", file=sys.stderr)
-        return 1
-    if args.record:
-        write_wav(args.record, result.heard)
-    return 0

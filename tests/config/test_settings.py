@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from liveguard import app
-from liveguard.settings import Settings
+from liveguard.config.settings import Settings
+from liveguard.relay import cli as serve_cli
 
 
 @pytest.fixture(autouse=True)
@@ -74,7 +74,7 @@ def test_bad_settings_name_the_problem(tmp_path: Path) -> None:
 
 def test_serve_flags_and_set_overrides(tmp_path: Path) -> None:
     parser = argparse.ArgumentParser()
-    app.add_arguments(parser)
+    serve_cli.add_arguments(parser)
     args = parser.parse_args(
         [
             "--port",
@@ -91,9 +91,9 @@ def test_serve_flags_and_set_overrides(tmp_path: Path) -> None:
             str(tmp_path),
         ]
     )
-    s = Settings.load(args.config, **app._overrides(args))
+    s = Settings.load(args.config, **serve_cli._overrides(args))
     assert s.port == 0 and s.vad.mode == "client" and s.vad.prefix_padding_ms == 200
     assert s.guard.answer_deadline_s == 2.5 and s.greeting == "" and s.log_dir == tmp_path
     bad = parser.parse_args(["--set", "nonsense"])
     with pytest.raises(ValueError, match="KEY=VALUE"):
-        app._overrides(bad)
+        serve_cli._overrides(bad)

@@ -17,7 +17,7 @@ from typing import Any
 from aiohttp import web
 
 from liveguard import events as ev
-from liveguard.settings import Settings
+from liveguard.config.settings import Settings
 from liveguard.telemetry import MetricsRecorder, SessionLog, SessionRegistry, open_session_log
 
 log = logging.getLogger("liveguard.relay")
