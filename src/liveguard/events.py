@@ -14,7 +14,62 @@ from __future__ import annotations
 import dataclasses
 import math
 from dataclasses import dataclass, field
+from enum import StrEnum
 from typing import Any, ClassVar
+
+# --------------------------------------------------------------------------- vocabulary
+# StrEnums: a member *is* its string, so comparisons with plain strings (a parsed log, an older
+# caller) and the JSON written stay exactly what they were with bare strings.
+
+
+class Health(StrEnum):
+    """Session health as the guard sees it (`HealthChanged.state`)."""
+
+    HEALTHY = "healthy"
+    SUSPECT = "suspect"
+    WEDGED = "wedged"
+    RECOVERING = "recovering"
+    FAILED = "failed"
+
+
+class VerdictKind(StrEnum):
+    """What a `Verdict` decided (docs/guard.md explains each)."""
+
+    PHANTOM_INTERRUPT = "phantom_interrupt"
+    REAL_INTERRUPT = "real_interrupt"
+    UNANSWERED_TURN = "unanswered_turn"
+    WEDGE = "wedge"
+    CONFIG_ERROR = "config_error"
+
+
+class Rung(StrEnum):
+    """A recovery step (`RecoveryStarted.rung`); the first four are the policy's ladder."""
+
+    NUDGE = "nudge"
+    RESUME = "resume"
+    FRESH = "fresh"
+    FALLBACK = "fallback"
+    ROTATE = "rotate"
+    RECONNECT = "reconnect"
+
+
+class Purpose(StrEnum):
+    """Why an upstream connection is opened (`UpstreamConnecting.purpose`, `Reconnect.purpose`)."""
+
+    INITIAL = "initial"
+    RESUME = "resume"
+    FRESH = "fresh"
+    ROTATE = "rotate"
+
+
+class Outcome(StrEnum):
+    """How a recovery rung ended (`RecoveryFinished.outcome`)."""
+
+    ANSWERED = "answered"
+    FAILED = "failed"
+    TIMEOUT = "timeout"
+    DONE = "done"
+
 
 # --------------------------------------------------------------------------- base
 
@@ -70,11 +125,11 @@ class SessionEnded(Event):
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class UpstreamConnecting(Event):
-    """An upstream connect attempt; `purpose` is "initial", "resume", "fresh" or "rotate"."""
+    """An upstream connect attempt; `purpose` is a `Purpose`."""
 
     name: ClassVar[str] = "upstream_connecting"
     attempt: int
-    purpose: str = "initial"
+    purpose: str = Purpose.INITIAL
     has_handle: bool = False
 
 
@@ -82,7 +137,7 @@ class UpstreamConnecting(Event):
 class UpstreamConnected(Event):
     name: ClassVar[str] = "upstream_connected"
     attempt: int
-    purpose: str = "initial"
+    purpose: str = Purpose.INITIAL
     resumed: bool = False
     setup_ms: float = 0.0
 
@@ -285,10 +340,7 @@ class TurnAnswered(Event):
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Verdict(Event):
-    """A guard decision with the evidence behind it.
-
-    kind: "phantom_interrupt" | "real_interrupt" | "unanswered_turn" | "wedge" | "config_error".
-    """
+    """A guard decision with the evidence behind it; `kind` is a `VerdictKind`."""
 
     name: ClassVar[str] = "verdict"
     kind: str
@@ -298,7 +350,7 @@ class Verdict(Event):
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class HealthChanged(Event):
-    """Session health: "healthy" | "suspect" | "wedged" | "recovering" | "failed"."""
+    """Session health changed; `state` and `previous` are `Health` values."""
 
     name: ClassVar[str] = "health"
     state: str
@@ -307,7 +359,7 @@ class HealthChanged(Event):
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class RecoveryStarted(Event):
-    """A recovery rung began: "nudge" | "resume" | "fresh" | "fallback" | "rotate" | "reconnect"."""
+    """A recovery rung (a `Rung`) began."""
 
     name: ClassVar[str] = "recovery_start"
     rung: str
@@ -317,7 +369,7 @@ class RecoveryStarted(Event):
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class RecoveryFinished(Event):
-    """A rung ended: outcome "answered" | "failed" | "timeout" | "done"."""
+    """A rung ended; `outcome` is an `Outcome`."""
 
     name: ClassVar[str] = "recovery_end"
     rung: str

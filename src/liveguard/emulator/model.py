@@ -25,7 +25,7 @@ from liveguard.audio.clips import clip_text
 from liveguard.emulator import speech
 from liveguard.emulator.activity import ActivityDetector, ActivityEvent, VadConfig, parse_pcm_rate
 from liveguard.emulator.scenario import Scenario, bare_model_name, is_known_model
-from liveguard.emulator.wire import ClientMessage, truncate_reason
+from liveguard.emulator.wire import INVALID_ARGUMENT, ClientMessage, truncate_reason
 
 __all__ = [
     "GOAWAY_CLOSE_REASON",
@@ -45,7 +45,6 @@ GOAWAY_CLOSE_REASON = (
     "GoAway signal once the session duration limit was reached."
 )
 PRECONDITION_FAILED = "Precondition check failed."
-INVALID_ARGUMENT = "Request contains an invalid argument."
 AUDIO_MIME = f"audio/pcm;rate={speech.OUTPUT_RATE}"
 TOKENS_PER_AUDIO_SECOND = 25
 MAX_TURN_AUDIO_S = 60.0  # caller audio kept for one turn's transcript; the rest is dropped

@@ -21,14 +21,18 @@ from liveguard.events import (
     CallerText,
     Event,
     GoAway,
+    Health,
     HealthChanged,
     InputTranscript,
     Interrupted,
     ModelAudio,
     OperatorAlert,
+    Outcome,
+    Purpose,
     RecoveryFinished,
     RecoveryStarted,
     ResumptionUpdate,
+    Rung,
     SessionEnded,
     TurnAnswered,
     TurnComplete,
@@ -36,6 +40,7 @@ from liveguard.events import (
     UpstreamConnected,
     UpstreamConnecting,
     Verdict,
+    VerdictKind,
     VoiceActivity,
 )
 from liveguard.guard.actions import (
@@ -72,11 +77,11 @@ _EVIDENCE_EVENTS = (
 _MAX_PENDING_INTERRUPTS = 8
 
 HEALTHY, SUSPECT, WEDGED, RECOVERING, FAILED = (
-    "healthy",
-    "suspect",
-    "wedged",
-    "recovering",
-    "failed",
+    Health.HEALTHY,
+    Health.SUSPECT,
+    Health.WEDGED,
+    Health.RECOVERING,
+    Health.FAILED,
 )
 
 
@@ -198,7 +203,7 @@ class Guard:
                 self._goaway = _GoAwayPlan(t=now, hard_t=hard)
         elif isinstance(event, UpstreamConnecting):
             self._connecting = True
-            self._initial_pending = event.purpose == "initial"
+            self._initial_pending = event.purpose == Purpose.INITIAL
         elif isinstance(event, UpstreamConnected):
             self._on_connected(now, out)
         elif isinstance(event, UpstreamClosed):
@@ -310,7 +315,9 @@ class Guard:
                 "evidence": kind,
                 "evidence_age_s": _r(t - et),
             }
-            out.append(Verdict(t=t, kind="real_interrupt", turn=self.turns.turn, evidence=ev))
+            out.append(
+                Verdict(t=t, kind=VerdictKind.REAL_INTERRUPT, turn=self.turns.turn, evidence=ev)
+            )
             out.append(FlushPlayback())
             return
         pending = _PendingInterrupt(t=t, snapshot=self._snapshot(t))
@@ -325,7 +332,9 @@ class Guard:
             p = self._pending.pop(0)
             ev = {"rule": "late_speech_evidence", **p.snapshot, "evidence": kind}
             ev["evidence_delay_s"] = _r(t - p.t)
-            out.append(Verdict(t=t, kind="real_interrupt", turn=p.snapshot["turn"], evidence=ev))
+            out.append(
+                Verdict(t=t, kind=VerdictKind.REAL_INTERRUPT, turn=p.snapshot["turn"], evidence=ev)
+            )
             out.append(FlushPlayback())
 
     def _phantom(self, t: float, p: _PendingInterrupt, out: list[Output]) -> None:
@@ -339,8 +348,10 @@ class Guard:
             "last_speech_evidence": last[1] if last else None,
             "last_speech_evidence_age_s": _r(p.t - last[0]) if last else None,
         }
-        self._count("phantom_interrupt")
-        out.append(Verdict(t=t, kind="phantom_interrupt", turn=p.snapshot["turn"], evidence=ev))
+        self._count(VerdictKind.PHANTOM_INTERRUPT)
+        out.append(
+            Verdict(t=t, kind=VerdictKind.PHANTOM_INTERRUPT, turn=p.snapshot["turn"], evidence=ev)
+        )
         if self.policy.flush_on_phantom:
             out.append(FlushPlayback())
         if self._ladder is None and self.state in (HEALTHY, FAILED, SUSPECT):
@@ -384,8 +395,10 @@ class Guard:
             ev["utterance_end_t"] = _r(utt.end_t)
             ev["waited_s"] = _r(t - utt.end_t) if utt.end_t is not None else None
             ev["utterance_source"] = utt.source
-        self._count("unanswered_turn")
-        out.append(Verdict(t=t, kind="unanswered_turn", turn=self.turns.turn, evidence=ev))
+        self._count(VerdictKind.UNANSWERED_TURN)
+        out.append(
+            Verdict(t=t, kind=VerdictKind.UNANSWERED_TURN, turn=self.turns.turn, evidence=ev)
+        )
         p = self.policy
         if self.state == SUSPECT and c.while_suspect >= p.wedge_unanswered_while_suspect:
             wedge_rule = "unanswered_while_suspect"
@@ -400,13 +413,13 @@ class Guard:
             "unanswered_while_suspect": c.while_suspect,
             "suspect_t": _r(self.suspect_t),
         }
-        self._count("wedge")
-        out.append(Verdict(t=t, kind="wedge", turn=self.turns.turn, evidence=wev))
+        self._count(VerdictKind.WEDGE)
+        out.append(Verdict(t=t, kind=VerdictKind.WEDGE, turn=self.turns.turn, evidence=wev))
         self._set_health(t, WEDGED, out)
         origin = self.suspect_t if self.suspect_t is not None else c.run_start_t
         self._start_ladder(
             t,
-            "wedge",
+            VerdictKind.WEDGE,
             list(p.rungs),
             needs_answer=True,
             origin_t=origin,
@@ -438,7 +451,7 @@ class Guard:
         p = self.policy
         if self.counters.recoveries >= p.max_recoveries_per_session:
             reason = f"{reason}; recovery budget exhausted"
-            rungs = ["fallback"] if "fallback" in p.rungs else []
+            rungs = [Rung.FALLBACK] if Rung.FALLBACK in p.rungs else []
         else:
             self.counters.recoveries += 1
         if origin_t is not None:
@@ -452,7 +465,7 @@ class Guard:
             started_t=t,
         )
         self._set_health(t, RECOVERING, out)
-        if p.filler_while_recovering and rungs and rungs[0] != "fallback":
+        if p.filler_while_recovering and rungs and rungs[0] != Rung.FALLBACK:
             out.append(PlayFiller())
         self._next_rung(t, out)
 
@@ -471,11 +484,11 @@ class Guard:
         while lad.rungs:
             rung = lad.rungs.pop(0)
             action: Action | None = None
-            if rung == "nudge":
+            if rung == Rung.NUDGE:
                 text = self.turns.unanswered_text() or self.turns.last_user_tx
                 if text and not self._connecting:
                     action = SendText(text=text)
-            elif rung == "resume":
+            elif rung == Rung.RESUME:
                 rec = (
                     self.handles.newest_before(lad.origin_t)
                     if lad.origin_t is not None
@@ -484,18 +497,18 @@ class Guard:
                 if rec is not None:
                     start, text = self._replay()
                     action = Reconnect(
-                        "resume", handle=rec.handle, replay_from_t=start, replay_text=text
+                        Purpose.RESUME, handle=rec.handle, replay_from_t=start, replay_text=text
                     )
-            elif rung == "fresh":
+            elif rung == Rung.FRESH:
                 self.handles.poison_all()  # they belong to the session we abandon
                 start, text = self._replay()
                 action = Reconnect(
-                    "fresh",
+                    Purpose.FRESH,
                     seed_turns=self.turns.seed_turns(),
                     replay_from_t=start,
                     replay_text=text,
                 )
-            elif rung == "fallback":
+            elif rung == Rung.FALLBACK:
                 self._fallback(t, lad, out)
                 return
             if action is None:
@@ -515,10 +528,10 @@ class Guard:
 
     def _fallback(self, t: float, lad: _Ladder, out: list[Output]) -> None:
         lad.attempt += 1
-        out.append(RecoveryStarted(t=t, rung="fallback", attempt=lad.attempt, reason=lad.reason))
+        out.append(RecoveryStarted(t=t, rung=Rung.FALLBACK, attempt=lad.attempt, reason=lad.reason))
         out.append(PlayFallback(reason=lad.reason))
         out.append(OperatorAlert(t=t, reason=f"caller got the fallback prompt ({lad.reason})"))
-        out.append(RecoveryFinished(t=t, rung="fallback", outcome="done", duration_s=0.0))
+        out.append(RecoveryFinished(t=t, rung=Rung.FALLBACK, outcome=Outcome.DONE, duration_s=0.0))
         self._ladder = None
         self._set_health(t, FAILED, out)
 
@@ -542,13 +555,13 @@ class Guard:
         self._set_health(t, HEALTHY, out)
 
     def _rung_timeout(self, t: float, out: list[Output]) -> None:
-        self._finish_rung(t, "timeout", out)
+        self._finish_rung(t, Outcome.TIMEOUT, out)
         self._next_rung(t, out)
 
     def _on_model_audio(self, t: float, out: list[Output]) -> None:
         lad = self._ladder
         if lad is not None and lad.rung is not None and not lad.awaiting_connect:
-            self._ladder_succeeded(t, "answered", out)
+            self._ladder_succeeded(t, Outcome.ANSWERED, out)
 
     # ------------------------------------------------------------------ connections
 
@@ -562,11 +575,13 @@ class Guard:
             if lad.needs_answer:
                 lad.deadline = t + self.policy.rung_deadline_s(lad.rung or "")
             else:
-                self._ladder_succeeded(t, "done", out)
+                self._ladder_succeeded(t, Outcome.DONE, out)
         g = self._goaway
         if g is not None and g.started_t is not None:
             dur = round(t - g.started_t, 6)
-            out.append(RecoveryFinished(t=t, rung="rotate", outcome="done", duration_s=dur))
+            out.append(
+                RecoveryFinished(t=t, rung=Rung.ROTATE, outcome=Outcome.DONE, duration_s=dur)
+            )
         self._goaway = None  # a new connection: the old one's GoAway no longer applies
 
     def _on_closed(self, t: float, event: UpstreamClosed, out: list[Output]) -> None:
@@ -584,13 +599,15 @@ class Guard:
         if rotating:
             assert g is not None and g.started_t is not None
             dur = round(t - g.started_t, 6)
-            out.append(RecoveryFinished(t=t, rung="rotate", outcome="failed", duration_s=dur))
+            out.append(
+                RecoveryFinished(t=t, rung=Rung.ROTATE, outcome=Outcome.FAILED, duration_s=dur)
+            )
         self._goaway = None
         if lad is not None:
             if lad.rung is not None:
-                self._finish_rung(t, "failed", out)
-            if event.code == 1008 and "resume" in lad.rungs:
-                lad.rungs.remove("resume")  # the session is gone: resuming cannot work
+                self._finish_rung(t, Outcome.FAILED, out)
+            if event.code == 1008 and Rung.RESUME in lad.rungs:
+                lad.rungs.remove(Rung.RESUME)  # the session is gone: resuming cannot work
             self._next_rung(t, out)
             return
         needs_answer = self.turns.awaiting is not None
@@ -600,9 +617,9 @@ class Guard:
             # while the caller talks on), not the rung's.
             self.turns.reopen_cut_answer(t)
         not_found = event.code == 1008 and ("not found" in event.reason.lower() or rotating)
-        rungs = ["fresh"] if not_found else ["resume", "fresh"]
-        if "fallback" in self.policy.rungs:
-            rungs.append("fallback")
+        rungs = [Rung.FRESH] if not_found else [Rung.RESUME, Rung.FRESH]
+        if Rung.FALLBACK in self.policy.rungs:
+            rungs.append(Rung.FALLBACK)
         exhausted = self.counters.recoveries >= self.policy.max_recoveries_per_session
         self._start_ladder(
             t,
@@ -622,10 +639,10 @@ class Guard:
     def _config_error(self, t: float, event: UpstreamClosed, out: list[Output]) -> None:
         ev = {"rule": f"close_{event.code}", "code": event.code, "reason": event.reason}
         ev["side"] = event.side
-        self._count("config_error")
-        out.append(Verdict(t=t, kind="config_error", turn=self.turns.turn, evidence=ev))
+        self._count(VerdictKind.CONFIG_ERROR)
+        out.append(Verdict(t=t, kind=VerdictKind.CONFIG_ERROR, turn=self.turns.turn, evidence=ev))
         if self._ladder is not None and self._ladder.rung is not None:
-            self._finish_rung(t, "failed", out)
+            self._finish_rung(t, Outcome.FAILED, out)
         self._ladder = None
         self._goaway = None
         self._failed_hard = True
@@ -658,13 +675,15 @@ class Guard:
         text = (utt.text.strip() or None) if utt is not None else None
         g.started_t = t
         self._connecting = True
-        out.append(RecoveryStarted(t=t, rung="rotate", attempt=1, reason="go_away"))
-        out.append(Reconnect("rotate", handle=rec.handle, replay_from_t=start, replay_text=text))
+        out.append(RecoveryStarted(t=t, rung=Rung.ROTATE, attempt=1, reason="go_away"))
+        out.append(
+            Reconnect(Purpose.ROTATE, handle=rec.handle, replay_from_t=start, replay_text=text)
+        )
 
     def _on_session_ended(self, t: float, out: list[Output]) -> None:
         lad = self._ladder
         if lad is not None and lad.rung is not None:
-            self._finish_rung(t, "failed", out)
+            self._finish_rung(t, Outcome.FAILED, out)
         self._ladder = None
         self._pending.clear()
         self._ended = True

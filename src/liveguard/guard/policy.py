@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-RUNGS = ("nudge", "resume", "fresh", "fallback")
+from liveguard.events import Rung
+
+RUNGS = (Rung.NUDGE, Rung.RESUME, Rung.FRESH, Rung.FALLBACK)
 
 
 class GuardPolicy(BaseModel):

@@ -1,11 +1,13 @@
 """Turn tracking: who spoke last, what is waiting for an answer, and the counters of the incident.
 
-A plain object fed every event of a session (no clock of its own: times come from the events). It
-knows the turn number, the model audio counters (`gemini_audio_chunks`, per turn), token counts,
-the last input transcript and its age, the caller utterance that awaits an answer, and the
-conversation as (role, text) turns for re-seeding a fresh session. It emits `TurnAnswered` on the
-first model audio after a caller utterance. The guard builds its rules on it; the session reads it
-to fill the incident's fields (`last_user_tx`, `last_user_tx_age_ms`) on `Interrupted`.
+A plain object fed every event of a session (no clock of its own: times come from the events).
+It is the one owner of the session's counters (the session's `MessageTranslator` stamps events
+from it). It knows the turn number, the model audio counters (`gemini_audio_chunks`, per turn),
+token counts, the last input transcript and its age, the caller utterance that awaits an answer,
+and the conversation as (role, text) turns for re-seeding a fresh session. It emits
+`TurnAnswered` on the first model audio after a caller utterance. The guard builds its rules on
+it; the session reads it to fill the incident's fields (`last_user_tx`, `last_user_tx_age_ms`) on
+`Interrupted`.
 
 When is a caller utterance awaiting an answer? Local VAD is authoritative when it runs: the
 utterance ends at `CallerSpeechEnded` (speech shorter than `min_utterance_s` only counts once a
@@ -41,6 +43,7 @@ from liveguard.events import (
 )
 
 ANY_TOOL = "*"  # stands for a tool call whose ids were not given
+USER_TX_GAP_S = 2.0  # input-transcript fragments closer than this are one utterance
 
 
 @dataclass(slots=True)
@@ -86,8 +89,9 @@ class TurnTracker:
         self.input_tokens = 0
         self.output_tokens = 0
         self.turn_output_tokens: int | None = None  # None: no usage reported in this turn
-        self.last_user_tx = ""
+        self.last_user_tx = ""  # the caller's latest utterance as transcribed (incident's field)
         self.last_user_tx_t: float | None = None
+        self._user_tx = ""
         self.last_model_audio_t: float | None = None
         self.caller_speaking = False
         self.vad_in_use = False  # local VAD reported speech at least once
@@ -261,7 +265,10 @@ class TurnTracker:
 
     def _on_input_transcript(self, t: float, text: str) -> None:
         self._append("user", text)
-        self.last_user_tx = self._history[-1][1].strip() if self._history else ""
+        prev = self.last_user_tx_t
+        raw = (self._user_tx + text) if prev is not None and t - prev < USER_TX_GAP_S else text
+        self._user_tx = raw[: self.max_turn_chars]
+        self.last_user_tx = self._user_tx.strip()
         self.last_user_tx_t = t
         utt = self.awaiting
         if utt is not None:

@@ -31,6 +31,7 @@ from liveguard.events import (
     UpstreamClosed,
     UpstreamConnected,
     Verdict,
+    VerdictKind,
 )
 from liveguard.report.summary import SessionSummary
 
@@ -46,7 +47,9 @@ def _is_phantom_signature(e: Interrupted) -> bool:
 def _anchor(events: Sequence[Event]) -> tuple[int, str]:
     """Index of the evidence's T+0 event and why: the turn_complete just before the first
     suspicious interrupt (as in the incident), else before the first verdict, else the start."""
-    phantom_ts = {e.t for e in events if isinstance(e, Verdict) and e.kind == "phantom_interrupt"}
+    phantom_ts = {
+        e.t for e in events if isinstance(e, Verdict) and e.kind == VerdictKind.PHANTOM_INTERRUPT
+    }
     target = None
     for i, e in enumerate(events):
         if isinstance(e, Interrupted) and (
@@ -59,7 +62,8 @@ def _anchor(events: Sequence[Event]) -> tuple[int, str]:
             (
                 i
                 for i, e in enumerate(events)
-                if isinstance(e, Verdict) and e.kind in ("unanswered_turn", "wedge")
+                if isinstance(e, Verdict)
+                and e.kind in (VerdictKind.UNANSWERED_TURN, VerdictKind.WEDGE)
             ),
             None,
         )

@@ -24,6 +24,7 @@ from liveguard.events import (
     CallerSpeechStarted,
     CallerText,
     Event,
+    Health,
     HealthChanged,
     InputTranscript,
     Interrupted,
@@ -31,6 +32,7 @@ from liveguard.events import (
     OperatorAlert,
     RecoveryFinished,
     RecoveryStarted,
+    Rung,
     SessionEnded,
     SessionStarted,
     TurnAnswered,
@@ -38,6 +40,7 @@ from liveguard.events import (
     UpstreamClosed,
     Usage,
     Verdict,
+    VerdictKind,
 )
 
 UTTERANCE_GAP_S = 2.0  # input-transcript fragments closer than this are one utterance
@@ -76,7 +79,7 @@ class SessionSummary:
     input_tokens: int = 0
     output_tokens: int = 0
     gemini_audio_chunks: int = 0
-    health: str = "healthy"
+    health: str = Health.HEALTHY
     operator_alerts: int = 0
     derived: bool = False  # verdicts came from replaying the guard, not from the log
 
@@ -168,12 +171,12 @@ def summarize(
             for w in watchers:
                 w.audio()
         elif isinstance(e, Verdict):
-            if e.kind == "phantom_interrupt":
+            if e.kind == VerdictKind.PHANTOM_INTERRUPT:
                 s.phantom_interrupts += 1
                 watchers.append(_Watch("phantom"))
-            elif e.kind == "unanswered_turn":
+            elif e.kind == VerdictKind.UNANSWERED_TURN:
                 s.unanswered_turns += 1
-            elif e.kind == "wedge":
+            elif e.kind == VerdictKind.WEDGE:
                 s.wedges += 1
                 # a wedge is judged after the unanswered turn: the next answer recovers it
                 watchers.append(_Watch("wedge", waiting=True))
@@ -430,7 +433,7 @@ def format_recoveries(recoveries: Counter[tuple[str, str]]) -> str:
     by_rung: dict[str, Counter[str]] = {}
     for (rung, outcome), n in recoveries.items():
         by_rung.setdefault(rung, Counter())[outcome] += n
-    order = ["nudge", "resume", "fresh", "fallback", "rotate", "reconnect"]
+    order = list(Rung)
     parts = []
     for rung in sorted(by_rung, key=lambda r: (order.index(r) if r in order else 99, r)):
         outcomes = by_rung[rung]

@@ -22,11 +22,13 @@ from liveguard.events import (
     CallerText,
     Event,
     GoAway,
+    Health,
     HealthChanged,
     InputTranscript,
     Interrupted,
     ModelAudio,
     OperatorAlert,
+    Outcome,
     OutputTranscript,
     PlayoutCleared,
     RecoveryFinished,
@@ -35,29 +37,30 @@ from liveguard.events import (
     UpstreamClosed,
     UpstreamConnected,
     Verdict,
+    VerdictKind,
 )
 
 MODEL_AUDIO_BYTES_PER_S = 24000 * 2  # PCM16 mono at 24 kHz
 LANES = ("caller speech", "caller said", "model audio", "model said", "server", "guard")
 HEALTH_COLORS = {
-    "healthy": "#d8f0d8",
-    "suspect": "#fff0b3",
-    "wedged": "#f7c6c6",
-    "recovering": "#cfe0ff",
-    "failed": "#e0a0a0",
+    Health.HEALTHY: "#d8f0d8",
+    Health.SUSPECT: "#fff0b3",
+    Health.WEDGED: "#f7c6c6",
+    Health.RECOVERING: "#cfe0ff",
+    Health.FAILED: "#e0a0a0",
 }
 VERDICT_COLORS = {
-    "phantom_interrupt": "#d62728",
-    "unanswered_turn": "#ff7f0e",
-    "wedge": "#8b0000",
-    "real_interrupt": "#7f7f7f",
-    "config_error": "#9467bd",
+    VerdictKind.PHANTOM_INTERRUPT: "#d62728",
+    VerdictKind.UNANSWERED_TURN: "#ff7f0e",
+    VerdictKind.WEDGE: "#8b0000",
+    VerdictKind.REAL_INTERRUPT: "#7f7f7f",
+    VerdictKind.CONFIG_ERROR: "#9467bd",
 }
 OUTCOME_COLORS = {
-    "answered": "#2ca02c",
-    "done": "#2ca02c",
-    "failed": "#d62728",
-    "timeout": "#ff7f0e",
+    Outcome.ANSWERED: "#2ca02c",
+    Outcome.DONE: "#2ca02c",
+    Outcome.FAILED: "#d62728",
+    Outcome.TIMEOUT: "#ff7f0e",
 }
 UTTERANCE_GAP_S = 2.0
 MAX_TEXT = 300
@@ -95,7 +98,7 @@ def _layout(events: Sequence[Event]) -> tuple[dict[str, list], float, float]:
     out_group: list[OutputTranscript] = []
     playout_end = t0
     audio_span: _Span | None = None
-    health_state, health_since = "healthy", t0
+    health_state, health_since = str(Health.HEALTHY), t0
     open_recovery: dict[str, RecoveryStarted] = {}
 
     def flush_input() -> None:

@@ -21,13 +21,16 @@ from liveguard.events import (
     Event,
     Interrupted,
     OperatorAlert,
+    Outcome,
     RecoveryFinished,
     RecoveryStarted,
+    Rung,
     SessionEnded,
     SessionStarted,
     TurnAnswered,
     UpstreamClosed,
     Verdict,
+    VerdictKind,
 )
 from liveguard.telemetry.hotpath import LoopCounter, LoopHistogram
 
@@ -36,8 +39,8 @@ DOWN = "down"  # model -> caller
 DIRECTIONS = (UP, DOWN)
 
 _TRANSPORTS = frozenset({"twilio", "browser", "library"})
-_RUNGS = frozenset({"nudge", "resume", "fresh", "fallback", "rotate", "reconnect"})
-_OUTCOMES = frozenset({"answered", "failed", "timeout", "done"})
+_RUNGS = frozenset(Rung)
+_OUTCOMES = frozenset(Outcome)
 _CLOSE_CODES = frozenset({1000, 1001, 1002, 1003, 1005, 1006, 1007, 1008, 1009, 1011, 1012, 1013})
 _SIDES = frozenset({"server", "client"})
 
@@ -150,11 +153,11 @@ class MetricsRecorder:
             if event.latency_s >= 0:
                 self.answer_latency.observe(event.latency_s)
         elif isinstance(event, Verdict):
-            if event.kind == "phantom_interrupt":
+            if event.kind == VerdictKind.PHANTOM_INTERRUPT:
                 self.phantom_interrupts.inc()
-            elif event.kind == "unanswered_turn":
+            elif event.kind == VerdictKind.UNANSWERED_TURN:
                 self._turns_unanswered.inc()
-            elif event.kind == "wedge":
+            elif event.kind == VerdictKind.WEDGE:
                 self.wedges.inc()
         elif isinstance(event, Interrupted):
             self.interrupts.inc()

@@ -301,10 +301,6 @@ class TwilioMediaStream:
         """Model audio sent to Twilio that it has not confirmed as played (plus unsent carry)."""
         return max(0.0, self._pending_s) + self._unmarked_s
 
-    @property
-    def pending_marks(self) -> int:
-        return len(self._pending)
-
     def send_audio(self, ulaw: bytes, *, mark: bool = True) -> list[str]:
         """μ-law audio as one `media` message of whole 20 ms frames (the remainder waits for more
         audio). Twilio plays media payloads of any length back to back; one message per model chunk
