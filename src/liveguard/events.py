@@ -40,6 +40,35 @@ class VerdictKind(StrEnum):
     UNANSWERED_TURN = "unanswered_turn"
     WEDGE = "wedge"
     CONFIG_ERROR = "config_error"
+    BACKGROUND_STALL = "background_stall"  # IN_PROGRESS silence past the background budget
+    CUT_ANSWER = "cut_answer"  # turnComplete mid-sentence with the audio stopping abruptly
+    SETUP_TIMEOUT = "setup_timeout"  # no setupComplete within `guard.setup_timeout_s`
+
+
+class UnansweredRule(StrEnum):
+    """Why an `unanswered_turn` verdict was given (its `evidence["rule"]`)."""
+
+    ANSWER_DEADLINE = "answer_deadline"  # no audible audio within the deadline
+    EMPTY_TURN = "empty_turn"  # turnComplete with nothing audible for a waiting caller
+    RESPONSE_REJECTED = "response_rejected"  # turnCompleteReason RESPONSE_REJECTED
+    INAUDIBLE_ANSWER = "inaudible_answer"  # audio came, but all of it below the audible level
+    BARGE_IN_FREEZE = "barge_in_freeze"  # the caller barged in, spoke, and nothing came after
+
+
+class InteractionStatus(StrEnum):
+    """`serverContent.interactionStatus` (sent with turnComplete on 3.8 models)."""
+
+    IN_PROGRESS = "IN_PROGRESS"  # background work goes on: more output may follow
+    IDLE = "IDLE"  # all processing done
+    REQUIRES_ACTION = "REQUIRES_ACTION"  # deprecated, means IDLE
+
+
+class BackgroundPhase(StrEnum):
+    """`BackgroundWork.phase`: how a stretch of background work began or ended."""
+
+    START = "start"  # turnComplete with IN_PROGRESS: the model works, the caller waits
+    END = "end"  # IDLE (or a turn without the field, or a new connection) ended it
+    OVER_BUDGET = "over_budget"  # silent longer than `guard.background_budget_s`: a stall
 
 
 class Rung(StrEnum):
@@ -232,12 +261,17 @@ class CallerError(Event):
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ModelAudio(Event):
-    """One model audio chunk; `gemini_audio_chunks` counts chunks this session (incident's name)."""
+    """One model audio chunk; `gemini_audio_chunks` counts chunks this session (incident's name).
+
+    `level` is the chunk's mean absolute PCM16 sample value (0..32768), what the caller would hear;
+    -1 when unknown (a log from before it was recorded), which counts as audible.
+    """
 
     name: ClassVar[str] = "model_audio"
     bytes: int
     gemini_audio_chunks: int
     turn: int = 0
+    level: float = -1.0
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -277,8 +311,9 @@ class TurnComplete(Event):
     turn: int
     gemini_audio_chunks: int = 0
     turn_audio_chunks: int = 0
-    reason: str | None = None
+    reason: str | None = None  # turnCompleteReason (e.g. NEED_MORE_INPUT, RESPONSE_REJECTED)
     waiting_for_input: bool = False
+    interaction_status: str | None = None  # an `InteractionStatus`, None when not sent
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -378,6 +413,21 @@ class RecoveryFinished(Event):
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class BackgroundWork(Event):
+    """The model works in the background (interactionStatus IN_PROGRESS) while the caller waits.
+
+    `phase` is a `BackgroundPhase`; `budget_s` the silence allowed, `duration_s` how long it
+    lasted (on end / over_budget).
+    """
+
+    name: ClassVar[str] = "background"
+    phase: str
+    turn: int = 0
+    budget_s: float = 0.0
+    duration_s: float = 0.0
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class OperatorAlert(Event):
     name: ClassVar[str] = "operator_alert"
     reason: str
@@ -393,6 +443,7 @@ GUARD_EVENTS: tuple[type[Event], ...] = (
     RecoveryStarted,
     RecoveryFinished,
     OperatorAlert,
+    BackgroundWork,
 )
 
 EVENT_TYPES: dict[str, type[Event]] = {

@@ -16,6 +16,8 @@ from typing import Any
 
 from liveguard.events import (
     ActivitySignal,
+    BackgroundPhase,
+    BackgroundWork,
     CallerSpeechEnded,
     CallerSpeechStarted,
     CallerText,
@@ -36,6 +38,7 @@ from liveguard.events import (
     SessionEnded,
     TurnAnswered,
     TurnComplete,
+    UnansweredRule,
     UpstreamClosed,
     UpstreamConnected,
     UpstreamConnecting,
@@ -54,6 +57,7 @@ from liveguard.guard.actions import (
 )
 from liveguard.guard.handles import HandleHistory
 from liveguard.guard.policy import GuardPolicy
+from liveguard.guard.silences import SetupWait, SilenceWatch
 from liveguard.guard.turns import TurnTracker, Utterance
 
 Output = Event | Action
@@ -66,6 +70,7 @@ _OWN_EVENTS = (
     RecoveryFinished,
     OperatorAlert,
     TurnAnswered,
+    BackgroundWork,
 )
 _EVIDENCE_EVENTS = (
     CallerSpeechStarted,
@@ -136,7 +141,11 @@ class Guard:
 
     def __init__(self, policy: GuardPolicy | None = None, *, max_handles: int = 256) -> None:
         self.policy = policy if policy is not None else GuardPolicy()
-        self.turns = TurnTracker(min_utterance_s=self.policy.min_utterance_s)
+        self.turns = TurnTracker(
+            min_utterance_s=self.policy.min_utterance_s,
+            inaudible_level=self.policy.inaudible_level,
+        )
+        self.silences = SilenceWatch(self.policy)
         self.handles = HandleHistory(max_handles)
         self.state = HEALTHY
         self.counters = _Counters()
@@ -194,7 +203,7 @@ class Guard:
         if isinstance(event, Interrupted):
             self._on_interrupted(now, out)
         elif isinstance(event, ModelAudio):
-            self._on_model_audio(now, out)
+            self._on_model_audio(now, event, out)
         elif isinstance(event, ResumptionUpdate):
             self.handles.add(event.handle, now, self.turns.turn, event.resumable)
         elif isinstance(event, GoAway):
@@ -204,6 +213,7 @@ class Guard:
         elif isinstance(event, UpstreamConnecting):
             self._connecting = True
             self._initial_pending = event.purpose == Purpose.INITIAL
+            self.silences.setup = SetupWait(t=now, attempt=event.attempt, purpose=event.purpose)
         elif isinstance(event, UpstreamConnected):
             self._on_connected(now, out)
         elif isinstance(event, UpstreamClosed):
@@ -232,6 +242,13 @@ class Guard:
         g = self._goaway
         if g is not None and g.started_t is None and not g.hard_passed:
             due.append((g.hard_t, 3, "goaway"))
+        if self.policy.enabled:
+            bg = self.silences.background_deadline()
+            if bg is not None and self._ladder is None:
+                due.append((bg, 4, "background"))
+            setup = self.silences.setup_deadline()
+            if setup is not None:
+                due.append((setup, 5, "setup"))
         return due
 
     def _answer_deadline(self) -> float | None:
@@ -243,9 +260,10 @@ class Guard:
             or utt.paused
             or self._ladder is not None
             or self._connecting
+            or self.silences.background is not None  # bounded by the background budget instead
         ):
             return None
-        anchor = max(utt.anchor_t or 0.0, self._connected_t)
+        anchor = max(utt.anchor_t or 0.0, self._connected_t, self.silences.background_ended_t)
         limit = (
             self.policy.suspect_answer_deadline_s
             if self.state == SUSPECT
@@ -272,11 +290,16 @@ class Guard:
                 utt = self.turns.awaiting
                 assert utt is not None
                 limit = t - max(utt.anchor_t or 0.0, self._connected_t)
-                self._unanswered(t, "answer_deadline", utt, out, deadline_s=_r(limit))
-            else:
+                rule = UnansweredRule.ANSWER_DEADLINE
+                self._unanswered(t, rule, utt, out, deadline_s=_r(limit))
+            elif kind == "goaway":
                 assert self._goaway is not None
                 self._goaway.hard_passed = True
                 self._maybe_rotate(t, out, hard=True)
+            elif kind == "background":
+                self._background_stall(t, out)
+            else:
+                self._setup_timeout(t, out)
 
     # ------------------------------------------------------------------ interrupts
 
@@ -319,6 +342,7 @@ class Guard:
                 Verdict(t=t, kind=VerdictKind.REAL_INTERRUPT, turn=self.turns.turn, evidence=ev)
             )
             out.append(FlushPlayback())
+            self.silences.barge_in_t = t
             return
         pending = _PendingInterrupt(t=t, snapshot=self._snapshot(t))
         if self.policy.phantom_grace_s <= 0:
@@ -336,6 +360,7 @@ class Guard:
                 Verdict(t=t, kind=VerdictKind.REAL_INTERRUPT, turn=p.snapshot["turn"], evidence=ev)
             )
             out.append(FlushPlayback())
+            self.silences.barge_in_t = p.t
 
     def _phantom(self, t: float, p: _PendingInterrupt, out: list[Output]) -> None:
         last = self._last_evidence
@@ -364,32 +389,44 @@ class Guard:
     def _before_turn_complete(self, t: float, event: TurnComplete, out: list[Output]) -> None:
         """Judge the turn this TurnComplete closes, with the tracker's counts before it resets."""
         tr = self.turns
+        if not self._failed_hard:
+            out.extend(self.silences.on_turn_complete(t, event))
         if not self.policy.enabled or self._ladder is not None or self._failed_hard:
             return
-        if tr.turn_interrupted or tr.turn_audio_chunks > 0:
-            return  # the close of an interrupted turn, or a turn that spoke
+        if tr.turn_interrupted:
+            return  # the close of an interrupted turn
+        if tr.turn_audible_chunks > 0:
+            self._check_cut(t, out)
+            return  # a turn the caller heard
         utt = tr.awaiting
         open_utt = utt if utt is not None and not utt.judged else None
         extra = {"reason": event.reason, "waiting_for_input": event.waiting_for_input}
+        if event.interaction_status is not None:
+            extra["interaction_status"] = event.interaction_status
         if event.reason == "RESPONSE_REJECTED":
-            self._unanswered(t, "response_rejected", open_utt, out, **extra)
+            self._unanswered(t, UnansweredRule.RESPONSE_REJECTED, open_utt, out, **extra)
         elif open_utt is not None and not open_utt.paused:
             if event.reason == "NEED_MORE_INPUT" or event.waiting_for_input:
                 return  # the server waits for the caller to go on; the deadline still runs
-            self._unanswered(t, "empty_turn", open_utt, out, **extra)
+            if self.silences.background is not None:
+                return  # background work (IN_PROGRESS): the budget bounds the silence
+            self._unanswered(t, UnansweredRule.EMPTY_TURN, open_utt, out, **extra)
 
     def _unanswered(
         self, t: float, rule: str, utt: Utterance | None, out: list[Output], **extra: Any
     ) -> None:
+        """An unanswered caller turn: its verdict, then recovery from the policy's first rung
+        (or, the second in a row or while suspect, a wedge with its ladder)."""
         c = self.counters
         if utt is not None:
             utt.judged = True
+        rule, more = self.silences.refine(rule, utt, self.policy.speech_evidence_window_s)
         c.in_row += 1
         if self.state == SUSPECT:
             c.while_suspect += 1
         if c.run_start_t is None:
             c.run_start_t = utt.start_t if utt is not None else t
-        ev = {"rule": rule, **self._snapshot(t), "unanswered_in_row": c.in_row, **extra}
+        ev = {"rule": rule, **self._snapshot(t), "unanswered_in_row": c.in_row, **extra, **more}
         if utt is not None:
             ev["utterance_start_t"] = _r(utt.start_t)
             ev["utterance_end_t"] = _r(utt.end_t)
@@ -405,6 +442,8 @@ class Guard:
         elif c.in_row >= p.wedge_unanswered_in_row:
             wedge_rule = "unanswered_in_row"
         else:
+            if utt is not None:  # every unanswered caller turn starts recovery
+                self._recover(t, VerdictKind.UNANSWERED_TURN, c.run_start_t, out)
             return
         wev = {
             **ev,
@@ -417,15 +456,59 @@ class Guard:
         out.append(Verdict(t=t, kind=VerdictKind.WEDGE, turn=self.turns.turn, evidence=wev))
         self._set_health(t, WEDGED, out)
         origin = self.suspect_t if self.suspect_t is not None else c.run_start_t
+        self._recover(t, VerdictKind.WEDGE, origin, out)
+
+    def _recover(self, t: float, kind: str, origin_t: float | None, out: list[Output]) -> None:
+        """Start the ladder the policy gives verdicts of `kind` (none: the verdict only)."""
+        rungs = self.policy.ladder_for(kind, list(self.policy.rungs))
+        if not rungs:
+            return
         self._start_ladder(
             t,
-            VerdictKind.WEDGE,
-            list(p.rungs),
+            kind,
+            rungs,
             needs_answer=True,
-            origin_t=origin,
-            replay_from_t=c.run_start_t,
+            origin_t=origin_t,
+            replay_from_t=self.counters.run_start_t,
             out=out,
         )
+
+    def _background_stall(self, t: float, out: list[Output]) -> None:
+        """Background work silent past its budget: a stall; recovery starts."""
+        ev = {**self.silences.stall_evidence(t), **self._snapshot(t)}
+        bg = self.silences.background
+        assert bg is not None
+        out.extend(self.silences.end_background(t, BackgroundPhase.OVER_BUDGET))
+        utt = self.turns.awaiting
+        if utt is not None and not utt.judged:
+            utt.judged = True
+            ev["utterance_start_t"] = _r(utt.start_t)
+        c = self.counters
+        c.in_row += 1
+        if c.run_start_t is None:
+            c.run_start_t = utt.start_t if utt is not None else bg.start_t
+        self._count(VerdictKind.BACKGROUND_STALL)
+        out.append(
+            Verdict(t=t, kind=VerdictKind.BACKGROUND_STALL, turn=self.turns.turn, evidence=ev)
+        )
+        self._recover(t, VerdictKind.BACKGROUND_STALL, bg.start_t, out)
+
+    def _check_cut(self, t: float, out: list[Output]) -> None:
+        """A heard turn that ends mid-sentence with its audio stopping abruptly: cut short."""
+        ev = self.silences.cut_evidence(self.turns)
+        if ev is None:
+            return
+        ev = {**ev, **self._snapshot(t)}
+        self._count(VerdictKind.CUT_ANSWER)
+        out.append(Verdict(t=t, kind=VerdictKind.CUT_ANSWER, turn=self.turns.turn, evidence=ev))
+        self._recover(t, VerdictKind.CUT_ANSWER, None, out)
+
+    def _setup_timeout(self, t: float, out: list[Output]) -> None:
+        """No setupComplete in time: the verdict; the session closes the attempt and reports
+        it as an `UpstreamClosed`, which the ladder treats as any lost connection (a retry)."""
+        ev = {**self.silences.setup_evidence(t), **self._snapshot(t)}
+        self._count(VerdictKind.SETUP_TIMEOUT)
+        out.append(Verdict(t=t, kind=VerdictKind.SETUP_TIMEOUT, turn=self.turns.turn, evidence=ev))
 
     def _on_answered(self, t: float, out: list[Output]) -> None:
         c = self.counters
@@ -558,7 +641,10 @@ class Guard:
         self._finish_rung(t, Outcome.TIMEOUT, out)
         self._next_rung(t, out)
 
-    def _on_model_audio(self, t: float, out: list[Output]) -> None:
+    def _on_model_audio(self, t: float, event: ModelAudio, out: list[Output]) -> None:
+        if not self.turns.audible(event.level):
+            return  # the caller hears nothing: no answer, no recovery success
+        self.silences.on_audible(t)
         lad = self._ladder
         if lad is not None and lad.rung is not None and not lad.awaiting_connect:
             self._ladder_succeeded(t, Outcome.ANSWERED, out)
@@ -566,6 +652,8 @@ class Guard:
     # ------------------------------------------------------------------ connections
 
     def _on_connected(self, t: float, out: list[Output]) -> None:
+        self.silences.setup = None
+        out.extend(self.silences.end_background(t, BackgroundPhase.END))  # died with the old one
         self._connecting = False
         self._initial_pending = False
         self._connected_t = t
@@ -585,8 +673,10 @@ class Guard:
         self._goaway = None  # a new connection: the old one's GoAway no longer applies
 
     def _on_closed(self, t: float, event: UpstreamClosed, out: list[Output]) -> None:
+        self.silences.setup = None
         if event.side != "server" or self._failed_hard:
             return  # our own close (before a reconnect, or hanging up) is not a fault
+        out.extend(self.silences.end_background(t, BackgroundPhase.END))
         never_connected = self._initial_pending
         self._connecting = False
         self._initial_pending = False
@@ -653,7 +743,10 @@ class Guard:
     def _at_boundary(self) -> bool:
         tr = self.turns
         utt = tr.awaiting
-        return not tr.caller_speaking and not tr.model_active and (utt is None or utt.judged)
+        idle = self.silences.background is None  # rotating now would lose the model's work
+        return (
+            idle and not tr.caller_speaking and not tr.model_active and (utt is None or utt.judged)
+        )
 
     def _maybe_rotate(self, t: float, out: list[Output], hard: bool = False) -> None:
         g = self._goaway
@@ -681,6 +774,8 @@ class Guard:
         )
 
     def _on_session_ended(self, t: float, out: list[Output]) -> None:
+        out.extend(self.silences.end_background(t, BackgroundPhase.END))
+        self.silences.setup = None
         lad = self._ladder
         if lad is not None and lad.rung is not None:
             self._finish_rung(t, Outcome.FAILED, out)

@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import ConfigDict, Field, field_validator
 
 from liveguard.events import Rung
+from liveguard.guard.silence_policy import SilencePolicy
 
 RUNGS = (Rung.NUDGE, Rung.RESUME, Rung.FRESH, Rung.FALLBACK)
 
 
-class GuardPolicy(BaseModel):
-    """Defaults follow docs/guard.md; tune them offline with `liveguard replay`."""
+class GuardPolicy(SilencePolicy):
+    """Defaults follow docs/guard.md; tune them offline with `liveguard replay`.
+
+    The settings for today's silences (audibility, background work, setup timeout, which verdict
+    starts which rung) come from its base, `SilencePolicy` (guard/silence_policy.py).
+    """
 
     model_config = ConfigDict(extra="forbid")
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
+import numpy as np
 from google.genai import types
 
 from liveguard import events as ev
@@ -27,6 +28,19 @@ def parse_duration(text: str | None) -> float:
         return 0.0
     m = _DURATION.match(str(text))
     return float(m.group(1)) if m else 0.0
+
+
+def audio_level(pcm: bytes) -> float:
+    """Mean absolute sample value of PCM16 little-endian audio (0..32768), rounded to 0.1.
+
+    What decides whether a caller could hear a chunk; about 4 µs per 20 ms at 24 kHz (numpy on the
+    bytes, no copy until the float conversion). An odd trailing byte is ignored.
+    """
+    n = len(pcm) // 2
+    if n == 0:
+        return 0.0
+    x = np.frombuffer(pcm, dtype="<i2", count=n).astype(np.float32)
+    return round(float(np.abs(x, out=x).sum()) / n, 1)
 
 
 def audio_rate(mime_type: str | None, default: int = 24000) -> int:
@@ -175,14 +189,16 @@ class MessageTranslator:
             add(ev.GenerationComplete(t=t, turn=cur.turn))
         if sc.turn_complete:
             reason = sc.turn_complete_reason
+            status = sc.interaction_status
             add(
                 ev.TurnComplete(
                     t=t,
                     turn=cur.turn,
                     gemini_audio_chunks=cur.chunks,
                     turn_audio_chunks=cur.turn_chunks,
-                    reason=getattr(reason, "value", reason) if reason is not None else None,
+                    reason=_enum_value(reason),
                     waiting_for_input=bool(sc.waiting_for_input),
+                    interaction_status=_enum_value(status),
                 )
             )
             cur.turn += 1
@@ -191,7 +207,13 @@ class MessageTranslator:
     def _model_audio(self, pcm: bytes, mime: str, t: float, cur: _Cursor, out: Translation) -> None:
         cur.chunks += 1
         cur.turn_chunks += 1
-        event = ev.ModelAudio(t=t, bytes=len(pcm), gemini_audio_chunks=cur.chunks, turn=cur.turn)
+        event = ev.ModelAudio(
+            t=t,
+            bytes=len(pcm),
+            gemini_audio_chunks=cur.chunks,
+            turn=cur.turn,
+            level=audio_level(pcm),
+        )
         out.events.append(event)
         out.audio.append(AudioPart(pcm, audio_rate(mime), event))
 
@@ -203,3 +225,10 @@ class _Cursor:
     turn: int
     chunks: int
     turn_chunks: int
+
+
+def _enum_value(value: object) -> str | None:
+    """An SDK enum (or a plain string from a newer wire) as its string value; None stays None."""
+    if value is None:
+        return None
+    return str(getattr(value, "value", value))
