@@ -390,7 +390,11 @@ class Guard:
         """Judge the turn this TurnComplete closes, with the tracker's counts before it resets."""
         tr = self.turns
         if not self._failed_hard:
-            out.extend(self.silences.on_turn_complete(t, event))
+            phases = self.silences.on_turn_complete(t, event)
+            out.extend(phases)
+            started = any(getattr(e, "phase", "") == BackgroundPhase.START for e in phases)
+            if started and self.policy.filler_during_background and self._ladder is None:
+                out.append(PlayFiller())  # keep the caller informed while the model works
         if not self.policy.enabled or self._ladder is not None or self._failed_hard:
             return
         if tr.turn_interrupted:

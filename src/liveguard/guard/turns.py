@@ -191,7 +191,9 @@ class TurnTracker:
     def feed(self, event: Event) -> list[Event]:
         """Update from one event; returns `TurnAnswered` when this event answered the caller."""
         if isinstance(event, ModelAudio):
-            return self._on_model_audio(event.t, event.level, event.bytes)
+            # a coalesced log record stands for several chunks: its running count says how many
+            n = max(1, event.gemini_audio_chunks - self.gemini_audio_chunks)
+            return self._on_model_audio(event.t, event.level, event.bytes, n)
         if isinstance(event, CallerSpeechStarted):
             self._on_speech_started(event.t)
         elif isinstance(event, CallerSpeechEnded):
@@ -241,24 +243,24 @@ class TurnTracker:
         self._turn_first_audio_t = None
         self.answering = None
 
-    def _on_model_audio(self, t: float, level: float, size: int) -> list[Event]:
-        self.gemini_audio_chunks += 1
-        self.turn_audio_chunks += 1
+    def _on_model_audio(self, t: float, level: float, size: int, n: int = 1) -> list[Event]:
+        self.gemini_audio_chunks += n
+        self.turn_audio_chunks += n
         self.last_model_audio_t = t
         self.model_active = True
         self.last_chunk_level = level
         if level >= 0:
-            self.turn_level_sum += level
+            self.turn_level_sum += level * n
             self.turn_level_max = max(self.turn_level_max, level)
         if not self.audible(level):  # the caller hears nothing: it answers nothing
             utt = self.awaiting
             if utt is not None:
-                utt.inaudible_chunks += 1
+                utt.inaudible_chunks += n
                 utt.inaudible_bytes += size
-                utt.level_sum += level
+                utt.level_sum += level * n
                 utt.level_max = max(utt.level_max, level)
             return []
-        self.turn_audible_chunks += 1
+        self.turn_audible_chunks += n
         self._blip = None
         if self._turn_first_audio_t is None:
             self._turn_first_audio_t = t

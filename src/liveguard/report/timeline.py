@@ -17,6 +17,8 @@ from dataclasses import dataclass
 from html import escape
 
 from liveguard.events import (
+    BackgroundPhase,
+    BackgroundWork,
     CallerSpeechEnded,
     CallerSpeechStarted,
     CallerText,
@@ -55,7 +57,14 @@ VERDICT_COLORS = {
     VerdictKind.WEDGE: "#8b0000",
     VerdictKind.REAL_INTERRUPT: "#7f7f7f",
     VerdictKind.CONFIG_ERROR: "#9467bd",
+    VerdictKind.BACKGROUND_STALL: "#e377c2",
+    VerdictKind.CUT_ANSWER: "#bcbd22",
+    VerdictKind.SETUP_TIMEOUT: "#8c564b",
 }
+AUDIBLE_COLOR, INAUDIBLE_COLOR = "#2ca02c", "#b0b0b0"
+BACKGROUND_COLOR = "#e5d8f0"
+#: chunks quieter than this (mean |sample|) are drawn as inaudible (the guard's default level)
+INAUDIBLE_LEVEL = 100.0
 OUTCOME_COLORS = {
     Outcome.ANSWERED: "#2ca02c",
     Outcome.DONE: "#2ca02c",
@@ -100,6 +109,7 @@ def _layout(events: Sequence[Event]) -> tuple[dict[str, list], float, float]:
     audio_span: _Span | None = None
     health_state, health_since = str(Health.HEALTHY), t0
     open_recovery: dict[str, RecoveryStarted] = {}
+    background_start: BackgroundWork | None = None
 
     def flush_input() -> None:
         if not in_group:
@@ -161,22 +171,46 @@ def _layout(events: Sequence[Event]) -> tuple[dict[str, list], float, float]:
             dur = e.bytes / MODEL_AUDIO_BYTES_PER_S
             start = max(e.t, playout_end)
             playout_end = start + dur
-            if audio_span is not None and start - audio_span.end < 0.25:
+            quiet = 0 <= e.level < INAUDIBLE_LEVEL
+            color = INAUDIBLE_COLOR if quiet else AUDIBLE_COLOR
+            level = f" level={e.level:g}" if e.level >= 0 else ""
+            if (
+                audio_span is not None
+                and start - audio_span.end < 0.25
+                and audio_span.color == color
+            ):
                 audio_span.end = playout_end
                 audio_span.title = (
                     audio_span.title.split(" | ")[0]
-                    + f" | gemini_audio_chunks={e.gemini_audio_chunks}"
+                    + f" | gemini_audio_chunks={e.gemini_audio_chunks}{level}"
                 )
             else:
+                what = "INAUDIBLE model audio" if quiet else "model audio"
                 audio_span = _Span(
                     start,
                     playout_end,
-                    f"model audio turn={e.turn} from T+{start - t0:.1f}s"
-                    f" | gemini_audio_chunks={e.gemini_audio_chunks}",
-                    "#2ca02c",
+                    f"{what} turn={e.turn} from T+{start - t0:.1f}s"
+                    f" | gemini_audio_chunks={e.gemini_audio_chunks}{level}",
+                    color,
                 )
                 lanes["model audio"].append(audio_span)
             t1 = max(t1, playout_end)
+        elif isinstance(e, BackgroundWork):
+            if e.phase == BackgroundPhase.START:
+                background_start = e
+            else:
+                a = background_start.t if background_start is not None else e.t - e.duration_s
+                lanes["model audio"].insert(
+                    0,
+                    _Span(
+                        a,
+                        e.t,
+                        f"background work (interactionStatus IN_PROGRESS) T+{a - t0:.1f}s, "
+                        f"{e.t - a:.1f}s, ended: {e.phase}",
+                        BACKGROUND_COLOR,
+                    ),
+                )
+                background_start = None
         elif isinstance(e, TurnComplete):
             flush_output()
             title = (
@@ -184,6 +218,8 @@ def _layout(events: Sequence[Event]) -> tuple[dict[str, list], float, float]:
                 f" gemini_audio_chunks={e.gemini_audio_chunks}"
                 f" turn_audio_chunks={e.turn_audio_chunks}"
                 + (f" reason={e.reason}" if e.reason else "")
+                + (" waiting_for_input=True" if e.waiting_for_input else "")
+                + (f" interaction_status={e.interaction_status}" if e.interaction_status else "")
             )
             color = "#d62728" if e.turn_audio_chunks == 0 else "#888888"
             lanes["server"].append(_Mark(e.t, title, color, "tick"))
@@ -278,6 +314,11 @@ def _layout(events: Sequence[Event]) -> tuple[dict[str, list], float, float]:
                 f"health {health_state}",
                 HEALTH_COLORS.get(health_state, "#eeeeee"),
             ),
+        )
+    if background_start is not None:
+        a = background_start.t
+        lanes["model audio"].insert(
+            0, _Span(a, t1, f"background work T+{a - t0:.1f}s, no end logged", BACKGROUND_COLOR)
         )
     for rung, started in open_recovery.items():
         lanes["guard"].append(
