@@ -137,7 +137,13 @@ class _Counters:
 
 
 class Guard:
-    """Decides; never does. See the module docstring and docs/guard.md."""
+    """Decides; never does. See the module docstring and docs/guard.md.
+
+    Longer than ~350 lines on purpose: its rules share one clock, one ladder and one set of
+    deadlines, and splitting them would spread one decision over several objects. What can stand
+    alone does: turn tracking (`TurnTracker`), handles (`HandleHistory`) and the evidence for
+    today's silences (`SilenceWatch`).
+    """
 
     def __init__(self, policy: GuardPolicy | None = None, *, max_handles: int = 256) -> None:
         self.policy = policy if policy is not None else GuardPolicy()
