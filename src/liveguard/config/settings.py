@@ -71,6 +71,15 @@ class Settings(BaseSettings):
     twilio_auth_token: SecretStr | None = Field(
         None, description="validate X-Twilio-Signature on /twilio/* with this Twilio auth token"
     )
+    telnyx_public_key: str | None = Field(
+        None, description="check telnyx-signature-ed25519 on /telnyx/texml with this public key"
+    )
+    plivo_auth_token: SecretStr | None = Field(
+        None, description="check X-Plivo-Signature-V2 on /plivo/answer with this auth token"
+    )
+    vonage_signature_secret: SecretStr | None = Field(
+        None, description="check the signed-webhook JWT on /vonage/answer with this secret"
+    )
     auth_token: SecretStr | None = Field(
         None, description="bearer token for the page, browser stream, /metrics and /sessions"
     )
