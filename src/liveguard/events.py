@@ -50,7 +50,8 @@ class SessionStarted(Event):
 
     name: ClassVar[str] = "session_start"
     session_id: str
-    transport: str = "library"  # "twilio" | "browser" | "library"
+    # "twilio" | "telnyx" | "plivo" | "vonage" | "exotel" (the carrier) | "browser" | "library"
+    transport: str = "library"
     model: str = ""
     vad_mode: str = "server"  # "server" | "client"
     sdk_version: str = ""  # google-genai version, for upstream bug reports
