@@ -217,8 +217,10 @@ def carrier_rows(ulaw8: list[bytes], pcm24: list[bytes]) -> list[tuple]:
         proto = cls()
         for msg in wire.handshake():
             proto.receive(msg)
-        msgs = [wire.media(f, i + 1) for i, f in enumerate(ulaw8[:200] + ulaw8)]
-        warm, msgs = msgs[:200], msgs[200:]  # numbered once: Telnyx drops repeated chunks
+        msgs = [wire.media(f, i + 1) for i, f in enumerate(ulaw8[:1000] + ulaw8)]
+        msgs = [m for m in msgs if m is not None]  # Exotel's caller sends 100 ms chunks
+        per_msg = (1000 + len(ulaw8)) // len(msgs)  # 20 ms frames in one message
+        warm, msgs = msgs[: 1000 // per_msg], msgs[1000 // per_msg :]  # Telnyx: chunks unique
         is_twilio = carrier == "twilio"
 
         def inbound(msg: str | bytes, proto=proto, is_twilio=is_twilio, rate=rate) -> bytes:
@@ -234,8 +236,9 @@ def carrier_rows(ulaw8: list[bytes], pcm24: list[bytes]) -> list[tuple]:
 
         for msg in warm:
             inbound(msg)
-        into = timed(inbound, msgs, warmup=0)
-        out = timed(outbound, pcm24[: len(msgs)])
+        # a message's cost spread over the 20 ms frames it carries
+        into = [t / per_msg for t in timed(inbound, msgs, warmup=0) for _ in range(per_msg)]
+        out = timed(outbound, pcm24[: len(into)])
         base = "t" if is_twilio else ""
         rows.append(row(f"{label}: inbound", into, base))
         rows.append(row(f"{label}: outbound", out, base))

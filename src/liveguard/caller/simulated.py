@@ -172,7 +172,9 @@ class SimulatedCaller:
         while not self.closed.is_set():
             frame = self._speech.popleft() if self._speech else SILENCE_FRAME
             n += 1
-            await self._send(self.wire.media(frame, n))
+            message = self.wire.media(frame, n)
+            if message is not None:  # None: the carrier sends bigger chunks (Exotel: 100 ms)
+                await self._send(message)
             self.frames_sent += 1
             if frame is not SILENCE_FRAME and not self._speech:
                 self._last_speech_frame_at = self.loop.time()

@@ -101,7 +101,9 @@ class CallerWire:
             ),
         ]
 
-    def media(self, ulaw: bytes, n: int) -> Frame:
+    def media(self, ulaw: bytes, n: int) -> Frame | None:
+        """One 20 ms frame of the caller's μ-law as the carrier's message (None: held for a
+        bigger chunk)."""
         media = {
             "track": "inbound",
             "chunk": str(n),
@@ -222,7 +224,7 @@ class TelnyxWire(CallerWire):
             ),
         ]
 
-    def media(self, ulaw: bytes, n: int) -> Frame:
+    def media(self, ulaw: bytes, n: int) -> Frame | None:
         payload = base64.b64encode(self.conv.to_wire(ulaw)).decode("ascii")
         media = {"track": "inbound", "chunk": str(n), "timestamp": str(n * 20), "payload": payload}
         seq = self._next()
@@ -290,7 +292,7 @@ class PlivoWire(CallerWire):
             )
         ]
 
-    def media(self, ulaw: bytes, n: int) -> Frame:
+    def media(self, ulaw: bytes, n: int) -> Frame | None:
         payload = base64.b64encode(self.conv.to_wire(ulaw)).decode("ascii")
         media = {"track": "inbound", "timestamp": str(n * 20), "chunk": n, "payload": payload}
         self._seq += 1
@@ -345,16 +347,27 @@ class PlivoWire(CallerWire):
 
 
 class ExotelWire(CallerWire):
-    """Exotel AgentStream: PCM16 at 8 kHz, or 16/24 kHz by `?sample-rate=` on the URL."""
+    """Exotel AgentStream: PCM16 at 8 kHz, or 16/24 kHz by `?sample-rate=` on the URL; caller
+    audio in ~100 ms chunks, as Exotel streams it (`chunk_frames` 20 ms frames per message)."""
 
     carrier: ClassVar[str] = "exotel"
 
-    def __init__(self, parameters: dict[str, str], *, rate: int = 8000, codec: str = "") -> None:
+    def __init__(
+        self,
+        parameters: dict[str, str],
+        *,
+        rate: int = 8000,
+        codec: str = "",
+        chunk_frames: int = 5,
+    ) -> None:
         super().__init__(parameters)
         found = find_codec("l16", rate, (8000, 16000, 24000))
         if found is None:
             raise ValueError(f"exotel caller: unsupported sample rate {rate}")
         self.conv = _Converter(found)
+        self.chunk_frames = chunk_frames
+        self._held: list[bytes] = []
+        self._chunks = 0
 
     def connect_url(self, url: str) -> str:
         parts = urlsplit(url)
@@ -388,9 +401,14 @@ class ExotelWire(CallerWire):
             ),
         ]
 
-    def media(self, ulaw: bytes, n: int) -> Frame:
-        payload = base64.b64encode(self.conv.to_wire(ulaw)).decode("ascii")
-        media = {"chunk": str(n), "timestamp": str(n * 20), "payload": payload}
+    def media(self, ulaw: bytes, n: int) -> Frame | None:
+        self._held.append(self.conv.to_wire(ulaw))
+        if len(self._held) < self.chunk_frames:
+            return None
+        wire, self._held = b"".join(self._held), []
+        self._chunks += 1
+        payload = base64.b64encode(wire).decode("ascii")
+        media = {"chunk": str(self._chunks), "timestamp": str(n * 20), "payload": payload}
         seq = self._next()
         return _dumps(
             {"event": "media", "sequence_number": seq, "stream_sid": self.stream_id, "media": media}
@@ -445,7 +463,7 @@ class VonageWire(CallerWire):
             )
         ]
 
-    def media(self, ulaw: bytes, n: int) -> Frame:
+    def media(self, ulaw: bytes, n: int) -> Frame | None:
         wire = self.conv.to_wire(ulaw)
         size = self.conv.codec.frame_bytes
         if len(wire) != size:  # the resampler's first output can be a few samples short
