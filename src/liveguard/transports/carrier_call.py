@@ -47,16 +47,21 @@ ProtocolFactory = Callable[[RelayContext, web.Request], CarrierProtocol]
 
 
 class CarrierCall(CallBridge):
-    """One call on a carrier's media stream; `make_proto` builds the carrier's protocol object."""
+    """One call on a carrier's media stream, its protocol object given (`proto=`) or made by
+    `_make_proto` (Twilio's handler, twilio.py, is this class with Twilio's protocol object)."""
 
     transport = "carrier"
 
-    def __init__(self, *args: Any, proto: CarrierProtocol, **kwargs: Any) -> None:
-        self._proto = proto
+    def __init__(self, *args: Any, proto: CarrierProtocol | None = None, **kwargs: Any) -> None:
+        self._given_proto = proto
         super().__init__(*args, **kwargs)
 
+    def _make_proto(self) -> CarrierProtocol:
+        raise NotImplementedError("give the protocol object or override _make_proto")
+
     def _setup(self) -> None:
-        self.proto = self._proto
+        given = self._given_proto
+        self.proto = given if given is not None else self._make_proto()
         self._overflow_logged = False
         self._pending_errors: list[tuple[str, bool]] = []
         self._session_logged = False
@@ -106,7 +111,7 @@ class CarrierCall(CallBridge):
             left = deadline - time.monotonic()
             if left <= 0:
                 self._pending_errors.append(
-                    (f"stream did not start within {START_TIMEOUT_S} s", True)
+                    (f"stream did not start within {START_TIMEOUT_S:g} s", True)
                 )
                 self.end_reason = "no start"
                 return None
@@ -178,7 +183,7 @@ class CarrierCall(CallBridge):
         if isinstance(item, AudioOut):
             return self._play(item)
         if isinstance(item, FlushPlayback):
-            frames, unplayed = self.proto.clear()
+            frames, unplayed = self._clear()
             for r in self._down.values():
                 r.reset()
 
@@ -188,6 +193,7 @@ class CarrierCall(CallBridge):
                         t=session.now(), unplayed_s=round(unplayed, 3), reason="barge-in"
                     )
                 )
+                self.log.debug("call %s: clear, %.2f s unplayed", self.call.call_id, unplayed)
 
             return Outbound(frames, cleared)
         if isinstance(item, ev.TurnComplete | ev.Interrupted):
@@ -206,10 +212,18 @@ class CarrierCall(CallBridge):
                     "(markers not echoed); dropping model audio"
                 )
             return None
-        frames = self.proto.send_audio(pcm)
+        frames = self._encode(pcm)
         if not frames:
             return None
         return Outbound(frames, self._forwarded(audio, len(pcm) / 2 / rate))
+
+    def _encode(self, pcm: bytes) -> list[Any]:
+        """Model PCM at the stream's rate → the carrier's messages (and marker)."""
+        return self.proto.send_audio(pcm)
+
+    def _clear(self) -> tuple[list[Any], float]:
+        """The carrier's clear messages and the seconds the caller will not hear."""
+        return self.proto.clear()
 
 
 def stream_handler(transport: str, make_proto: ProtocolFactory) -> Callable[[web.Request], Any]:

@@ -293,8 +293,9 @@ class TwilioMediaStream:
             return self._error(f"'dtmf' with an invalid digit {str(digit)[:10]!r}")
         return [DtmfIn(digit)]
 
-    def connection_lost(self) -> StreamStop | None:
-        """The socket closed. Returns a stop (reason "dropped") unless Twilio sent `stop` first."""
+    def connection_lost(self, clean: bool = False) -> StreamStop | None:
+        """The socket closed. Returns a stop (reason "dropped") unless Twilio sent `stop` first
+        (a clean close without `stop` is still a drop: Twilio always says `stop`)."""
         if self.state == "stopped":
             return None
         self.state = "stopped"
