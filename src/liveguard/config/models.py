@@ -19,6 +19,7 @@ class ModelFacts:
     platforms: tuple[str, ...]  # "gemini" and/or "vertex"
     retired: str | None = None  # ISO date the service stopped serving it
     thinking_config: bool = True  # thinking config / thinkingLevel accepted in the setup
+    proactivity: bool = True  # a `proactivity` config accepted at all
     proactive_audio_off: bool = True  # `proactive_audio: false` accepted
     affective_dialog: bool = True  # `enableAffectiveDialog` accepted
     blocking_tools: bool = True  # BLOCKING (synchronous) function calls available
@@ -30,7 +31,7 @@ _25 = ModelFacts("2.5", ("gemini",))
 _31 = ModelFacts(
     "3.1",
     ("gemini",),
-    proactive_audio_off=True,
+    proactivity=False,
     affective_dialog=False,
     non_blocking_tools=False,
 )
