@@ -17,7 +17,9 @@ from liveguard.config.upstream import vertex_selected
 Report = Callable[[str, str], None]  # (setting, message)
 
 
-def check_model(settings: Any, warn: Report, note: Report, env: Mapping[str, str] | None = None) -> None:
+def check_model(
+    settings: Any, warn: Report, note: Report, env: Mapping[str, str] | None = None
+) -> None:
     """Model name, setup fields the model rejects, and the platform (Gemini API or Vertex AI)."""
     env = os.environ if env is None else env
     model = settings.model
@@ -41,11 +43,13 @@ def check_model(settings: Any, warn: Report, note: Report, env: Mapping[str, str
         platform = "vertex" if vertex else "gemini"
         if platform not in f.platforms:
             where = "Vertex AI" if vertex else "the Gemini API"
+            served = " and ".join(
+                "Vertex AI" if p == "vertex" else "Gemini API" for p in f.platforms
+            )
             warn(
                 "model",
-                f"{model} is not served on {where} (it is a "
-                f"{' and '.join('Vertex AI' if p == 'vertex' else 'Gemini API' for p in f.platforms)}"
-                " model): the setup is rejected with 1008 'model not found'.",
+                f"{model} is not served on {where} (it is a {served} model): the setup is "
+                "rejected with 1008 'model not found'.",
             )
     if vertex:
         location = settings.vertex.location or env.get("GOOGLE_CLOUD_LOCATION")
@@ -121,7 +125,11 @@ def check_tools(settings: Any, warn: Report, note: Report) -> None:
         if entry.scheduling and behavior == "BLOCKING":
             note(where, f"scheduling {entry.scheduling} applies to NON_BLOCKING results only.")
         timeout = entry.timeout_s or settings.tool_limits.timeout_s
-        if behavior == "BLOCKING" and timeout > g.answer_deadline_s and settings.filler_audio is None:
+        if (
+            behavior == "BLOCKING"
+            and timeout > g.answer_deadline_s
+            and settings.filler_audio is None
+        ):
             note(
                 where,
                 f"a BLOCKING call may take up to {timeout:g} s while the caller hears nothing "

@@ -128,5 +128,6 @@ def choose_upstream(
             "vertex.location to a region that serves Live models "
             f"({', '.join(VERTEX_LIVE_LOCATIONS)}); 'global' is rejected for Live."
         )
-    return Upstream("vertex", vertexai=True, project=project, location=location,
-                    credentials=credentials)
+    return Upstream(
+        "vertex", vertexai=True, project=project, location=location, credentials=credentials
+    )

@@ -20,7 +20,6 @@ from pydantic import BaseModel, ConfigDict, ValidationError, create_model
 from liveguard.tools.spec import FunctionEntry, ToolEntry, WebhookEntry
 
 
-
 class InvalidArguments(ValueError):
     """The model's arguments do not fit the callable's types (after the schema check)."""
 
@@ -99,9 +98,8 @@ class Tool:
 def _function_invoke(fn: Callable[..., Any]) -> Invoke:
     """Arguments validated into the callable's types; sync callables run in a worker thread."""
     model, single = _args_model(fn)
-    is_async = inspect.iscoroutinefunction(fn) or inspect.iscoroutinefunction(
-        getattr(fn, "__call__", None)
-    )
+    call = fn if inspect.isfunction(fn) or inspect.ismethod(fn) else type(fn).__call__
+    is_async = inspect.iscoroutinefunction(call)
 
     async def invoke(args: dict[str, Any], call_id: str = "") -> Any:
         import asyncio

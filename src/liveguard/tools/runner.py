@@ -132,7 +132,10 @@ class ToolRunner:
         tool = self.tools.get(name)
         self._event(
             ev.ToolCallStarted(
-                t=self._clock(), call_id=key, tool=name, kind=tool.kind if tool else "",
+                t=self._clock(),
+                call_id=key,
+                tool=name,
+                kind=tool.kind if tool else "",
                 args=self._redacted(args),
             )
         )
@@ -146,7 +149,9 @@ class ToolRunner:
                     async with asyncio.timeout(timeout):
                         result = await tool.invoke(args, key)
                 except TimeoutError:
-                    raise _Failure("timeout", f"{name} did not finish within {timeout:g} s") from None
+                    raise _Failure(
+                        "timeout", f"{name} did not finish within {timeout:g} s"
+                    ) from None
             payload = {"output": to_jsonable_python(result, fallback=str)}
             size = len(json.dumps(payload, separators=(",", ":")))
             if size > self.limits.max_result_bytes:
@@ -203,7 +208,9 @@ class ToolRunner:
             self._event(
                 ev.ToolCallStarted(t=self._clock(), call_id=key, tool=call.name or "", args={})
             )
-        self._finished(key, call.name or name, outcome, start, 0, outcome if self.redact else message)
+        self._finished(
+            key, call.name or name, outcome, start, 0, outcome if self.redact else message
+        )
         return self._response(call, self.tools.get(call.name or ""), {"error": message})
 
     def _finished(

@@ -35,7 +35,9 @@ class ToolLimits(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     max_concurrent: int = Field(4, ge=1, le=64, description="tool calls running at once")
-    max_pending: int = Field(16, ge=1, le=1024, description="calls running or waiting; beyond: error")
+    max_pending: int = Field(
+        16, ge=1, le=1024, description="calls running or waiting; beyond: error"
+    )
     timeout_s: float = Field(10.0, gt=0, le=600, description="default per-call timeout")
     max_result_bytes: int = Field(
         16384, ge=256, le=1_048_576, description="largest result (JSON) sent to the model"
