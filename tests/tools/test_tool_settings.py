@@ -148,3 +148,12 @@ def test_any_tools_value_parses_or_names_an_entry(raw: list) -> None:
         return
     assert len(s.tools) == len(raw)
     live_config(s)  # whatever loads can be declared
+
+
+def test_demo_settings_turn_the_example_tool_on() -> None:
+    from liveguard.config import DEMO_SETTINGS
+    from liveguard.config.doctor import check
+
+    s = Settings.load(DEMO_SETTINGS)
+    assert [e.tool_name for e in s.tools] == ["lookup_order"] and s.scenario == "tool-call"
+    assert not [f for f in check(s) if f.setting.startswith("tools")]
