@@ -6,13 +6,21 @@ metadata-server probe is switched off with the library's own NO_GCE_CHECK).
 
 from __future__ import annotations
 
+import base64
+import functools
 import json
 import os
 import subprocess
 import sys
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from urllib.parse import parse_qs
 
 import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
 
 from liveguard.config.settings import Settings
 from liveguard.config.upstream import UpstreamError, choose_upstream, vertex_selected
@@ -41,20 +49,90 @@ def no_adc(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return tmp_path
 
 
+class TokenServer:
+    """A local OAuth token endpoint for service-account grants: it grants the account
+    `good@…` a token and refuses any other (as Google does for a deleted or disabled key)."""
+
+    def __init__(self) -> None:
+        self.requests: list[str] = []
+        outer = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                form = parse_qs(self.rfile.read(int(self.headers["Content-Length"])).decode())
+                claims = jwt_claims(form.get("assertion", ["..."])[0])
+                outer.requests.append(claims.get("iss", ""))
+                if claims.get("iss", "").startswith("good@"):
+                    status, body = 200, {"access_token": "ya29.local", "expires_in": 3600}
+                else:
+                    status, body = 400, {"error": "invalid_grant", "error_description": "Bad"}
+                data = json.dumps(body).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/token"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+        self.thread.join(5)
+
+
+def jwt_claims(token: str) -> dict:
+    try:
+        part = token.split(".")[1]
+        return json.loads(base64.urlsafe_b64decode(part + "=" * (-len(part) % 4)))
+    except (IndexError, ValueError):
+        return {}
+
+
 @pytest.fixture
-def adc_file(no_adc: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """Application Default Credentials from a user-credentials file, as `gcloud` writes it."""
-    path = no_adc / "adc.json"
-    path.write_text(
-        json.dumps(
-            {
-                "type": "authorized_user",
-                "client_id": "test-client.apps.example",
-                "client_secret": "test-secret",
-                "refresh_token": "test-refresh-token",
-            }
-        )
-    )
+def token_server() -> Iterator[TokenServer]:
+    server = TokenServer()
+    try:
+        yield server
+    finally:
+        server.close()
+
+
+@functools.cache
+def private_key_pem() -> str:
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    return key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    ).decode()
+
+
+def write_adc(directory: Path, token_uri: str, account: str, project: str | None = None) -> Path:
+    """A service-account key file, as Google Cloud issues them, whose token URI is local."""
+    path = directory / f"key-{account}.json"
+    info = {
+        "type": "service_account",
+        "client_email": f"{account}@proj-a.iam.gserviceaccount.com",
+        "private_key_id": "k1",
+        "private_key": private_key_pem(),
+        "token_uri": token_uri,
+    }
+    if project:
+        info["project_id"] = project
+    path.write_text(json.dumps(info))
+    return path
+
+
+@pytest.fixture
+def adc_file(no_adc: Path, token_server: TokenServer, monkeypatch: pytest.MonkeyPatch) -> Path:
+    path = write_adc(no_adc, token_server.url, "good")
     monkeypatch.setenv("GOOGLE_APPLICATION_CREDENTIALS", str(path))
     return path
 
@@ -85,7 +163,8 @@ def test_sdk_variables_select_vertex_with_adc(
     assert not s.uses_emulator()
     up = choose_upstream(s)
     assert (up.kind, up.project, up.location) == ("vertex", "proj-a", "us-central1")
-    assert up.credentials is not None and "Vertex AI (project proj-a" in up.describe()
+    assert up.credentials.token == "ya29.local"  # checked: a token was obtained at start
+    assert "Vertex AI (project proj-a" in up.describe()
     client = make_client(s, upstream=up)
     api = client._api_client
     assert api.vertexai and api.project == "proj-a" and api.location == "us-central1"
@@ -120,6 +199,22 @@ def test_vertex_without_credentials_stops_with_a_clear_error(
     assert "not fall back to the emulator" in text
     with pytest.raises(UpstreamError):  # an application's own client: the same rule
         make_client(s)
+
+
+def test_vertex_with_credentials_that_cannot_get_a_token_stops(
+    no_adc: Path, token_server: TokenServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    adc = write_adc(no_adc, token_server.url, "revoked")
+    monkeypatch.setenv("GOOGLE_APPLICATION_CREDENTIALS", str(adc))
+    monkeypatch.setenv("GOOGLE_GENAI_USE_VERTEXAI", "true")
+    monkeypatch.setenv("GOOGLE_CLOUD_PROJECT", "proj-a")
+    monkeypatch.setenv("GOOGLE_CLOUD_LOCATION", "us-central1")
+    with pytest.raises(UpstreamError, match="cannot get an access token.*invalid_grant"):
+        choose_upstream(Settings.load(None))
+    assert len(token_server.requests) == 1
+    unchecked = Settings.load(None, vertex={"check_credentials": False})
+    assert choose_upstream(unchecked).kind == "vertex"  # the check is what stopped it
+    assert len(token_server.requests) == 1
 
 
 def test_vertex_without_a_location_or_project_says_which(
@@ -177,3 +272,12 @@ def test_serve_on_vertex_without_credentials_exits_2(no_adc: Path) -> None:
     assert res.returncode == 2, res.stderr
     assert "Application Default Credentials" in res.stderr
     assert "emulator" not in res.stdout  # no ready line: it never served
+
+
+def test_project_from_the_credentials_when_none_is_set(
+    no_adc: Path, token_server: TokenServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    key = write_adc(no_adc, token_server.url, "good", project="proj-from-key")
+    monkeypatch.setenv("GOOGLE_APPLICATION_CREDENTIALS", str(key))
+    up = choose_upstream(Settings.load(None, vertex={"enabled": True, "location": "us-east5"}))
+    assert (up.kind, up.project, up.location) == ("vertex", "proj-from-key", "us-east5")

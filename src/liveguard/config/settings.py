@@ -55,6 +55,9 @@ class VertexSettings(BaseModel):
     )
     project: str | None = Field(None, description="Google Cloud project; else GOOGLE_CLOUD_PROJECT")
     location: str | None = Field(None, description="region; else GOOGLE_CLOUD_LOCATION")
+    check_credentials: bool = Field(
+        True, description="get an access token at start-up: broken credentials stop the start"
+    )
 
 
 class Settings(BaseSettings):

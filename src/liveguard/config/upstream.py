@@ -73,15 +73,30 @@ def default_credentials() -> tuple[Any, str | None]:
     return google.auth.default(scopes=[CLOUD_SCOPE])
 
 
+def refresh_credentials(credentials: Any, timeout_s: float = 10.0) -> None:
+    """Get an access token now (blocking; run it off the event loop), bounded by `timeout_s`."""
+    from google.auth.transport.requests import Request
+
+    class _Bounded(Request):  # google-auth's token requests would otherwise wait up to 120 s
+        def __call__(self, *args: Any, **kwargs: Any) -> Any:
+            kwargs["timeout"] = timeout_s
+            return super().__call__(*args, **kwargs)
+
+    credentials.refresh(_Bounded())
+
+
 def choose_upstream(
     settings: Any,
     env: Mapping[str, str] | None = None,
     load_credentials: CredentialsLoader = default_credentials,
+    refresh: Callable[[Any], None] = refresh_credentials,
 ) -> Upstream:
     """Decide the upstream from settings and environment; raises UpstreamError, never guesses.
 
     `load_credentials` is `google.auth.default` unless a caller (an embedding app, a test with
-    a credentials file) passes its own. Needs no network: ADC is looked up, not refreshed.
+    a credentials file) passes its own. With `vertex.check_credentials` (the default) the
+    credentials must also yield an access token now (`refresh`; blocking, one token request), so
+    a broken credential stops the start instead of the first call.
     """
     env = os.environ if env is None else env
     has_key = settings.api_key is not None and bool(settings.api_key.get_secret_value())
@@ -128,6 +143,15 @@ def choose_upstream(
             "vertex.location to a region that serves Live models "
             f"({', '.join(VERTEX_LIVE_LOCATIONS)}); 'global' is rejected for Live."
         )
+    if settings.vertex.check_credentials:
+        try:
+            refresh(credentials)
+        except Exception as exc:  # RefreshError, TransportError: no token, whatever the cause
+            raise UpstreamError(
+                "Vertex AI is selected and Application Default Credentials were found, but they "
+                f"cannot get an access token: {type(exc).__name__}: {str(exc)[:300]}. Renew them "
+                "(`gcloud auth application-default login`) or fix GOOGLE_APPLICATION_CREDENTIALS."
+            ) from None
     return Upstream(
         "vertex", vertexai=True, project=project, location=location, credentials=credentials
     )
