@@ -209,7 +209,7 @@ def test_vertex_with_credentials_that_cannot_get_a_token_stops(
     monkeypatch.setenv("GOOGLE_GENAI_USE_VERTEXAI", "true")
     monkeypatch.setenv("GOOGLE_CLOUD_PROJECT", "proj-a")
     monkeypatch.setenv("GOOGLE_CLOUD_LOCATION", "us-central1")
-    with pytest.raises(UpstreamError, match="cannot get an access token.*invalid_grant"):
+    with pytest.raises(UpstreamError, match=r"cannot get an access token.*invalid_grant"):
         choose_upstream(Settings.load(None))
     assert len(token_server.requests) == 1
     unchecked = Settings.load(None, vertex={"check_credentials": False})
