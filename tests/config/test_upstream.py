@@ -281,3 +281,24 @@ def test_project_from_the_credentials_when_none_is_set(
     monkeypatch.setenv("GOOGLE_APPLICATION_CREDENTIALS", str(key))
     up = choose_upstream(Settings.load(None, vertex={"enabled": True, "location": "us-east5"}))
     assert (up.kind, up.project, up.location) == ("vertex", "proj-from-key", "us-east5")
+
+
+def test_serve_without_any_credentials_says_it_embeds_the_emulator(no_adc: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LIVEGUARD_")}
+    for name in SDK_VARS:
+        env.pop(name, None)
+    env.update(CLOUDSDK_CONFIG=str(no_adc / "gcloud"), LIVEGUARD_LOG_DIR=str(no_adc / "logs"))
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "liveguard", "serve", "--port", "0"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+    try:
+        ready = json.loads(proc.stdout.readline())
+        assert ready["emulator"] is True
+    finally:
+        proc.terminate()
+        _, err = proc.communicate(timeout=30)
+    assert "Vertex AI not selected" in err and "embedded Gemini Live emulator" in err
