@@ -10,6 +10,7 @@ import functools
 import inspect
 import typing
 from collections.abc import Awaitable, Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -25,6 +26,16 @@ class InvalidArguments(ValueError):
 
 
 Invoke = Callable[[dict[str, Any], str], Awaitable[Any]]  # (arguments, call id)
+
+
+SYNC_TOOL_THREADS = 8
+
+
+@functools.cache
+def _sync_tool_threads() -> ThreadPoolExecutor:
+    """Sync tools' own threads: a tool stuck past its timeout cannot starve the loop's default
+    executor (DNS lookups, file reads); at most SYNC_TOOL_THREADS run at once."""
+    return ThreadPoolExecutor(SYNC_TOOL_THREADS, thread_name_prefix="liveguard-tool")
 
 
 @functools.lru_cache(maxsize=256)
@@ -116,7 +127,8 @@ def _function_invoke(fn: Callable[..., Any]) -> Invoke:
             kwargs = {name: getattr(parsed, name) for name in type(parsed).model_fields}
         if is_async:
             return await fn(**kwargs)
-        result = await asyncio.to_thread(fn, **kwargs)
+        loop = asyncio.get_running_loop()
+        result = await loop.run_in_executor(_sync_tool_threads(), functools.partial(fn, **kwargs))
         if inspect.isawaitable(result):
             result = await result
         return result

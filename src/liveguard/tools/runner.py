@@ -30,6 +30,7 @@ from liveguard.tools.webhook import ResultTooLarge, WebhookClient, WebhookError
 
 REDACTED = "[redacted]"
 MAX_ERROR_CHARS = 300
+MAX_NAME_CHARS = 64
 
 
 class _Failure(Exception):
@@ -86,10 +87,10 @@ class ToolRunner:
         """The response to one call; None only when `cancel` stopped it (send nothing then)."""
         key = call.id or f"noid-{next(self._anon)}"
         if key in self._running:
-            return self._error(call, key, "", "busy", f"call {key} is already running", 0.0)
+            return self._error(call, key, "", "busy", f"call {key} is already running", None)
         if len(self._running) >= self.limits.max_pending:
             return self._error(
-                call, key, "", "busy", "too many tool calls at once; try again shortly", 0.0
+                call, key, "", "busy", "too many tool calls at once; try again shortly", None
             )
         task = asyncio.ensure_future(self._execute(call, key))
         self._running[key] = task
@@ -127,7 +128,7 @@ class ToolRunner:
 
     async def _execute(self, call: types.FunctionCall, key: str) -> types.FunctionResponse:
         start = time.perf_counter()
-        name = call.name or ""
+        name = (call.name or "")[:MAX_NAME_CHARS]  # a made-up name can be anything
         args = dict(call.args or {})
         tool = self.tools.get(name)
         self._event(
@@ -200,10 +201,11 @@ class ToolRunner:
         name: str,
         outcome: str,
         message: str,
-        start: float,
+        start: float | None,
     ) -> types.FunctionResponse:
+        """An `{"error": ...}` response, logged; `start` None = refused before it started."""
         message = message[:MAX_ERROR_CHARS]
-        if start == 0.0:  # refused before it started: log the start too, for a complete span
+        if start is None:  # log the start too, so every call is a complete span in the log
             start = time.perf_counter()
             self._event(
                 ev.ToolCallStarted(t=self._clock(), call_id=key, tool=call.name or "", args={})
