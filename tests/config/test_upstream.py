@@ -22,8 +22,10 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
+from liveguard.caller.simulated import run_call
 from liveguard.config.settings import Settings
 from liveguard.config.upstream import UpstreamError, choose_upstream, vertex_selected
+from liveguard.emulator.server import Emulator
 from liveguard.relay.server import Relay
 from liveguard.session.config import make_client
 
@@ -302,3 +304,33 @@ def test_serve_without_any_credentials_says_it_embeds_the_emulator(no_adc: Path)
         proc.terminate()
         _, err = proc.communicate(timeout=30)
     assert "Vertex AI not selected" in err and "embedded Gemini Live emulator" in err
+
+
+async def test_vertex_configured_relay_serves_a_call_through_the_emulators_vertex_path(
+    adc_file: Path, token_server: TokenServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The SDK's own Vertex client (ADC bearer token, project and location in the model path),
+    driven by a simulated phone caller through the relay, against the emulator's Vertex route."""
+    monkeypatch.setenv("GOOGLE_GENAI_USE_VERTEXAI", "true")
+    monkeypatch.setenv("GOOGLE_CLOUD_PROJECT", "proj-a")
+    monkeypatch.setenv("GOOGLE_CLOUD_LOCATION", "us-central1")
+    async with Emulator(scenario="healthy") as emu:
+        settings = Settings.load(
+            None,
+            port=0,
+            model="gemini-live-2.5-flash-native-audio",
+            upstream_base_url=emu.base_url,
+            upstream_ca_file=emu.ca_file,
+            log_dir=str(adc_file.parent / "logs"),
+        )
+        async with Relay(settings) as relay:
+            assert relay.emulator is None and relay.upstream.vertexai
+            result = await run_call(relay.twilio_url, "quick")
+        stats = await emu.wait_closed_sessions()
+    assert result.summary["answered"] == 1
+    assert stats and all(s.vertex and s.setup_complete for s in stats)
+    assert stats[0].model == (
+        "projects/proj-a/locations/us-central1/publishers/google/models/"
+        "gemini-live-2.5-flash-native-audio"
+    )
+    assert token_server.requests  # the bearer token came from the credentials

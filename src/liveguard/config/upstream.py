@@ -110,17 +110,18 @@ def choose_upstream(
             why="no Gemini API key (GEMINI_API_KEY / GOOGLE_API_KEY) and Vertex AI not selected "
             "(GOOGLE_GENAI_USE_VERTEXAI): the embedded Gemini Live emulator",
         )
+    return _vertex(settings, env, load_credentials, refresh)
+
+
+def _vertex(
+    settings: Any,
+    env: Mapping[str, str],
+    load_credentials: CredentialsLoader,
+    refresh: Callable[[Any], None],
+) -> Upstream:
+    """Vertex AI (or a Vertex-style endpoint): credentials, project and location, or an error."""
     project = settings.vertex.project or env.get("GOOGLE_CLOUD_PROJECT") or None
     location = settings.vertex.location or env.get("GOOGLE_CLOUD_LOCATION") or None
-    if settings.upstream_base_url:
-        # an emulator serving the Vertex path: the SDK sends a bearer token, any will do there
-        return Upstream(
-            "endpoint",
-            vertexai=True,
-            project=project,
-            location=location,
-            why=f"the Vertex-style Live endpoint at {settings.upstream_base_url}",
-        )
     try:
         credentials, adc_project = load_credentials()
     except Exception as exc:  # google.auth.exceptions.DefaultCredentialsError and friends
@@ -152,6 +153,15 @@ def choose_upstream(
                 f"cannot get an access token: {type(exc).__name__}: {str(exc)[:300]}. Renew them "
                 "(`gcloud auth application-default login`) or fix GOOGLE_APPLICATION_CREDENTIALS."
             ) from None
+    if settings.upstream_base_url:  # e.g. the emulator serving the Vertex path
+        return Upstream(
+            "endpoint",
+            vertexai=True,
+            project=project,
+            location=location,
+            credentials=credentials,
+            why=f"the Vertex-style Live endpoint at {settings.upstream_base_url}",
+        )
     return Upstream(
         "vertex", vertexai=True, project=project, location=location, credentials=credentials
     )
