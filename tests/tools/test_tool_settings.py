@@ -157,3 +157,17 @@ def test_demo_settings_turn_the_example_tool_on() -> None:
     s = Settings.load(DEMO_SETTINGS)
     assert [e.tool_name for e in s.tools] == ["lookup_order"] and s.scenario == "tool-call"
     assert not [f for f in check(s) if f.setting.startswith("tools")]
+
+
+def test_errors_never_echo_secrets(tmp_path: Path) -> None:
+    text = (
+        "tools:\n- webhook: ftp://x.example/h\n  name: h\n  description: d\n"
+        "  parameters: {type: object}\n  secret: sign-me-123\n"
+        "  headers: {Authorization: Bearer tok-456}\n"
+    )
+    with pytest.raises(ValueError, match=r"tools\[0\] \(h\): webhook") as info:
+        load_yaml(tmp_path, text)
+    assert "sign-me-123" not in str(info.value) and "tok-456" not in str(info.value)
+    with pytest.raises(ValueError, match="api_key") as info:
+        Settings.load(None, api_key=["key-789"])
+    assert "key-789" not in str(info.value)

@@ -168,7 +168,7 @@ class Settings(BaseSettings):
                 if config_file
                 else "environment or flags"
             )
-            raise ValueError(f"invalid settings ({where}): {exc}") from None
+            raise ValueError(f"invalid settings ({where}): {_describe(exc)}") from None
         finally:
             _CONFIG_FILE.reset(token)
 
@@ -191,6 +191,16 @@ class Settings(BaseSettings):
         """
         no_key = self.api_key is None or not self.api_key.get_secret_value()
         return no_key and not vertex_selected(self, os.environ)
+
+
+def _describe(exc: ValidationError) -> str:
+    """Each error as `setting: message`, without the input values pydantic would print: those
+    can be secrets (keys, webhook signing secrets and headers)."""
+    lines = []
+    for err in exc.errors(include_url=False, include_input=False):
+        where = ".".join(str(p) for p in err["loc"]) or "settings"
+        lines.append(f"\n  {where}: {err['msg'].removeprefix('Value error, ')}")
+    return f"{len(lines)} error(s):" + "".join(lines)
 
 
 class _GoogleKeyEnvSource(PydanticBaseSettingsSource):
