@@ -63,3 +63,8 @@ def book_table(booking: Booking) -> dict[str, object]:
 
 
 not_callable = 42
+
+
+async def slow_lookup(order_number: str) -> dict[str, str]:
+    """Look up an order (slowly: the caller will barge in first)."""
+    return {"status": await slow(30.0), "order_number": order_number}
