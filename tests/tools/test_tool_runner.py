@@ -231,3 +231,28 @@ def test_any_arguments_get_exactly_one_answer(args: dict) -> None:
         assert "output" in resp.response
     else:
         assert resp.response["error"].startswith("invalid arguments"), resp.response
+
+
+async def test_dispatcher_survives_a_session_that_ended() -> None:
+    from liveguard.session import ToolCallOut
+    from liveguard.tools import ToolDispatcher
+
+    r, log = runner({"function": f"{M}:add"})
+    sent: list = []
+
+    async def closed(responses: list) -> None:
+        sent.append(responses)
+        raise RuntimeError("session closed")
+
+    d = ToolDispatcher(r, closed)
+    calls = (call("add", "d1", a=1), call("add", "d2", a=2))
+    d.on_item(ToolCallOut(calls, ev.ToolCall(t=0.0, ids=("d1", "d2"), names=("add", "add"))))
+    d.on_item(ev.OutputTranscript(t=0.0, text="ignored"))
+    async with asyncio.timeout(5):
+        while d.send_failures < 2:  # noqa: ASYNC110 - the calls run in this loop
+            await asyncio.sleep(0.005)
+    assert len(sent) == 2 and d.sent == 0
+    assert sorted(e.outcome for e in finished(log)) == ["ok", "ok"]
+    d.on_item(ToolCallOut(calls[:1], ev.ToolCall(t=1.0, ids=("d1",), names=("add",))))
+    await d.aclose()  # a call not started yet is stopped too: nothing more is sent
+    assert len(sent) == 2 and r.running == 0

@@ -57,7 +57,9 @@ class ToolDispatcher:
             log.info("tool response for %s not sent: %s", call.name, type(exc).__name__)
 
     async def aclose(self) -> None:
-        """Stop running calls (nothing more is sent) and close the runner."""
-        await self.runner.aclose()
+        """Stop every call, started or not (nothing more is sent), and close the runner."""
+        for task in self._tasks:
+            task.cancel()
         if self._tasks:
             await asyncio.gather(*self._tasks, return_exceptions=True)
+        await self.runner.aclose()
