@@ -256,3 +256,13 @@ async def test_dispatcher_survives_a_session_that_ended() -> None:
     d.on_item(ToolCallOut(calls[:1], ev.ToolCall(t=1.0, ids=("d1",), names=("add",))))
     await d.aclose()  # a call not started yet is stopped too: nothing more is sent
     assert len(sent) == 2 and r.running == 0
+
+
+async def test_cancelled_before_it_ran_is_still_a_complete_span() -> None:
+    r, log = runner({"function": f"{M}:add"})
+    task = asyncio.create_task(r.run(call("add", "early", a=1)))
+    await asyncio.sleep(0)  # run() registered the call; its task has not started yet
+    assert r.cancel(["early"]) == ["early"]
+    assert await task is None and tool_fixtures.state["calls"] == 0
+    assert [type(e).__name__ for e in log] == ["ToolCallStarted", "ToolCallFinished"]
+    assert finished(log)[0].outcome == "cancelled"

@@ -63,6 +63,7 @@ class ToolRunner:
         self._slots = asyncio.Semaphore(self.limits.max_concurrent)
         self._running: dict[str, asyncio.Task[types.FunctionResponse]] = {}
         self._cancelled: set[str] = set()
+        self._started: set[str] = set()
         self._anon = itertools.count(1)
 
     @classmethod
@@ -97,6 +98,9 @@ class ToolRunner:
         try:
             return await task
         except asyncio.CancelledError:
+            if key not in self._started:  # cancelled before it ran: still one complete span
+                self._event(ev.ToolCallStarted(t=self._clock(), call_id=key, tool=call.name or ""))
+                self._finished(key, call.name or "", "cancelled", time.perf_counter(), 0, "")
             current = asyncio.current_task()
             if key in self._cancelled and not (current and current.cancelling()):
                 return None
@@ -104,6 +108,7 @@ class ToolRunner:
         finally:
             self._running.pop(key, None)
             self._cancelled.discard(key)
+            self._started.discard(key)
 
     def cancel(self, ids: Iterable[str]) -> list[str]:
         """Stop the running calls with these ids (their results are never sent); the ids hit."""
@@ -127,6 +132,7 @@ class ToolRunner:
     # ------------------------------------------------------------------ one call
 
     async def _execute(self, call: types.FunctionCall, key: str) -> types.FunctionResponse:
+        self._started.add(key)
         start = time.perf_counter()
         name = (call.name or "")[:MAX_NAME_CHARS]  # a made-up name can be anything
         args = dict(call.args or {})
