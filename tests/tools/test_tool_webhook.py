@@ -12,10 +12,12 @@ from typing import Any
 import pytest
 from aiohttp import web
 from google.genai import types
+from hypothesis import given
+from hypothesis import strategies as st
 
 from liveguard import events as ev
 from liveguard.config.settings import Settings
-from liveguard.tools import ToolRunner
+from liveguard.tools import ToolRunner, sign, verify
 
 SECRET = "webhook-signing-secret"
 PARAMS = {
@@ -190,3 +192,18 @@ async def test_cancelled_webhook_sends_nothing_back(service: OrderService) -> No
     assert r.cancel(["s"]) == ["s"]
     assert await asyncio.wait_for(task, 2) is None
     await r.aclose()
+
+
+@given(
+    secret=st.text(min_size=1, max_size=20), body=st.binary(max_size=200), flip=st.integers(0, 1599)
+)
+def test_signature_verifies_the_exact_body_only(secret: str, body: bytes, flip: int) -> None:
+    header = sign(secret, body)
+    expected = hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+    assert header == "sha256=" + expected and verify(secret, body, header)
+    if body:
+        i, bit = divmod(flip % (len(body) * 8), 8)
+        tampered = bytearray(body)
+        tampered[i] ^= 1 << bit
+        assert not verify(secret, bytes(tampered), header)
+    assert not verify(secret + "x", body, header) and not verify(secret, body, None)
