@@ -31,6 +31,7 @@ def load_yaml(tmp_path: Path, text: str) -> Settings:
         (f"- function: {M}:missing", r"tools\[1\] .*has no attribute 'missing'"),
         (f"- function: {M}:not_callable", r"tools\[1\] .*is not callable"),
         ("- function: justaname", r"tools\[1\] .*package.module:callable"),
+        (f"- function: {M}:counter", r"tools\[1\] .*set `name`"),
         (f"- function: {M}:add\n  colour: red", r"tools\[1\] \(tool_fixtures:add\): colour: Extra"),
         (f"- function: {M}:add\n  behavior: SOMETIMES", r"tools\[1\] .*behavior"),
         (f"- function: {M}:add\n  scheduling: LATER", r"tools\[1\] .*scheduling"),
@@ -64,6 +65,16 @@ def test_bad_entries_fail_at_load_with_the_entry_named(
     with pytest.raises(ValueError, match=expected) as info:
         load_yaml(tmp_path, text)
     assert str(tmp_path / "relay.yaml") in str(info.value)  # and the file
+
+
+async def test_a_named_callable_object_is_a_tool() -> None:
+    from liveguard.tools import ToolRunner
+
+    s = Settings(tools=[{"function": f"{M}:counter", "name": "count"}])
+    r = ToolRunner.from_entries(s.tools)
+    resp = await r.run(types.FunctionCall(id="1", name="count", args={"step": 3}))
+    assert resp.response == {"output": 3}
+    await r.aclose()
 
 
 def test_secrets_of_webhook_entries_are_never_shown(tmp_path: Path) -> None:

@@ -68,3 +68,11 @@ not_callable = 42
 async def slow_lookup(order_number: str) -> dict[str, str]:
     """Look up an order (slowly: the caller will barge in first)."""
     return {"status": await slow(30.0), "order_number": order_number}
+
+
+class _Counter:
+    def __call__(self, step: int = 1) -> int:
+        return step
+
+
+counter = _Counter()  # a callable object: no __name__, so the entry must name it

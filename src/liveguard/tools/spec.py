@@ -84,8 +84,11 @@ class FunctionEntry(_Entry):
     @model_validator(mode="after")
     def _resolve(self) -> FunctionEntry:
         self._target = resolve_callable(self.function)
-        if self.name is not None and not NAME_RE.match(self.name):
-            raise ValueError(f"name {self.name!r} is not a valid function name")
+        name = self.name or getattr(self._target, "__name__", None)
+        if not isinstance(name, str) or not NAME_RE.match(name):
+            raise ValueError(
+                f"name {name!r} is not a valid function name (letters, digits, _ . -; set `name`)"
+            )
         from liveguard.tools.declarations import function_schema
 
         function_schema(self._target)  # type hints that cannot become a schema fail here
@@ -97,7 +100,7 @@ class FunctionEntry(_Entry):
 
     @property
     def tool_name(self) -> str:
-        return self.name or self._target.__name__
+        return self.name or self._target.__name__  # checked to exist in _resolve
 
 
 class WebhookEntry(_Entry):
