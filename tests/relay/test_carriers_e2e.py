@@ -12,6 +12,8 @@ caller's results and each session's JSONL log, found by its transport (the carri
 from __future__ import annotations
 
 import asyncio
+import json
+import sys
 from dataclasses import dataclass
 from typing import Any
 
@@ -170,3 +172,34 @@ def test_log_names_each_carrier(outcome: Outcome) -> None:
     transports = sorted({key[0] for key in outcome.logs})
     assert transports == sorted(CARRIERS)
     assert len(outcome.logs) == sum(len(v) for v in CALLS.values())
+
+
+async def test_liveguard_call_cli_speaks_a_carrier(relay) -> None:
+    """`liveguard call --carrier vonage --rate 8000` as a process: one JSON line per turn and a
+    summary, the relay's log naming the carrier."""
+    url = f"ws://{relay.host}:{relay.port}/vonage/stream"
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "liveguard",
+        "call",
+        "--carrier",
+        "vonage",
+        "--rate",
+        "8000",
+        "--url",
+        url,
+        "--script",
+        "quick",
+        "--max-duration",
+        "60",
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    out, err = await asyncio.wait_for(proc.communicate(), 90)
+    assert proc.returncode == 0, err.decode()
+    turn, summary = (json.loads(line) for line in out.decode().splitlines())
+    assert turn["answered"] and summary["summary"] and summary["errors"] == []
+    await relay.stop()
+    (records,) = logs_by_session(relay.settings.log_dir).values()
+    assert records[0]["transport"] == "vonage" and records[-1]["reason"] == "caller hung up"
