@@ -113,8 +113,8 @@ class _Call:
         t = self.answer(first, last_part=False)
         for part in range(draw(st.integers(1, 3))):
             silence = draw(st.floats(0.5, POLICY.background_budget_s - 2.0))
-            if part == 0 and draw(st.booleans()):  # "hello?" while the model works
-                self.caller(t + min(2.0, silence / 3), 0.5, "hello?")
+            if part == 0 and silence > 4.0 and draw(st.booleans()):
+                self.caller(t + 1.0, 0.5, "hello?")  # while the model works; over before it speaks
             last = part == 2 or draw(st.booleans())
             t = self.answer(t + silence, last_part=last)
             if last:

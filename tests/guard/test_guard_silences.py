@@ -334,3 +334,25 @@ def test_an_unanswered_turn_can_start_at_a_later_rung():
         "recovery_start:resume",
         "Reconnect",
     ]
+
+
+def test_idle_closes_the_work_not_what_the_caller_said_meanwhile():
+    guard = greeted()
+    _filler_then_in_progress(guard)  # IN_PROGRESS at 12.6
+    run(guard, caller_says(20.0, 0.8, "hello?"))  # VAD end at 21.2
+    out = run(guard, [TurnComplete(t=25.0, turn=3, interaction_status="IDLE")])
+    assert labels(out) == ["background"]  # no empty_turn verdict for the "hello?"
+    out = run(guard, [], until=28.1)  # the answer deadline runs from the IDLE
+    assert labels(out)[:2] == ["verdict:unanswered_turn", "health:recovering"]
+    assert out[0].t == 28.0 and out[0].evidence["rule"] == "answer_deadline"
+
+
+def test_work_that_ends_idle_without_answering_the_request_is_an_empty_turn():
+    guard = greeted()
+    evs = [*caller_says(10.0, 1.0, "plan my trip")]
+    evs += [TurnComplete(t=12.0, turn=2, interaction_status="IN_PROGRESS")]
+    evs += [TurnComplete(t=20.0, turn=3, interaction_status="IDLE")]
+    out = run(guard, evs)
+    assert labels(out)[:3] == ["background", "background", "verdict:unanswered_turn"]
+    assert out[2].evidence["rule"] == "empty_turn"
+    assert out[2].evidence["interaction_status"] == "IDLE"

@@ -395,10 +395,12 @@ class Guard:
     def _before_turn_complete(self, t: float, event: TurnComplete, out: list[Output]) -> None:
         """Judge the turn this TurnComplete closes, with the tracker's counts before it resets."""
         tr = self.turns
+        ended_work = False
         if not self._failed_hard:
             phases = self.silences.on_turn_complete(t, event)
             out.extend(phases)
             started = any(getattr(e, "phase", "") == BackgroundPhase.START for e in phases)
+            ended_work = any(getattr(e, "phase", "") == BackgroundPhase.END for e in phases)
             if started and self.policy.filler_during_background and self._ladder is None:
                 out.append(PlayFiller())  # keep the caller informed while the model works
         if not self.policy.enabled or self._ladder is not None or self._failed_hard:
@@ -420,6 +422,10 @@ class Guard:
                 return  # the server waits for the caller to go on; the deadline still runs
             if self.silences.background is not None:
                 return  # background work (IN_PROGRESS): the budget bounds the silence
+            if ended_work and open_utt.start_t >= self.silences.background_ended_from:
+                # IDLE closes the background task, not what the caller said meanwhile: the
+                # answer deadline (from now at the earliest) bounds that
+                return
             self._unanswered(t, UnansweredRule.EMPTY_TURN, open_utt, out, **extra)
 
     def _unanswered(

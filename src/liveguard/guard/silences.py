@@ -59,6 +59,7 @@ class SilenceWatch:
         self.policy = policy
         self.background: Background | None = None
         self.background_ended_t = 0.0  # the answer deadline runs again from here
+        self.background_ended_from = 0.0  # when the last background phase began
         self.barge_in_t: float | None = None  # a real interrupt with no audible audio since
         self.setup: SetupWait | None = None
 
@@ -94,6 +95,7 @@ class SilenceWatch:
         if bg is None:
             return []
         self.background_ended_t = t
+        self.background_ended_from = bg.start_t
         return [
             BackgroundWork(
                 t=t,
