@@ -1,4 +1,8 @@
-"""Guard thresholds and recovery ladder settings: every rule of the guard is a setting here."""
+"""Guard thresholds and recovery ladder settings: every rule of the guard is a setting here.
+
+Also the few decisions the session's client-VAD wire makes (`preroll_from`, `replay_bracket`), as
+pure functions, so the asyncio shell only executes them and tests read them without sockets.
+"""
 
 from __future__ import annotations
 
@@ -54,6 +58,15 @@ class GuardPolicy(BaseModel):
     goaway_margin_s: float = Field(
         5.0, ge=0, description="rotate before timeLeft minus this margin"
     )
+    max_connect_failures: int = Field(
+        4, ge=0, description="refused connects in a row before the session fails"
+    )
+    connect_backoff_s: float = Field(
+        0.25, ge=0, description="wait before the next connect after a refusal; doubles per refusal"
+    )
+    connect_backoff_max_s: float = Field(
+        2.0, ge=0, description="the longest wait between two connect attempts"
+    )
 
     @field_validator("rungs")
     @classmethod
@@ -67,6 +80,12 @@ class GuardPolicy(BaseModel):
             raise ValueError("'fallback' must be the last rung")
         return rungs
 
+    def connect_delay_s(self, failures_in_row: int) -> float:
+        """How long to wait before the next connect after `failures_in_row` refusals in a row."""
+        if failures_in_row <= 0:
+            return 0.0
+        return min(self.connect_backoff_s * 2 ** (failures_in_row - 1), self.connect_backoff_max_s)
+
     def rung_deadline_s(self, rung: str) -> float:
         """How long a rung has to produce model audio (reconnect rungs: once connected)."""
         return {
@@ -74,3 +93,28 @@ class GuardPolicy(BaseModel):
             "resume": self.resume_deadline_s,
             "fresh": self.fresh_deadline_s,
         }.get(rung, 0.0)
+
+
+# ---------------------------------------------------------------- client-VAD wire decisions
+
+
+def preroll_from(sent: list[str], speech_at: float | None, preroll_s: float) -> float | None:
+    """Where the pre-roll starts (session seconds) after the activity signals `sent` for a speech
+    start the VAD placed at `speech_at`; None: no pre-roll.
+
+    The VAD decides a little after speech began, and the service ignores audio outside an
+    activity, so when this speech start opened an activity the last `preroll_s` before the onset
+    goes again right after `activityStart`.
+    """
+    if sent != ["start"] or speech_at is None:
+        return None
+    return speech_at - preroll_s
+
+
+def replay_bracket(client_vad: bool, activity_open: bool) -> bool:
+    """Whether a replay after a reconnect needs an `activityStart`/`activityEnd` of its own.
+
+    Server VAD: never. Client VAD: unless the activity gate already reopened an activity for a
+    caller who is still speaking; the replay then goes into that one.
+    """
+    return client_vad and not activity_open
