@@ -113,13 +113,18 @@ class EventPipe:
                     await self.put(piece)
 
     async def ticker(self) -> None:
-        """Sleep until the guard's next deadline (or a new event), then `guard.tick(now)`."""
+        """Sleep until the guard's next deadline (or a new event), then `guard.tick(now)`.
+
+        `asyncio.timeout`, not `wait_for`: on Python 3.11 `wait_for` swallows a cancellation
+        that comes as the wake-up does, and the session's end then waits for this task forever.
+        """
         while True:
             self.wake.clear()
             deadline = self.guard.next_deadline()
             timeout = None if deadline is None else max(0.0, deadline - self.now())
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self.wake.wait(), timeout)
+                async with asyncio.timeout(timeout):
+                    await self.wake.wait()
             if deadline is not None and self.now() >= deadline:
                 await self.apply(self.guard.tick(self.now()))
 
