@@ -37,12 +37,12 @@ def test_a_drop_reconnects_at_once_then_refusals_back_off_doubling():
     out = run(guard, _refused(5.0, "resume"))
     fresh = next(o for o in out if isinstance(o, Reconnect))
     assert (fresh.purpose, fresh.delay_s) == ("fresh", 0.25)
-    assert guard.connect_failures_in_row == 1
+    assert guard.connects.failures_in_row == 1
     # the fresh connect is refused too: the ladder is spent, so the next close starts a new one,
     # whose first reconnect waits twice as long (capped by connect_backoff_max_s)
     out = run(guard, _refused(6.0, "fresh"))
     assert "FailSession" in labels(out)  # no rung left after this close: the session ends
-    assert guard.connect_failures_in_row == 2
+    assert guard.connects.failures_in_row == 2
     assert GuardPolicy(connect_backoff_s=0.25, connect_backoff_max_s=0.4).connect_delay_s(2) == 0.4
     assert GuardPolicy().connect_delay_s(3) == 1.0 and GuardPolicy().connect_delay_s(9) == 2.0
 
@@ -53,7 +53,7 @@ def test_a_successful_connect_resets_the_refusals():
     out = run(guard, _refused(5.0, "resume"))
     assert next(o for o in out if isinstance(o, Reconnect)).delay_s > 0
     run(guard, [UpstreamConnecting(t=6.0, attempt=3), UpstreamConnected(t=6.2, attempt=3)])
-    assert guard.connect_failures_in_row == 0
+    assert guard.connects.failures_in_row == 0
     out = run(guard, [UpstreamClosed(t=30.0, code=1011)])
     assert next(o for o in out if isinstance(o, Reconnect)).delay_s == 0.0
 

@@ -11,7 +11,7 @@ runs live, in tests and in `liveguard replay`. Rules and thresholds: docs/guard.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any
 
 from liveguard.events import (
@@ -48,7 +48,7 @@ from liveguard.guard.actions import (
     SendText,
 )
 from liveguard.guard.handles import HandleHistory
-from liveguard.guard.policy import GuardPolicy
+from liveguard.guard.policy import ConnectBudget, GuardPolicy
 from liveguard.guard.turns import TurnTracker, Utterance
 
 Output = Event | Action
@@ -146,9 +146,7 @@ class Guard:
         self._connecting = False
         self._connected_t = 0.0
         self._initial_pending = False
-        #: connects refused in a row (a server close between connecting and connected)
-        self.connect_failures_in_row = 0
-        self._attempt_open = False
+        self.connects = ConnectBudget(self.policy)  # refusals in a row: backoff, then give up
 
     # ------------------------------------------------------------------ public API
 
@@ -171,13 +169,15 @@ class Guard:
         out: list[Output] = []
         self._advance(now, out)
         self._now = max(self._now, now)
-        self._pace_reconnects(out)
+        if self.connects.pace(out):
+            self._failed_hard = True
         return out
 
     def feed(self, event: Event) -> list[Output]:
         """Apply one event (after the deadlines due before it); returns verdicts and actions."""
         out = self._feed(event)
-        self._pace_reconnects(out)
+        if self.connects.pace(out):
+            self._failed_hard = True  # past the budget: the session ends, nothing more to decide
         return out
 
     def _feed(self, event: Event) -> list[Output]:
@@ -187,7 +187,7 @@ class Guard:
         self._now = now
         if isinstance(event, _OWN_EVENTS) or self._ended:
             return out
-        self._track_connects(event)
+        self.connects.track(event)
         if isinstance(event, TurnComplete):
             self._before_turn_complete(now, event, out)
         answered = self.turns.feed(event)
@@ -645,33 +645,6 @@ class Guard:
         reason = f"configuration error: upstream closed {event.code} {event.reason}".strip()
         out.append(FailSession(reason=reason))
         self._set_health(t, FAILED, out)
-
-    def _track_connects(self, event: Event) -> None:
-        """Count connects refused in a row: a server close between connecting and connected."""
-        if isinstance(event, UpstreamConnecting):
-            self._attempt_open = True
-        elif isinstance(event, UpstreamConnected):
-            self._attempt_open = False
-            self.connect_failures_in_row = 0
-        elif isinstance(event, UpstreamClosed):
-            if self._attempt_open and event.side == "server":
-                self.connect_failures_in_row += 1
-            self._attempt_open = False
-
-    def _pace_reconnects(self, out: list[Output]) -> None:
-        """After refused connects, every reconnect waits (backoff); past the budget, none comes:
-        the session fails instead of looping on an unreachable service."""
-        n, p = self.connect_failures_in_row, self.policy
-        if n == 0 and p.max_connect_failures > 0:
-            return
-        for i, item in enumerate(out):
-            if not isinstance(item, Reconnect):
-                continue
-            if n >= p.max_connect_failures:
-                out[i] = FailSession(reason=f"upstream unreachable after {n} attempts")
-                self._failed_hard = True
-            else:
-                out[i] = replace(item, delay_s=p.connect_delay_s(n))
 
     def _end_if_stranded(self, event: UpstreamClosed, decided: list[Output], out: list) -> None:
         """The upstream is gone and no rung reconnects (none left, or none applies): the session

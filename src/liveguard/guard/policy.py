@@ -1,12 +1,19 @@
 """Guard thresholds and recovery ladder settings: every rule of the guard is a setting here.
 
-Also the few decisions the session's client-VAD wire makes (`preroll_from`, `replay_bracket`), as
-pure functions, so the asyncio shell only executes them and tests read them without sockets.
+`ConnectBudget` decides the backoff after refused connects and when to stop trying (the guard
+runs it, so `liveguard replay` shows it). `preroll_from` and `replay_bracket` are the decisions of
+the session's client-VAD wire, as pure functions: the asyncio shell only executes them.
 """
 
 from __future__ import annotations
 
+from dataclasses import replace
+from typing import Any
+
 from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from liveguard.events import Event, UpstreamClosed, UpstreamConnected, UpstreamConnecting
+from liveguard.guard.actions import FailSession, Reconnect
 
 RUNGS = ("nudge", "resume", "fresh", "fallback")
 
@@ -93,6 +100,49 @@ class GuardPolicy(BaseModel):
             "resume": self.resume_deadline_s,
             "fresh": self.fresh_deadline_s,
         }.get(rung, 0.0)
+
+
+class ConnectBudget:
+    """Connects refused in a row: the backoff before the next one, and when to give up.
+
+    Pure: fed the session's connection events (`track`), it rewrites the guard's outputs
+    (`pace`): after n refusals every `Reconnect` waits `policy.connect_delay_s(n)`; from
+    `policy.max_connect_failures` refusals on, none is made and the session fails instead of
+    looping on an unreachable service. A connect that succeeds resets the count.
+    """
+
+    def __init__(self, policy: GuardPolicy) -> None:
+        self.policy = policy
+        self.failures_in_row = 0
+        self._attempt_open = False  # connecting, neither connected nor closed yet
+
+    def track(self, event: Event) -> None:
+        """Count a refusal: a server close between connecting and connected."""
+        if isinstance(event, UpstreamConnecting):
+            self._attempt_open = True
+        elif isinstance(event, UpstreamConnected):
+            self._attempt_open = False
+            self.failures_in_row = 0
+        elif isinstance(event, UpstreamClosed):
+            if self._attempt_open and event.side == "server":
+                self.failures_in_row += 1
+            self._attempt_open = False
+
+    def pace(self, out: list[Any]) -> bool:
+        """Apply the budget to the guard's outputs in place; True when it failed the session."""
+        n, p = self.failures_in_row, self.policy
+        if n == 0 and p.max_connect_failures > 0:
+            return False
+        failed = False
+        for i, item in enumerate(out):
+            if not isinstance(item, Reconnect):
+                continue
+            if n >= p.max_connect_failures:
+                out[i] = FailSession(reason=f"upstream unreachable after {n} attempts")
+                failed = True
+            else:
+                out[i] = replace(item, delay_s=p.connect_delay_s(n))
+        return failed
 
 
 # ---------------------------------------------------------------- client-VAD wire decisions
