@@ -22,7 +22,7 @@ from liveguard.session.items import (
     ToolCallOut,
 )
 from liveguard.session.ringbuffer import AudioRingBuffer
-from liveguard.session.upstream_api import Upstream, UpstreamFactory
+from liveguard.session.upstream_api import UpstreamFactory, UpstreamLink
 
 __all__ = [
     "AudioOut",
@@ -35,8 +35,8 @@ __all__ = [
     "SessionCounters",
     "SessionFailed",
     "ToolCallOut",
-    "Upstream",
     "UpstreamFactory",
+    "UpstreamLink",
     "ensure_keepalive",
     "live_config",
     "make_client",

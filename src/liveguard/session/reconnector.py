@@ -29,7 +29,7 @@ from liveguard.session.ringbuffer import Chunk
 from liveguard.session.sender import Sender
 from liveguard.session.translate import MessageTranslator
 from liveguard.session.upstream import close_info
-from liveguard.session.upstream_api import Upstream, UpstreamFactory
+from liveguard.session.upstream_api import UpstreamFactory, UpstreamLink
 
 log = logging.getLogger(__name__)
 
@@ -142,7 +142,7 @@ class Reconnector:
 
     # ------------------------------------------------------------------ receiving
 
-    async def _receive(self, up: Upstream) -> None:
+    async def _receive(self, up: UpstreamLink) -> None:
         try:
             async for msg in up.messages():
                 await self._on_message(msg)
@@ -168,7 +168,7 @@ class Reconnector:
                 item = ToolCallOut(tuple(tr.function_calls), event)
             await self.pipe.process(event, item=item)
 
-    async def _upstream_lost(self, up: Upstream, code: int, reason: str) -> None:
+    async def _upstream_lost(self, up: UpstreamLink, code: int, reason: str) -> None:
         """The server closed (or the network dropped) the current upstream: the guard decides."""
         if up is not self.sender.up:
             return
@@ -222,7 +222,7 @@ class Reconnector:
                 return
         sender.ready.set()
 
-    async def _replay(self, up: Upstream, chunks: list[Chunk]) -> None:
+    async def _replay(self, up: UpstreamLink, chunks: list[Chunk]) -> None:
         """Re-send buffered caller audio faster than real time (`replay_speed`), in an activity of
         its own when `replay_bracket` says so (client VAD)."""
         sender = self.sender

@@ -24,7 +24,7 @@ from liveguard.session.bounds import DEFAULT_RATE, SessionBounds, SessionCounter
 from liveguard.session.outbound import AudioFrame, Outbound, SpeechEdge, TextOut, ToolResponses
 from liveguard.session.pipe import EventPipe
 from liveguard.session.ringbuffer import AudioRingBuffer
-from liveguard.session.upstream_api import Upstream
+from liveguard.session.upstream_api import UpstreamLink
 
 log = logging.getLogger(__name__)
 
@@ -50,7 +50,7 @@ class Sender:
         #: caller audio as sent upstream (so replayed and queued audio never overlap)
         self.ring = AudioRingBuffer(bounds.upstream_rate or DEFAULT_RATE, bounds.ring_seconds)
         self.queue: asyncio.Queue[Outbound] = asyncio.Queue(maxsize=bounds.queue_frames)
-        self.up: Upstream | None = None  # the current connection (the reconnector sets it)
+        self.up: UpstreamLink | None = None  # the current connection (the reconnector sets it)
         self.ready = asyncio.Event()  # an upstream is open and may be written to
         self.lock = asyncio.Lock()  # held for every write, and by the reconnector for a swap
         self.pending = 0  # items queued and not yet written
@@ -120,7 +120,7 @@ class Sender:
             await self.report(signals)
             return
 
-    async def _write(self, up: Upstream | None, item: Outbound) -> list[str]:
+    async def _write(self, up: UpstreamLink | None, item: Outbound) -> list[str]:
         """Write one queued item; returns the activity signals it sent (to report)."""
         assert up is not None
         if isinstance(item, AudioFrame):
@@ -139,7 +139,7 @@ class Sender:
             await up.send_tool_response(list(item.responses))
         return []
 
-    async def _preroll(self, up: Upstream, start: float) -> None:
+    async def _preroll(self, up: UpstreamLink, start: float) -> None:
         """Send the ring's audio from `start` (or its oldest) again, right after activityStart."""
         for chunk in self.ring.since(max(start, self.ring.oldest_t or 0.0)) or ():
             await up.send_audio(chunk.pcm, self.ring.rate)
@@ -154,7 +154,7 @@ class Sender:
 
     # ------------------------------------------------------------------ activity signals
 
-    async def send_signals(self, up: Upstream, signals: list[ev.ActivitySignal]) -> list[str]:
+    async def send_signals(self, up: UpstreamLink, signals: list[ev.ActivitySignal]) -> list[str]:
         """Put the activity gate's signals on the wire; returns their kinds."""
         for sig in signals:
             await up.send_activity(sig.kind)
@@ -166,7 +166,7 @@ class Sender:
         for kind in kinds:
             await self.pipe.process(ev.ActivitySignal(t=self.pipe.now(), kind=kind))
 
-    async def gate_lifecycle(self, event: ev.Event, up: Upstream | None) -> None:
+    async def gate_lifecycle(self, event: ev.Event, up: UpstreamLink | None) -> None:
         """Client VAD: tell the activity gate about a connection event; send what it opens."""
         if not self.client_vad:
             return
@@ -174,7 +174,7 @@ class Sender:
         if signals and up is not None:
             await self.report(await self.send_signals(up, signals))
 
-    async def close_activity(self, up: Upstream) -> None:
+    async def close_activity(self, up: UpstreamLink) -> None:
         """Client VAD, before we close `up`: end the open activity on it first."""
         if not self.client_vad:
             return

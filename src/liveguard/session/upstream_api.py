@@ -18,7 +18,7 @@ from google.genai import types
 from liveguard.session.upstream import UpstreamConnection
 
 
-class Upstream(Protocol):
+class UpstreamLink(Protocol):
     """One live connection (see `liveguard.session.upstream.UpstreamConnection`)."""
 
     closed_by_us: bool  # close() was called: an error from messages() is not a server close
@@ -50,7 +50,7 @@ class Upstream(Protocol):
 
 
 #: makes an unopened connection for one connect attempt with its `LiveConnectConfig`
-UpstreamFactory = Callable[[types.LiveConnectConfig], Upstream]
+UpstreamFactory = Callable[[types.LiveConnectConfig], UpstreamLink]
 
 
 def sdk_upstream(client: genai.Client, model: str) -> UpstreamFactory:
