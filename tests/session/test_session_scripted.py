@@ -15,10 +15,10 @@ import pytest
 from scripted_upstream import ScriptedLine, model_audio
 
 from liveguard import events as ev
-from liveguard.config.settings import Settings
+from liveguard.config.settings import Settings, VadSettings
 from liveguard.guard import GuardPolicy
 from liveguard.guard.actions import PlayFallback
-from liveguard.session import AudioOut, GuardedSession, LiveConfigError
+from liveguard.session import AudioOut, GuardedSession, LiveConfigError, SessionBounds
 
 MODEL = "gemini-2.5-flash-native-audio-preview-12-2025"
 FAST = {
@@ -68,8 +68,9 @@ class Recorder:
 
 def scripted_session(line: ScriptedLine, rec: Recorder, **kwargs: Any) -> GuardedSession:
     policy = GuardPolicy(**{**FAST, **kwargs.pop("policy", {})})
+    vad = kwargs.pop("vad", VadSettings())
     return GuardedSession(
-        Settings(model=MODEL, guard=policy),
+        Settings(model=MODEL, guard=policy, vad=vad),
         upstream_factory=line.factory,
         on_event=[rec],
         greeting=False,
@@ -97,12 +98,16 @@ def greet(up: Any, handle: str = "h-healthy") -> None:
     up.push(server_content={"turn_complete": True})
 
 
-async def test_phantom_then_silence_resumes_with_the_healthy_handle_and_replays_the_caller():
+@pytest.mark.parametrize("vad_mode", ["server", "client"])
+async def test_phantom_then_silence_resumes_with_the_healthy_handle_and_replays_the_caller(
+    vad_mode: str,
+):
     """Seed 2333 scripted: a phantom `interrupted`, then the model never answers the caller; the
     guard's ladder nudges, then resumes with the handle taken before the phantom, and the caller
-    audio since the utterance began is replayed on the new connection before the live audio."""
+    audio since the utterance began is replayed on the new connection before the live audio (in
+    client-VAD mode inside an activity of its own: the caller is not speaking)."""
     line, rec, items = ScriptedLine(), Recorder(), []
-    session = scripted_session(line, rec)
+    session = scripted_session(line, rec, vad=VadSettings(mode=vad_mode))
     async with session:
         reader = consume(session, items)
         up1 = line.current
@@ -151,6 +156,13 @@ async def test_phantom_then_silence_resumes_with_the_healthy_handle_and_replays_
     # the application's stream: model audio as AudioOut, and the session's end last
     assert sum(isinstance(i, AudioOut) for i in items) == len(rec.of(ev.ModelAudio)) == 2
     assert isinstance(items[-1], ev.SessionEnded) and items[-1].reason == "closed"
+    if vad_mode == "client":
+        kinds = [k for k, _ in up2.sent]
+        assert kinds[: n + 2] == ["activity"] + ["audio"] * n + ["activity"]
+        assert up2.of("activity") == ["start", "end"]
+        assert [e.kind for e in rec.of(ev.ActivitySignal)] == ["start", "end"]
+    else:
+        assert not up1.of("activity") and not up2.of("activity")
 
 
 async def test_refused_connects_back_off_then_the_session_ends_with_the_fallback():
@@ -203,3 +215,25 @@ async def test_a_refused_start_raises_and_never_retries():
     assert err.value.code == 1007 and session.failure is err.value and session.ended
     assert line.log == [("open", 0)]
     assert [e.code for e in rec.of(ev.UpstreamClosed)] == [1007]
+
+
+def test_bounds_are_one_object_and_keywords_still_work():
+    line = ScriptedLine()
+    policy = GuardPolicy(max_connect_failures=7)
+    settings = Settings(model=MODEL, guard=policy)
+    bounds = SessionBounds(ring_seconds=5.0, replay_speed=2.0)
+    session = GuardedSession(
+        settings, upstream_factory=line.factory, bounds=bounds, replay_speed=8.0, max_items=10
+    )
+    assert (session.bounds.ring_seconds, session.bounds.replay_speed) == (5.0, 8.0)
+    assert session.bounds.max_items == 10 and session.ring.max_seconds == 5.0
+    assert session.guard.policy.max_connect_failures == 7  # None: the settings' own
+    session = GuardedSession(settings, upstream_factory=line.factory, max_connect_failures=2)
+    assert session.guard.policy.max_connect_failures == 2
+    assert settings.guard.max_connect_failures == 7  # the application's settings untouched
+    with pytest.raises(ValueError, match="replay_speed"):
+        GuardedSession(settings, upstream_factory=line.factory, replay_speed=0)
+    with pytest.raises(ValueError, match="upstream_rate"):
+        GuardedSession(settings, upstream_factory=line.factory, upstream_rate=44100)
+    with pytest.raises(TypeError):
+        GuardedSession(settings, upstream_factory=line.factory, ring_secs=5.0)  # type: ignore[call-arg]
