@@ -356,3 +356,12 @@ def test_work_that_ends_idle_without_answering_the_request_is_an_empty_turn():
     assert labels(out)[:3] == ["background", "background", "verdict:unanswered_turn"]
     assert out[2].evidence["rule"] == "empty_turn"
     assert out[2].evidence["interaction_status"] == "IDLE"
+
+
+def test_a_part_that_ends_in_progress_is_not_cut():
+    """More output may follow an IN_PROGRESS turnComplete: the sentence may go on in it."""
+    guard = greeted()
+    evs = [*caller_says(10.0, 1.0, "book a table"), *spoken(11.6, 20)]
+    evs += [OutputTranscript(t=11.7, text="Let me check the")]
+    evs += [TurnComplete(t=12.5, turn=2, interaction_status="IN_PROGRESS")]
+    assert labels(run(guard, evs)) == ["background"]

@@ -26,6 +26,7 @@ from liveguard.events import (
     Health,
     HealthChanged,
     InputTranscript,
+    InteractionStatus,
     Interrupted,
     ModelAudio,
     OperatorAlert,
@@ -421,7 +422,8 @@ class Guard:
         if tr.turn_interrupted:
             return  # the close of an interrupted turn
         if tr.turn_audible_chunks > 0:
-            self._check_cut(t, out)
+            if event.interaction_status != InteractionStatus.IN_PROGRESS:  # else more may follow
+                self._check_cut(t, out)
             return  # a turn the caller heard
         utt = tr.awaiting
         open_utt = utt if utt is not None and not utt.judged else None
