@@ -44,7 +44,7 @@ from liveguard.audio import mulaw
 from liveguard.audio.clips import load_clip, reply_names, utterance_names
 from liveguard.audio.resample import Resampler
 from liveguard.audio.vad import SpeechDetector, detect_batched, get_session
-from liveguard.session.lean import audio_frame, masked_text_frame
+from liveguard.fastpath.sdk_audio import audio_frame, masked_text_frame
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore", DeprecationWarning)
