@@ -12,22 +12,21 @@ all of them and live here once:
 - bad input never raises: it yields a `ProtocolError` (fatal ones end that call only), and too
   many non-fatal ones end the call too; every buffer is bounded.
 
-The inbound message types are Twilio's (`StreamStart`, `MarkPlayed`, `DtmfIn`, `StreamStop`,
-`ProtocolError`, `Connected`) plus `AudioIn`, so the guard-facing handler (`carrier_call.py`) is
-one for all carriers. `CarrierProtocol` is the shape that handler needs.
+The inbound message types are Twilio's (stream_items.py: `StreamStart`, `MarkPlayed`, `DtmfIn`,
+`StreamStop`, `ProtocolError`, `Connected`) plus `AudioIn`, so the guard-facing handler
+(`carrier_call.py`) is one for all carriers. `CarrierProtocol` is the shape that handler needs.
 """
 
 from __future__ import annotations
 
-import binascii
-import json
-from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar, Protocol
 
 from liveguard.audio import alaw, mulaw
-from liveguard.transports.twilio_protocol import (
+from liveguard.transports.json_wire import b64_payload, json_object
+from liveguard.transports.playout import PlayoutTracker
+from liveguard.transports.stream_items import (
     Connected,
     DtmfIn,
     MarkPlayed,
@@ -52,8 +51,6 @@ __all__ = [
     "find_codec",
 ]
 
-MAX_PENDING_MARKS = 4096  # a peer that never echoes markers cannot grow memory
-_CLEARED_MEMORY = 4096  # cleared marker names remembered to recognise their late echoes
 DTMF_DIGITS = frozenset("0123456789*#ABCDabcd")
 
 
@@ -115,88 +112,6 @@ def find_codec(kind: str, rate: int, rates: Sequence[int]) -> Codec | None:
         return None
     width, dec, enc, silence = spec
     return Codec(kind, rate, width, dec, enc, silence)
-
-
-# --------------------------------------------------------------------------- playout
-
-
-class PlayoutTracker:
-    """Markers sent after model audio and their echoes: what the caller heard and what is queued.
-
-    Echoes come back in order, so one confirms every marker before it. After `clear()` the
-    pending markers are remembered as cleared: a carrier that echoes them (Twilio, Telnyx) gets a
-    `MarkPlayed(cleared=True)`, which adds nothing to `played_s`.
-    """
-
-    def __init__(self) -> None:
-        self.marks_sent = 0
-        self.sent_s = 0.0
-        self.played_s = 0.0
-        self.cleared_s = 0.0
-        self._unmarked_s = 0.0
-        self._pending: deque[tuple[str, float]] = deque()
-        self._pending_s = 0.0
-        self._cleared: deque[str] = deque(maxlen=_CLEARED_MEMORY)
-        self._cleared_set: set[str] = set()
-
-    @property
-    def unplayed_s(self) -> float:
-        return max(0.0, self._pending_s) + self._unmarked_s
-
-    @property
-    def pending(self) -> int:
-        return len(self._pending)
-
-    @property
-    def has_unmarked(self) -> bool:
-        return self._unmarked_s > 0 or bool(self._pending)
-
-    def sent(self, seconds: float) -> None:
-        self.sent_s += seconds
-        self._unmarked_s += seconds
-
-    def mark(self, kind: str = "c") -> str:
-        """A new marker name covering the audio sent since the last one ("t…" ends a turn)."""
-        self.marks_sent += 1
-        name = f"{kind}{self.marks_sent}"
-        if len(self._pending) >= MAX_PENDING_MARKS:  # fold the oldest two into one
-            _, secs = self._pending.popleft()
-            n2, secs2 = self._pending.popleft()
-            self._pending.appendleft((n2, secs + secs2))
-        self._pending.append((name, self._unmarked_s))
-        self._pending_s += self._unmarked_s
-        self._unmarked_s = 0.0
-        return name
-
-    def echoed(self, name: str) -> MarkPlayed | None:
-        """The carrier echoed `name`; None when we never sent it (the caller reports an error)."""
-        if name in self._cleared_set:
-            return MarkPlayed(name, self.played_s, cleared=True)
-        if not any(n == name for n, _ in self._pending):
-            return None
-        while self._pending:
-            n, secs = self._pending.popleft()
-            self._pending_s -= secs
-            self.played_s += secs
-            if n == name:
-                break
-        if not self._pending:
-            self._pending_s = 0.0
-        return MarkPlayed(name, self.played_s)
-
-    def clear(self, carry_s: float = 0.0) -> float:
-        """Everything queued is dropped; returns the seconds the caller will not hear."""
-        unplayed = self.unplayed_s + carry_s
-        for name, _ in self._pending:
-            if len(self._cleared) == self._cleared.maxlen:
-                self._cleared_set.discard(self._cleared[0])
-            self._cleared.append(name)
-            self._cleared_set.add(name)
-        self._pending.clear()
-        self._pending_s = 0.0
-        self._unmarked_s = 0.0
-        self.cleared_s += unplayed
-        return unplayed
 
 
 # --------------------------------------------------------------------------- the shape
@@ -279,15 +194,8 @@ class CarrierStream:
 
     def _json(self, data: str | bytes, what: str) -> dict[str, Any] | list[InboundItem]:
         """`data` as a JSON object, or the error list (binary where text is expected, bad JSON)."""
-        if isinstance(data, bytes | bytearray):
-            return self._error(f"binary frame: {what} are JSON text frames")
-        try:
-            msg = json.loads(data)
-        except ValueError as exc:
-            return self._error(f"invalid JSON: {str(exc)[:80]}")
-        if not isinstance(msg, dict):
-            return self._error("message is not a JSON object")
-        return msg
+        msg = json_object(data, f"{what} are JSON text frames")
+        return self._error(msg) if isinstance(msg, str) else msg
 
     def _started(self, event: str) -> list[InboundItem] | None:
         if self.state == "started":
@@ -315,13 +223,8 @@ class CarrierStream:
         track = media.get("track")
         if track is not None and track not in inbound_tracks:
             return []
-        payload = media.get("payload")
-        if not isinstance(payload, str):
-            return self._error("'media.payload' is not a string")
-        try:
-            return binascii.a2b_base64(payload, strict_mode=True)
-        except (binascii.Error, ValueError):
-            return self._error("'media.payload' is not valid base64")
+        wire = b64_payload(media)
+        return self._error(wire) if isinstance(wire, str) else wire
 
     def _sid_matches(self, msg: dict[str, Any], key: str, event: str) -> list[InboundItem] | None:
         """An error when the message names another stream than ours (absent is fine)."""
