@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from typing import Any, ClassVar, Protocol
 
 from liveguard.audio import alaw, mulaw
+from liveguard.transports.framing import FrameChunker
 from liveguard.transports.json_wire import b64_payload, json_object
 from liveguard.transports.playout import PlayoutTracker
 from liveguard.transports.stream_items import (
@@ -161,7 +162,7 @@ class CarrierStream:
         self.frames_out = 0
         self.stop_reason: str | None = None
         self.playout = PlayoutTracker()
-        self._carry = b""  # wire bytes short of a whole chunk
+        self._chunks: FrameChunker | None = None  # made with the codec, on the first audio
 
     # ------------------------------------------------------------------ inbound
 
@@ -282,15 +283,10 @@ class CarrierStream:
         rest waits for more audio), then a marker unless `mark` is False."""
         if self.state != "started" or not pcm16 or self.codec is None:
             return []
-        wire = self.codec.encode(pcm16)
-        data = self._carry + wire if self._carry else wire
-        frame = self.codec.frame_bytes
-        if len(data) < frame * self.min_chunk_frames:
-            self._carry = data
+        whole = self._chunker(self.codec).push(self.codec.encode(pcm16))
+        if not whole:
             return []
-        whole = len(data) - len(data) % frame
-        self._carry = data[whole:]
-        out = self._media(data[:whole])
+        out = self._media(whole)
         if mark and out:
             out.append(self._mark_frame(self.playout.mark()))
         return out
@@ -300,21 +296,24 @@ class CarrierStream:
         if self.state != "started" or self.codec is None:
             return []
         out: list[Frame] = []
-        if self._carry:
-            frame = self.codec.frame_bytes
-            pad = -len(self._carry) % frame
-            out += self._media(self._carry + self.codec.silence * (pad // self.codec.width))
-            self._carry = b""
+        tail = self._chunker(self.codec).tail()
+        if tail:
+            out += self._media(tail)
         if self.playout.has_unmarked:
             out.append(self._mark_frame(self.playout.mark("t")))
         return out
 
     def clear(self) -> tuple[list[Frame], float]:
         """A real barge-in: the carrier's clear, and the seconds the caller will not hear."""
-        carry_s = len(self._carry) / (self.codec.width * self.codec.rate) if self.codec else 0.0
-        self._carry = b""
+        dropped = self._chunks.drop() if self._chunks else 0
+        carry_s = dropped / (self.codec.width * self.codec.rate) if self.codec else 0.0
         unplayed = self.playout.clear(carry_s)
         return self._clear_frames(), unplayed
+
+    def _chunker(self, codec: Codec) -> FrameChunker:
+        if self._chunks is None:
+            self._chunks = FrameChunker(codec.frame_bytes, codec.silence, self.min_chunk_frames)
+        return self._chunks
 
     def _media(self, wire: bytes) -> list[Frame]:
         assert self.codec is not None

@@ -20,6 +20,7 @@ import json
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
+from liveguard.transports.framing import FrameChunker
 from liveguard.transports.json_wire import (
     b64_payload,
     clear_frame,
@@ -97,7 +98,7 @@ class TwilioMediaStream:
         self.frames_in = 0
         self.frames_out = 0
         self.playout = PlayoutTracker()  # marks sent, echoed, cleared; seconds sent and heard
-        self._carry = b""  # μ-law bytes short of a whole 20 ms frame
+        self._chunks = FrameChunker(FRAME_BYTES, ULAW_SILENCE)  # whole 20 ms frames out
         self._sid_json = '""'
         self.stop_reason: str | None = None
 
@@ -294,10 +295,8 @@ class TwilioMediaStream:
         """
         if self.state != "started" or not ulaw:
             return []
-        data = self._carry + ulaw if self._carry else ulaw
-        whole = len(data) - len(data) % FRAME_BYTES
-        self._carry = data[whole:]
-        out = [self._media(data[:whole])] if whole else []
+        whole = self._chunks.push(ulaw)
+        out = [self._media(whole)] if whole else []
         if mark and out:
             out.append(self._mark())
         return out
@@ -307,17 +306,16 @@ class TwilioMediaStream:
         if self.state != "started":
             return []
         out: list[str] = []
-        if self._carry:
-            out.append(self._media(self._carry + ULAW_SILENCE * (FRAME_BYTES - len(self._carry))))
-            self._carry = b""
+        tail = self._chunks.tail()
+        if tail:
+            out.append(self._media(tail))
         if self.playout.has_unmarked:
             out.append(self._mark("t"))
         return out
 
     def clear(self) -> tuple[str, float]:
         """A real barge-in: the `clear` message, and the seconds of audio the caller won't hear."""
-        unplayed = self.playout.clear(len(self._carry) / SAMPLE_RATE)
-        self._carry = b""
+        unplayed = self.playout.clear(self._chunks.drop() / SAMPLE_RATE)
         return clear_frame(_SID, self._sid_json), unplayed
 
     def _media(self, frame: bytes) -> str:
