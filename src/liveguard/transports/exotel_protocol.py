@@ -54,11 +54,9 @@ class ExotelAgentStream(JsonCarrierStream):
             return self._on_stop(msg, str(reason)[:80] if reason else "stop")
         return super()._on_event(event, msg)
 
-    def _on_start(self, msg: dict[str, Any]) -> list[InboundItem]:
-        fields = self._start_fields(msg)
-        if isinstance(fields, list):
-            return fields
-        start, sid, fmt = fields
+    def _start(
+        self, msg: dict[str, Any], start: dict[str, Any], sid: str, fmt: dict[str, Any]
+    ) -> list[InboundItem]:
         encoding = str(fmt.get("encoding", "audio/x-raw"))
         raw_rate = fmt.get("sample_rate", self.url_rate)
         rate = int(raw_rate) if str(raw_rate).isdigit() and len(str(raw_rate)) < 7 else None

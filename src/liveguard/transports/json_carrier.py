@@ -3,8 +3,9 @@
 Why a second base: these three speak JSON text frames of one family (an `event` name, a stream id
 under a carrier-specific key, a `start` object with a format object, base64 `media.payload`, a
 `dtmf.digit`, `mark`/`clear` spelled as Twilio spells them). The dispatch of the common events,
-the checks of `start` and the outbound spelling live here once; a subclass names its keys, builds
-its `StreamStart` and handles its own events (`_on_event`). Vonage (binary audio) is not one.
+the checks of `start` and the outbound spelling live here once; a subclass names its keys, checks
+the format and builds its `StreamStart` (`_start`), and handles its own events (`_on_event`).
+Vonage (binary audio) is not one.
 """
 
 from __future__ import annotations
@@ -60,6 +61,16 @@ class JsonCarrierStream(CarrierStream):
         return self._error(f"unknown event {str(event)[:40]!r}")
 
     def _on_start(self, msg: dict[str, Any]) -> list[InboundItem]:
+        fields = self._start_fields(msg)
+        if isinstance(fields, list):
+            return fields
+        return self._start(msg, *fields)
+
+    def _start(
+        self, msg: dict[str, Any], start: dict[str, Any], sid: str, fmt: dict[str, Any]
+    ) -> list[InboundItem]:
+        """The carrier's own checks of a well-formed `start` (its format, its parameters), then
+        `_begin`; `start` is the start object, `fmt` its format object, `sid` the stream id."""
         raise NotImplementedError
 
     def _checked(self, event: str, msg: dict[str, Any]) -> list[InboundItem] | None:

@@ -62,11 +62,9 @@ class PlivoAudioStream(JsonCarrierStream):
             return self._on_stop(msg)
         return super()._on_event(event, msg)
 
-    def _on_start(self, msg: dict[str, Any]) -> list[InboundItem]:
-        fields = self._start_fields(msg)
-        if isinstance(fields, list):
-            return fields
-        start, sid, fmt = fields
+    def _start(
+        self, msg: dict[str, Any], start: dict[str, Any], sid: str, fmt: dict[str, Any]
+    ) -> list[InboundItem]:
         encoding = str(fmt.get("encoding", "audio/x-mulaw"))
         rate = fmt.get("sampleRate", 8000)
         kind, rates = _TYPES.get(encoding, ("", ()))

@@ -60,11 +60,9 @@ class TelnyxMediaStream(JsonCarrierStream):
             return self._error(f"Telnyx reported an error: {detail}")
         return super()._on_event(event, msg)
 
-    def _on_start(self, msg: dict[str, Any]) -> list[InboundItem]:
-        fields = self._start_fields(msg)
-        if isinstance(fields, list):
-            return fields
-        start, sid, fmt = fields
+    def _start(
+        self, msg: dict[str, Any], start: dict[str, Any], sid: str, fmt: dict[str, Any]
+    ) -> list[InboundItem]:
         encoding = str(fmt.get("encoding", "PCMU")).upper()
         rate = fmt.get("sample_rate", 8000)
         channels = fmt.get("channels", 1)
