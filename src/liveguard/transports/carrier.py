@@ -45,6 +45,7 @@ __all__ = [
     "DtmfIn",
     "InboundItem",
     "MarkPlayed",
+    "MediaOut",
     "PlayoutTracker",
     "ProtocolError",
     "StreamStart",
@@ -136,19 +137,99 @@ class CarrierProtocol(Protocol):
     def clear(self) -> tuple[list[Frame], float]: ...
 
 
+# --------------------------------------------------------------------------- outbound
+
+
+class MediaOut:
+    """Model audio out, shared by `CarrierStream` and Twilio's protocol: whole frames through the
+    codec, a playout marker after each chunk, the turn's padded tail, and the clear on a barge-in.
+
+    The class using it sets `state`, `codec` (None until the stream's format is known),
+    `playout`, `frames_out` and `_chunks`, and spells the messages (`_media_frames`,
+    `_mark_frame`, `_clear_frames`).
+    """
+
+    min_chunk_frames: ClassVar[int] = 1  # model audio goes out in chunks of at least this many
+    state: str
+    codec: Codec | None
+    playout: PlayoutTracker
+    frames_out: int
+    _chunks: FrameChunker | None
+
+    @property
+    def unplayed_s(self) -> float:
+        return self.playout.unplayed_s
+
+    @property
+    def played_s(self) -> float:
+        return self.playout.played_s
+
+    def send_audio(self, pcm16: bytes, *, mark: bool = True) -> list[Frame]:
+        """Model audio (PCM16 at `rate`) as the carrier's media messages, whole chunks only (the
+        rest waits for more audio), then a marker unless `mark` is False."""
+        if self.state != "started" or not pcm16 or self.codec is None:
+            return []
+        whole = self._chunker(self.codec).push(self.codec.encode(pcm16))
+        if not whole:
+            return []
+        out = self._media(whole)
+        if mark and out:
+            out.append(self._mark_frame(self.playout.mark()))
+        return out
+
+    def flush(self) -> list[Frame]:
+        """End of a model turn: the partial chunk padded with silence, and a turn-end marker."""
+        if self.state != "started" or self.codec is None:
+            return []
+        out: list[Frame] = []
+        tail = self._chunker(self.codec).tail()
+        if tail:
+            out += self._media(tail)
+        if self.playout.has_unmarked:
+            out.append(self._mark_frame(self.playout.mark("t")))
+        return out
+
+    def clear(self) -> tuple[list[Frame], float]:
+        """A real barge-in: the carrier's clear, and the seconds the caller will not hear."""
+        dropped = self._chunks.drop() if self._chunks else 0
+        carry_s = dropped / (self.codec.width * self.codec.rate) if self.codec else 0.0
+        unplayed = self.playout.clear(carry_s)
+        return self._clear_frames(), unplayed
+
+    def _chunker(self, codec: Codec) -> FrameChunker:
+        if self._chunks is None:
+            self._chunks = FrameChunker(codec.frame_bytes, codec.silence, self.min_chunk_frames)
+        return self._chunks
+
+    def _media(self, wire: bytes) -> list[Frame]:
+        assert self.codec is not None
+        self.frames_out += -(-len(wire) // self.codec.frame_bytes)
+        self.playout.sent(len(wire) / (self.codec.width * self.codec.rate))
+        return self._media_frames(wire)
+
+    def _media_frames(self, wire: bytes) -> list[Frame]:
+        raise NotImplementedError
+
+    def _mark_frame(self, name: str) -> Frame:
+        raise NotImplementedError
+
+    def _clear_frames(self) -> list[Frame]:
+        raise NotImplementedError
+
+
 # --------------------------------------------------------------------------- the base
 
 
-class CarrierStream:
+class CarrierStream(MediaOut):
     """One carrier media-stream connection's protocol state (subclassed per carrier).
 
     A subclass parses (`_receive`) and spells the outbound messages (`_media_frames`,
-    `_mark_frame`, `_clear_frames`); framing, markers, errors and bounds are here.
+    `_mark_frame`, `_clear_frames`); errors and bounds are here, framing and markers in
+    `MediaOut`.
     States: "new" → "started" → "stopped".
     """
 
     carrier: ClassVar[str] = "carrier"
-    min_chunk_frames: ClassVar[int] = 1  # model audio goes out in chunks of at least this many
     hangs_up_by_close: ClassVar[bool] = False  # no `stop` message: a clean close is a hang-up
 
     def __init__(self, *, max_message_bytes: int = 65536, max_errors: int = 50) -> None:
@@ -267,65 +348,3 @@ class CarrierStream:
         self.state = "stopped"
         self.stop_reason = "dropped"
         return StreamStop("dropped")
-
-    # ------------------------------------------------------------------ outbound
-
-    @property
-    def unplayed_s(self) -> float:
-        return self.playout.unplayed_s
-
-    @property
-    def played_s(self) -> float:
-        return self.playout.played_s
-
-    def send_audio(self, pcm16: bytes, *, mark: bool = True) -> list[Frame]:
-        """Model audio (PCM16 at `rate`) as the carrier's media messages, whole chunks only (the
-        rest waits for more audio), then a marker unless `mark` is False."""
-        if self.state != "started" or not pcm16 or self.codec is None:
-            return []
-        whole = self._chunker(self.codec).push(self.codec.encode(pcm16))
-        if not whole:
-            return []
-        out = self._media(whole)
-        if mark and out:
-            out.append(self._mark_frame(self.playout.mark()))
-        return out
-
-    def flush(self) -> list[Frame]:
-        """End of a model turn: the partial chunk padded with silence, and a turn-end marker."""
-        if self.state != "started" or self.codec is None:
-            return []
-        out: list[Frame] = []
-        tail = self._chunker(self.codec).tail()
-        if tail:
-            out += self._media(tail)
-        if self.playout.has_unmarked:
-            out.append(self._mark_frame(self.playout.mark("t")))
-        return out
-
-    def clear(self) -> tuple[list[Frame], float]:
-        """A real barge-in: the carrier's clear, and the seconds the caller will not hear."""
-        dropped = self._chunks.drop() if self._chunks else 0
-        carry_s = dropped / (self.codec.width * self.codec.rate) if self.codec else 0.0
-        unplayed = self.playout.clear(carry_s)
-        return self._clear_frames(), unplayed
-
-    def _chunker(self, codec: Codec) -> FrameChunker:
-        if self._chunks is None:
-            self._chunks = FrameChunker(codec.frame_bytes, codec.silence, self.min_chunk_frames)
-        return self._chunks
-
-    def _media(self, wire: bytes) -> list[Frame]:
-        assert self.codec is not None
-        self.frames_out += -(-len(wire) // self.codec.frame_bytes)
-        self.playout.sent(len(wire) / (self.codec.width * self.codec.rate))
-        return self._media_frames(wire)
-
-    def _media_frames(self, wire: bytes) -> list[Frame]:
-        raise NotImplementedError
-
-    def _mark_frame(self, name: str) -> Frame:
-        raise NotImplementedError
-
-    def _clear_frames(self) -> list[Frame]:
-        raise NotImplementedError

@@ -20,6 +20,7 @@ import json
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
+from liveguard.transports.carrier import Codec, Frame, MediaOut
 from liveguard.transports.framing import FrameChunker
 from liveguard.transports.json_wire import (
     b64_payload,
@@ -60,6 +61,15 @@ _DTMF_DIGITS = frozenset("0123456789*#ABCDabcd")
 _SID = "streamSid"
 
 
+def _as_is(data: bytes) -> bytes:
+    return data
+
+
+# model audio arrives as μ-law already (TwilioCall encodes it) and goes out as it is; caller audio
+# is handed on as μ-law too (`MediaIn`)
+_ULAW_AS_IS = Codec("pcmu", SAMPLE_RATE, 1, _as_is, _as_is, ULAW_SILENCE)
+
+
 # --------------------------------------------------------------------------- inbound messages
 
 
@@ -79,8 +89,9 @@ InboundMessage = (
 # --------------------------------------------------------------------------- the protocol
 
 
-class TwilioMediaStream:
-    """One Media Stream connection's protocol state.
+class TwilioMediaStream(MediaOut):
+    """One Media Stream connection's protocol state (model audio out: `MediaOut`, as every
+    carrier's, with μ-law passed through as it is).
 
     `receive(text)` parses one WebSocket text frame; `send_audio(ulaw)` frames model audio;
     `clear()` answers a real barge-in. States: "new" → "started" → "stopped".
@@ -98,7 +109,8 @@ class TwilioMediaStream:
         self.frames_in = 0
         self.frames_out = 0
         self.playout = PlayoutTracker()  # marks sent, echoed, cleared; seconds sent and heard
-        self._chunks = FrameChunker(FRAME_BYTES, ULAW_SILENCE)  # whole 20 ms frames out
+        self.codec: Codec | None = _ULAW_AS_IS
+        self._chunks: FrameChunker | None = FrameChunker(FRAME_BYTES, ULAW_SILENCE)
         self._sid_json = '""'
         self.stop_reason: str | None = None
 
@@ -259,11 +271,6 @@ class TwilioMediaStream:
     # ------------------------------------------------------------------ outbound
 
     @property
-    def unplayed_s(self) -> float:
-        """Model audio sent to Twilio that it has not confirmed as played (plus unsent carry)."""
-        return self.playout.unplayed_s
-
-    @property
     def pending_marks(self) -> int:
         return self.playout.pending
 
@@ -277,51 +284,22 @@ class TwilioMediaStream:
         return self.playout.sent_s
 
     @property
-    def played_s(self) -> float:
-        """Model audio confirmed played by mark echoes."""
-        return self.playout.played_s
-
-    @property
     def cleared_s(self) -> float:
         """Model audio dropped by `clear`."""
         return self.playout.cleared_s
 
-    def send_audio(self, ulaw: bytes, *, mark: bool = True) -> list[str]:
-        """μ-law audio as one `media` message of whole 20 ms frames (the remainder waits for more
-        audio). Twilio plays media payloads of any length back to back; one message per model chunk
-        instead of one per 20 ms frame halves the relay's sends.
-
-        With `mark`, a `mark` message follows, so Twilio tells us when the audio was played.
-        """
-        if self.state != "started" or not ulaw:
-            return []
-        whole = self._chunks.push(ulaw)
-        out = [self._media(whole)] if whole else []
-        if mark and out:
-            out.append(self._mark())
-        return out
-
-    def flush(self) -> list[str]:
-        """Send any partial frame (padded with μ-law silence) and a mark: end of a model turn."""
-        if self.state != "started":
-            return []
-        out: list[str] = []
-        tail = self._chunks.tail()
-        if tail:
-            out.append(self._media(tail))
-        if self.playout.has_unmarked:
-            out.append(self._mark("t"))
-        return out
-
-    def clear(self) -> tuple[str, float]:
+    def clear(self) -> tuple[str, float]:  # type: ignore[override]
         """A real barge-in: the `clear` message, and the seconds of audio the caller won't hear."""
-        unplayed = self.playout.clear(self._chunks.drop() / SAMPLE_RATE)
-        return clear_frame(_SID, self._sid_json), unplayed
+        frames, unplayed = super().clear()
+        return str(frames[0]), unplayed
 
-    def _media(self, frame: bytes) -> str:
-        self.frames_out += -(-len(frame) // FRAME_BYTES)  # in 20 ms frames
-        self.playout.sent(len(frame) / SAMPLE_RATE)
-        return media_frame(_SID, self._sid_json, frame)
+    def _media_frames(self, wire: bytes) -> list[Frame]:
+        """One `media` message per model chunk: Twilio plays payloads of any length back to back,
+        and one message per chunk instead of one per 20 ms frame halves the relay's sends."""
+        return [media_frame(_SID, self._sid_json, wire)]
 
-    def _mark(self, kind: str = "c") -> str:
-        return mark_frame(_SID, self._sid_json, self.playout.mark(kind))
+    def _mark_frame(self, name: str) -> Frame:
+        return mark_frame(_SID, self._sid_json, name)
+
+    def _clear_frames(self) -> list[Frame]:
+        return [clear_frame(_SID, self._sid_json)]
