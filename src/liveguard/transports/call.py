@@ -27,6 +27,8 @@ from typing import Any, ClassVar
 from aiohttp import WSMsgType, web
 
 from liveguard.audio.resample import Resampler
+from liveguard.audio.wav import WavFormatError, read_wav
+from liveguard.events import TurnComplete
 from liveguard.fastpath.wsframe import FIN_BINARY, FIN_TEXT, frame_header
 from liveguard.relay.context import ActiveCall, CallTelemetry, RelayContext
 from liveguard.session.guarded import GuardedSession
@@ -134,6 +136,8 @@ class CallBridge:
         """The caller first (goodbye, close), then the session, then the log."""
         try:
             if not self.ws.closed:
+                if self.call.goodbye:
+                    await self._say_goodbye()
                 with contextlib.suppress(Exception):
                     await self._goodbye()
                     message = self.end_reason[:120].encode()
@@ -151,6 +155,32 @@ class CallBridge:
 
     async def _goodbye(self) -> None:
         """Last words to the caller before the socket closes (none by default)."""
+
+    async def _say_goodbye(self) -> None:
+        """The fallback WAV to the caller, waited out (a drain that ran out of time ends the
+        call politely instead of cutting it); nothing without `fallback_audio`."""
+        path = self.ctx.settings.fallback_audio
+        if path is None or self.session is None:
+            return
+        try:
+            audio = read_wav(path)
+        except (OSError, WavFormatError) as exc:
+            self.log.error("cannot play the goodbye %s: %s", path.name, exc)
+            return
+        pcm, rate = audio.pcm, audio.sample_rate
+        step = rate * 2 // 10  # 100 ms pieces, as the guard plays it
+        try:
+            for i in range(0, len(pcm), step):
+                piece = AudioOut(pcm[i : i + step], rate, None, "fallback")
+                out = self._outbound(self.session, piece)
+                if out is not None:
+                    await self._send(out.frames)
+            tail = self._outbound(self.session, TurnComplete(t=self.session.now(), turn=0))
+            if tail is not None:
+                await self._send(tail.frames)
+            await asyncio.sleep(min(len(pcm) / 2 / rate, 30.0))  # let the caller hear it
+        except (ConnectionError, RuntimeError) as exc:
+            self.log.info("call %s: goodbye not delivered: %s", self.call.call_id, exc)
 
     def _close_code(self) -> int:
         return 1001 if self.call.stop_reason is not None else 1000
