@@ -256,6 +256,7 @@ class Supervisor:
                     "scenario": first.get("scenario"),
                     "pid": os.getpid(),
                     "workers": [w.pid for w in self.workers],
+                    "host_dir": str(self.tmp),
                 }
             ),
             flush=True,

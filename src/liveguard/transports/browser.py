@@ -152,7 +152,8 @@ class BrowserCall(CallBridge):
 
     @staticmethod
     async def _refuse(ws: web.WebSocketResponse, reason: str) -> None:
-        await ws.send_str(json.dumps({"type": "error", "reason": reason}))
+        # retry: the page reconnects (to another worker or node) after a drain or a full relay
+        await ws.send_str(json.dumps({"type": "error", "reason": reason, "retry": True}))
         await CallBridge._refuse(ws, reason)
 
     async def _run(self) -> None:
