@@ -18,6 +18,7 @@ from aiohttp import web
 
 from liveguard import events as ev
 from liveguard.config.settings import Settings
+from liveguard.relay.resume import HandleStore, MemoryBackend
 from liveguard.relay.security import AdmissionLimiter
 from liveguard.telemetry import MetricsRecorder, SessionLog, SessionRegistry, open_session_log
 
@@ -96,6 +97,8 @@ class RelayContext:
         #: set when a drain was asked for (SIGTERM or POST /drain): `liveguard serve` waits on it
         self.drain_requested = asyncio.Event()
         self._drain_task: asyncio.Task[int] | None = None
+        #: conversations' newest resumption handles (this process's, or Redis: relay/resume.py)
+        self.handles = HandleStore(MemoryBackend())
         #: the other workers' / nodes' dashboard snapshots (telemetry/hostindex.py), if shared
         self.host_view: Any = None
         #: told when the relay goes from no calls to some (True) and back (False)

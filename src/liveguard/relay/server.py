@@ -15,6 +15,7 @@ from liveguard.audio import vad
 from liveguard.config.settings import Settings
 from liveguard.relay.app import build_app
 from liveguard.relay.context import RelayContext
+from liveguard.relay.resume import HandleStore
 from liveguard.relay.security import bind_problems
 from liveguard.telemetry import MetricsRecorder, SessionRegistry
 from liveguard.telemetry.hostindex import FileIndex, IndexPublisher, worker_name
@@ -54,6 +55,7 @@ class Relay:
         self.reuse_port = False
         self._publisher: IndexPublisher | None = None
         self._syncer: asyncio.Task | None = None
+        self._redis: Any = None
 
     async def start(self) -> None:
         """Listen; raises `InsecureBindError` on a public address without the tokens."""
@@ -102,9 +104,24 @@ class Relay:
         index (the dashboard) and the multiprocess metrics' audio-path twins."""
         assert self.ctx is not None
         index_dir = os.environ.get(INDEX_ENV)
-        if index_dir:
+        redis_url = self.settings.redis_url
+        if redis_url is not None and redis_url.get_secret_value():
+            from liveguard.relay.redisstore import INDEX_REFRESH_S, RedisStore
+
+            self._redis = store = RedisStore(redis_url.get_secret_value())
+            try:
+                await asyncio.wait_for(store.ping(), 3.0)
+            except Exception as exc:  # calls work without it; the shared views wait for it
+                log.warning("redis_url is set but Redis does not answer: %s", type(exc).__name__)
+            self.ctx.registry.worker = worker_name()
+            self._publisher = IndexPublisher(
+                self.ctx.registry, store.index(worker_name()), refresh_s=INDEX_REFRESH_S
+            )
+            self.ctx.handles = HandleStore(store)
+        elif index_dir:
             self.ctx.registry.worker = worker_name()
             self._publisher = IndexPublisher(self.ctx.registry, FileIndex(index_dir))
+        if self._publisher is not None:
             self._publisher.start()
             self.ctx.host_view = self._publisher.others
         if self.ctx.metrics.shared_dir is not None:
@@ -125,6 +142,11 @@ class Relay:
         if self._publisher is not None:
             await self._publisher.close()
             self._publisher = None
+        if self.ctx is not None:
+            await self.ctx.handles.close()
+        if self._redis is not None:
+            await self._redis.close()
+            self._redis = None
 
     async def _make_client(self) -> tuple[Any, bool]:
         from liveguard.session.config import make_client

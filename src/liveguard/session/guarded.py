@@ -113,6 +113,7 @@ class GuardedSession:
         preroll_ms: int = 300,
         max_items: int = 2000,
         max_connect_failures: int = 4,
+        resume_handle: str | None = None,
     ) -> None:
         self.settings = settings or Settings()
         self.client = client if client is not None else make_client(self.settings)
@@ -133,6 +134,8 @@ class GuardedSession:
         self._replay_speed = replay_speed
         self._preroll_s = preroll_ms / 1000.0
         self._max_connect_failures = max_connect_failures
+        #: continue an earlier conversation (e.g. a caller who reconnected, on any relay)
+        self._resume_handle = resume_handle or None
         self.client_vad = self.settings.vad.mode == "client"
 
         self.guard = Guard(self.settings.guard)
@@ -221,7 +224,7 @@ class GuardedSession:
                 sdk_version=sdk_version,
             )
         )
-        failure = await self._connect("initial", None)
+        failure = await self._connect("initial", self._resume_handle)
         if failure is not None:
             code, reason = failure
             # logged for telemetry, not fed to the guard: a refused start is the caller's to handle

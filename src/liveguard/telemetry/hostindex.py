@@ -82,14 +82,18 @@ def merge(own: dict[str, Any], others: list[dict[str, Any]]) -> dict[str, Any]:
         incidents += snap.get("incidents", [])
         dropped += snap.get("dropped_sessions", 0)
     ended.sort(key=lambda s: s.get("ended") or 0.0, reverse=True)
-    incidents.sort(key=lambda i: i.get("wall") or 0.0, reverse=True)
+    unique: dict[tuple, dict[str, Any]] = {}
+    for incident in incidents:  # one incident may come from a snapshot and a shared list
+        ident = (incident.get("session"), incident.get("wall"), incident.get("kind"))
+        unique.setdefault(ident, incident)
+    incidents = sorted(unique.values(), key=lambda i: i.get("wall") or 0.0, reverse=True)
     return {
         **own,
         "live": live,
         "ended": ended[:MAX_MERGED_ENDED],
         "incidents": incidents[:MAX_MERGED_INCIDENTS],
         "dropped_sessions": dropped,
-        "workers": 1 + len(others),
+        "workers": 1 + sum(1 for snap in others if snap.get("worker")),
     }
 
 

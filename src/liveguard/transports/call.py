@@ -188,8 +188,11 @@ class CallBridge:
     def _finish_log(self) -> None:
         """Complete the call's log when the session could not (nothing to do by default)."""
 
-    async def _open_session(self, params: dict[str, str]) -> GuardedSession | None:
-        """Start the guarded session; None (with `end_reason` set) if upstream refused it."""
+    async def _open_session(
+        self, params: dict[str, str], resume_handle: str | None = None
+    ) -> GuardedSession | None:
+        """Start the guarded session (continuing the conversation of `resume_handle`, if given,
+        without a second greeting); None (with `end_reason` set) if upstream refused it."""
         session = GuardedSession(
             self.ctx.settings,
             client=self.ctx.client,
@@ -197,6 +200,8 @@ class CallBridge:
             transport=self.transport,
             on_event=self.tel.sinks,
             headers=self.ctx.session_headers(params),
+            resume_handle=resume_handle,
+            greeting=resume_handle is None,
         )
         try:
             await session.start()
