@@ -189,3 +189,28 @@ async def test_sigterm_drains_every_worker_while_calls_talk_on(host, tmp_path: P
     assert proc.returncode == 0, err
     assert "stopped (all workers)" in err
     assert not await asyncio.to_thread(os.path.exists, ready["host_dir"])  # cleaned up
+
+
+async def test_post_drain_on_one_worker_drains_the_host(host, tmp_path: Path) -> None:
+    proc, ready = host
+    url = ready["url"]
+    (tmp_path / "workers.yaml").write_text(SCRIPT)
+    call = asyncio.create_task(
+        run_call(url + "/twilio/stream", load_script(tmp_path / "workers.yaml"))
+    )
+    async with _fresh_connections() as http:
+        await _live_by_worker(http, url, 1)
+        assert (await http.post(url + "/drain")).status == 202  # loopback: no token needed
+        for _ in range(100):  # bounded: the supervisor tells every worker
+            statuses = {(await http.get(url + "/readyz")).status for _ in range(10)}
+            if statuses == {503}:
+                break
+            await asyncio.sleep(0.05)
+        assert statuses == {503}
+        # a deploy's SIGTERM after it is still the drain, not a second "stop now"
+        proc.send_signal(signal.SIGTERM)
+        result = await asyncio.wait_for(call, 120)
+    assert result.summary["answered"] == 2 and not result.summary["closed_by_relay"]
+    _, err = await asyncio.to_thread(proc.communicate, timeout=60)
+    assert proc.returncode == 0, err
+    assert err.count("draining every worker") == 1 and "stopping every worker now" not in err

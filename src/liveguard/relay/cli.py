@@ -22,7 +22,7 @@ from liveguard import eventloop
 from liveguard.config.settings import Settings
 from liveguard.relay.security import bind_problems
 from liveguard.relay.server import InsecureBindError, Relay
-from liveguard.relay.supervisor import Supervisor, usable_cores
+from liveguard.relay.supervisor import DRAIN_SIGNAL, Supervisor, usable_cores
 
 log = logging.getLogger("liveguard.serve")
 
@@ -176,7 +176,7 @@ async def _serve(settings: Settings, supervisor_pid: int | None = None) -> int:
         # POST /drain reached this worker: the supervisor drains every worker (it sends the
         # SIGTERM this one already acts on)
         with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.kill(supervisor_pid, signal.SIGTERM)
+            os.kill(supervisor_pid, DRAIN_SIGNAL)
     print(
         f"liveguard serve: draining, then shutting down ({len(ctx.calls)} active calls; up to "
         f"{settings.drain_timeout_s:.0f} s; a second signal stops at once)",

@@ -10,8 +10,9 @@ and each call lives and dies with its own worker. The supervisor:
   index (`LIVEGUARD_HOST_INDEX_DIR`: `/sessions` on any worker shows every call), and removes it;
 - restarts a worker that dies (its calls are gone, the others never notice), with a bounded rate;
 - on SIGTERM / SIGINT sends SIGTERM to every worker (each drains), a second one again (each
-  stops at once), and exits when they all have. A worker that receives `POST /drain` signals the
-  supervisor, so a drain always covers the whole host.
+  stops at once), and exits when they all have. A worker that receives `POST /drain` sends the
+  supervisor SIGUSR1, so a drain always covers the whole host (and a SIGTERM after it, from a
+  deploy, is still the first: it does not cut the drain short).
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ RESTART_BACKOFF_S = 0.5
 MAX_RESTARTS_PER_MIN = 20
 INDEX_ENV = "LIVEGUARD_HOST_INDEX_DIR"
 METRICS_ENV = "PROMETHEUS_MULTIPROC_DIR"
+DRAIN_SIGNAL = signal.SIGUSR1  # a worker that got POST /drain asks for the host's drain
 
 
 def usable_cores() -> int:
@@ -89,7 +91,8 @@ class Supervisor:
         self.settings = settings
         self.workers = [Worker(i) for i in range(workers)]
         self.flags = flags
-        self.stopping = 0  # signals received
+        self.stopping = 0  # 1: draining, 2: stopping at once
+        self.signals = 0  # SIGTERM / SIGINT received
         self.tmp: Path | None = None
         self.port = settings.port
 
@@ -107,6 +110,7 @@ class Supervisor:
             loop = asyncio.get_running_loop()
             for sig in (signal.SIGTERM, signal.SIGINT):
                 loop.add_signal_handler(sig, self._on_signal)
+            loop.add_signal_handler(DRAIN_SIGNAL, self._drain_all)  # a worker's POST /drain
             started = await asyncio.gather(*(self._start(w) for w in self.workers))
             if not all(started):
                 print("liveguard serve: a worker did not start", file=sys.stderr, flush=True)
@@ -193,7 +197,7 @@ class Supervisor:
                     file=sys.stderr,
                     flush=True,
                 )
-                self._on_signal()
+                self._drain_all()
                 return
             await asyncio.sleep(RESTART_BACKOFF_S)
             if self.stopping:
@@ -219,9 +223,21 @@ class Supervisor:
     # ------------------------------------------------------------------ stopping
 
     def _on_signal(self) -> None:
-        self.stopping += 1
-        what = "draining" if self.stopping == 1 else "stopping now"
-        print(f"liveguard serve: {what} every worker", file=sys.stderr, flush=True)
+        """SIGTERM / SIGINT: the first drains every worker, a second stops them at once."""
+        self.signals += 1
+        if self.signals == 1 or not self.stopping:
+            self._drain_all()
+            return
+        print("liveguard serve: stopping every worker now", file=sys.stderr, flush=True)
+        self.stopping = 2
+        self._signal_all()
+
+    def _drain_all(self) -> None:
+        """Every worker drains (once; what else asks for a drain meanwhile changes nothing)."""
+        if self.stopping:
+            return
+        self.stopping = 1
+        print("liveguard serve: draining every worker", file=sys.stderr, flush=True)
         self._signal_all()
 
     def _signal_all(self) -> None:
