@@ -26,7 +26,7 @@ log = logging.getLogger("liveguard.relay")
 
 BUSY_PROBE_S = 0.01  # loop-lag probe period while calls are up
 IDLE_PROBE_S = 1.0  # and while there are none
-METRICS_SYNC_S = 5.0  # multiprocess mode: audio-path metrics to the shared files this often
+METRICS_SYNC_S = 1.0  # multiprocess mode: audio-path metrics to the shared files this often
 INDEX_ENV = "LIVEGUARD_HOST_INDEX_DIR"  # set by the supervisor (relay/supervisor.py)
 
 
@@ -56,6 +56,7 @@ class Relay:
         self._publisher: IndexPublisher | None = None
         self._syncer: asyncio.Task | None = None
         self._redis: Any = None
+        self._busy = asyncio.Event()  # calls are up
 
     async def start(self) -> None:
         """Listen; raises `InsecureBindError` on a public address without the tokens."""
@@ -96,8 +97,16 @@ class Relay:
         # the wait an arriving frame has before the loop looks at it (telemetry/lagprobe.py)
         # every 10 ms while calls are up; between calls once a second (idle CPU: bench_idle.py)
         probe = self._lag_probe = LoopLagProbe(self.ctx.metrics.loop_lag.observe, IDLE_PROBE_S)
-        self.ctx.on_busy = lambda busy: probe.set_period(BUSY_PROBE_S if busy else IDLE_PROBE_S)
         probe.start()
+
+        def on_busy(busy: bool) -> None:
+            probe.set_period(BUSY_PROBE_S if busy else IDLE_PROBE_S)
+            if busy:
+                self._busy.set()
+            else:
+                self._busy.clear()
+
+        self.ctx.on_busy = on_busy
 
     async def _share(self) -> None:
         """What this process shares with the others on the host (`--workers`): the session
@@ -128,8 +137,11 @@ class Relay:
             self._syncer = asyncio.create_task(self._sync_metrics(), name="lg-metrics-sync")
 
     async def _sync_metrics(self) -> None:
+        """While calls are up, the audio-path metrics reach the shared files every
+        METRICS_SYNC_S (and on every scrape of this worker); nothing runs while idle."""
         assert self.ctx is not None
         while True:
+            await self._busy.wait()
             await asyncio.sleep(METRICS_SYNC_S)
             self.ctx.metrics.sync_shared()
 
