@@ -8,6 +8,7 @@ The same-run baseline: `--baseline-src DIR` measures another source tree (e.g. a
 previous commit) in the same run, one after the other.
 
 Usage: .venv/bin/python bench/bench_idle.py [--window-s 10] [--workers 1] [--baseline-src DIR]
+       [--emulator]
 """
 
 from __future__ import annotations
@@ -38,9 +39,15 @@ def _tree_cpu(root: psutil.Process) -> float:
     return total
 
 
-def measure(src: str | None, workers: int, window_s: float, extra: list[str]) -> dict:
-    """Start the relay from `src` (None: this tree), wait, measure, stop."""
+def measure(
+    src: str | None, workers: int, window_s: float, extra: list[str], emulator: bool = False
+) -> dict:
+    """Start the relay from `src` (None: this tree), wait, measure, stop. Without `emulator` it
+    has an API key (never used: no call is made), as in production; with it, it embeds the
+    emulator, whose own loop-lag watcher ticks every 50 ms."""
     env = {k: v for k, v in os.environ.items() if not k.endswith("API_KEY")}
+    if not emulator:
+        env["LIVEGUARD_API_KEY"] = "bench-idle-key-never-used"
     if src:
         env["PYTHONPATH"] = src
     env["LIVEGUARD_LOG_DIR"] = str(Path(os.environ.get("TMPDIR", "/tmp")) / "lg-bench-idle-logs")
@@ -60,6 +67,7 @@ def measure(src: str | None, workers: int, window_s: float, extra: list[str]) ->
         stop(proc)
     return {
         "src": src or "this tree",
+        "upstream": "embedded emulator" if emulator else "Google (configured, unused)",
         "workers": workers or 1,
         "processes": procs,
         "window_s": round(t1 - t0, 2),
@@ -73,11 +81,15 @@ def main() -> int:
     parser.add_argument("--window-s", type=float, default=10.0)
     parser.add_argument("--workers", type=int, default=1)
     parser.add_argument("--baseline-src", help="another source tree to measure first")
+    parser.add_argument(
+        "--emulator", action="store_true", help="no API key: the relay embeds the emulator"
+    )
     args = parser.parse_args()
     window = min(max(args.window_s, 2.0), 30.0)  # bounded: this is a short bench
     if args.baseline_src:
-        print(json.dumps({"baseline": True, **measure(args.baseline_src, 0, window, [])}))
-    print(json.dumps(measure(None, args.workers, window, [])))
+        base = measure(args.baseline_src, 0, window, [], args.emulator)
+        print(json.dumps({"baseline": True, **base}))
+    print(json.dumps(measure(None, args.workers, window, [], args.emulator)))
     return 0
 
 
