@@ -20,6 +20,7 @@ import yaml
 
 from liveguard import eventloop
 from liveguard.config.settings import Settings
+from liveguard.config.upstream import UpstreamError
 from liveguard.relay.security import bind_problems
 from liveguard.relay.server import InsecureBindError, Relay
 from liveguard.relay.supervisor import DRAIN_SIGNAL, Supervisor, usable_cores
@@ -142,7 +143,7 @@ async def _serve(settings: Settings, supervisor_pid: int | None = None) -> int:
     relay.reuse_port = supervisor_pid is not None
     try:
         await relay.start()
-    except InsecureBindError as exc:
+    except (InsecureBindError, UpstreamError) as exc:
         print(f"liveguard serve: {exc}", file=sys.stderr)
         await relay.stop()
         return 2
@@ -196,12 +197,14 @@ def _announce(relay: Relay, settings: Settings) -> None:
     """The human lines on stderr and the JSON ready line on stdout."""
     if relay.emulator is not None:
         print(
-            "liveguard serve: no GEMINI_API_KEY / GOOGLE_API_KEY set — using the embedded Gemini "
-            f"Live emulator (scenario {settings.scenario!r}) at {relay.emulator.base_url}",
+            "liveguard serve: no GEMINI_API_KEY / GOOGLE_API_KEY set and Vertex AI not selected "
+            "(GOOGLE_GENAI_USE_VERTEXAI) — using the embedded Gemini Live emulator (scenario "
+            f"{settings.scenario!r}) at {relay.emulator.base_url}",
             file=sys.stderr,
         )
     else:
-        where = settings.upstream_base_url or "Google's Gemini Live API"
+        upstream = getattr(relay, "upstream", None)  # set by Relay._make_client
+        where = upstream.describe() if upstream else "the given client"
         print(f"liveguard serve: talking to {where} (model {settings.model})", file=sys.stderr)
     print(
         f"liveguard serve: listening on {relay.base_url} (pid {os.getpid()}) — talk page "
