@@ -117,7 +117,9 @@ class Supervisor:
                 self.stopping = 2
                 self._signal_all()
                 await self._wait_all()
-                return 1
+                # a worker's own exit status says why (2: settings or upstream configuration)
+                codes = [w.proc.returncode for w in self.workers if w.proc is not None]
+                return next((c for c in codes if c and c > 0), 1)
             self._announce()
             await asyncio.gather(*(self._watch(w) for w in self.workers))
             print("liveguard serve: stopped (all workers)", file=sys.stderr, flush=True)
@@ -162,8 +164,11 @@ class Supervisor:
         except (TimeoutError, ValueError):
             worker.ready = {}
         if not worker.ready:
-            with contextlib.suppress(ProcessLookupError):
-                proc.kill()
+            with contextlib.suppress(TimeoutError):  # it failed by itself: keep its status
+                await asyncio.wait_for(proc.wait(), 5.0)
+            if proc.returncode is None:
+                with contextlib.suppress(ProcessLookupError):
+                    proc.kill()
             return False
         asyncio.create_task(self._drain_stdout(proc))  # noqa: RUF006 - ends with the process
         return True
