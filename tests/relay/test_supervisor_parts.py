@@ -26,7 +26,8 @@ def test_a_worker_gets_the_same_flags_but_not_the_port_or_workers() -> None:
     parser = argparse.ArgumentParser()
     cli.add_arguments(parser)
     given = ["--port", "9000", "--workers", "3", "--host", "0.0.0.0", "--insecure"]
-    given += ["--redact-transcripts", "--set", "guard.answer_deadline_s=2.5", "--vad-mode", "client"]
+    given += ["--redact-transcripts", "--set", "guard.answer_deadline_s=2.5"]
+    given += ["--vad-mode", "client"]
     args = parser.parse_args([*given, "--log-level", "DEBUG"])
     argv = cli.worker_argv(args)
     again = parser.parse_args([*argv, "--port", "9001", "--workers", "1"])
