@@ -231,3 +231,17 @@ async def test_tokens_never_appear_in_logs_metrics_or_errors(
     blob = "\n".join(seen)
     assert "liveguard_sessions_total" in blob  # the scrape is in there
     assert secret not in blob and twilio_secret not in blob
+
+
+async def test_the_operator_token_guards_operators_routes_not_the_carriers(relay_factory) -> None:
+    relay = await relay_factory(auth_token="op-token", twilio_auth_token="tw")
+    async with aiohttp.ClientSession() as http:
+        for path in ("/metrics", "/sessions.json"):
+            assert (await http.get(relay.base_url + path)).status == 401
+        assert (await http.post(relay.base_url + "/drain")).status == 401
+        for path in ("/healthz", "/readyz", "/livez", "/static/app.js"):
+            assert (await http.get(relay.base_url + path)).status == 200, path
+        # carriers cannot send the operator's token: their own signatures (when configured)
+        for path in ("/telnyx/texml", "/plivo/answer", "/vonage/answer"):
+            assert (await http.get(relay.base_url + path)).status == 200, path
+    assert not relay.ctx.draining
