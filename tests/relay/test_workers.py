@@ -40,9 +40,12 @@ steps:
 
 
 @pytest.fixture
-def host(tmp_path: Path) -> Iterator[tuple[subprocess.Popen, dict]]:
+def host(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[subprocess.Popen, dict]]:
+    """The host, sharing its view through files (default) or a real Redis (`"redis"`)."""
     env = {k: v for k, v in os.environ.items() if not k.endswith("API_KEY")}
     env["LIVEGUARD_LOG_DIR"] = str(tmp_path / "logs")
+    if getattr(request, "param", "files") == "redis":
+        env["LIVEGUARD_REDIS_URL"] = request.getfixturevalue("redis_url")
     cmd = [sys.executable, "-m", "liveguard", "serve", "--port", "0", "--workers", "2"]
     proc = subprocess.Popen(
         [*cmd, "--scenario", "healthy", "--log-level", "WARNING"],
@@ -109,6 +112,7 @@ async def _spread_calls(
     raise AssertionError(f"calls never spread over both workers: {by_worker}")
 
 
+@pytest.mark.parametrize("host", ["files", "redis"], indirect=True)
 async def test_workers_share_the_port_the_metrics_and_the_dashboard(host, tmp_path: Path) -> None:
     _, ready = host
     url = ready["url"]

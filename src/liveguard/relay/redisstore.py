@@ -38,6 +38,11 @@ class RedisStore:
     def index(self, name: str) -> RedisIndex:
         return RedisIndex(self, name)
 
+    async def forget(self, name: str) -> None:
+        """Drop a dead process's snapshot (its supervisor knows it died; others wait for the
+        TTL)."""
+        await self.client.delete(f"{self.prefix}index:{name}")
+
     # ------------------------------------------------------------ resumption handles (Backend)
 
     async def save(self, key: str, handle: str, ttl_s: float) -> None:

@@ -197,7 +197,7 @@ class Supervisor:
             assert worker.proc is not None
             pid = worker.pid
             code = await worker.proc.wait()
-            self._forget(pid)
+            await self._forget(pid)
             if self.stopping:
                 return
             now = time.monotonic()
@@ -226,8 +226,9 @@ class Supervisor:
                     flush=True,
                 )
 
-    def _forget(self, pid: int | None) -> None:
-        """A dead worker's live gauges and its session index entry go with it."""
+    async def _forget(self, pid: int | None) -> None:
+        """A dead worker's live gauges and its session index entry go with it (in Redis too:
+        else its calls would stay on every dashboard until the entry's TTL)."""
         if pid is None or self.tmp is None:
             return
         with contextlib.suppress(Exception):
@@ -236,6 +237,17 @@ class Supervisor:
             multiprocess.mark_process_dead(pid, str(self.tmp / "metrics"))
         for path in (self.tmp / "sessions").glob(f"*-{pid}.json"):
             path.unlink(missing_ok=True)
+        url = self.settings.redis_url
+        if url is not None and url.get_secret_value():
+            from liveguard.relay.redisstore import RedisStore
+
+            store = RedisStore(url.get_secret_value())
+            try:
+                await store.forget(f"{socket.gethostname()}:{pid}")
+            except Exception as exc:  # its TTL removes it later
+                log.warning("could not remove worker %s from Redis: %s", pid, type(exc).__name__)
+            finally:
+                await store.close()
 
     # ------------------------------------------------------------------ stopping
 
@@ -267,7 +279,7 @@ class Supervisor:
         for worker in self.workers:
             if worker.proc is not None:
                 await worker.proc.wait()
-                self._forget(worker.pid)
+                await self._forget(worker.pid)
 
     def _announce(self) -> None:
         first = self.workers[0].ready
