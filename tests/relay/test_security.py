@@ -16,6 +16,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from liveguard.caller.simulated import run_call
 from liveguard.config.settings import Settings
 from liveguard.relay.security import (
     AdmissionLimiter,
@@ -245,3 +246,24 @@ async def test_the_operator_token_guards_operators_routes_not_the_carriers(relay
         for path in ("/telnyx/texml", "/plivo/answer", "/vonage/answer"):
             assert (await http.get(relay.base_url + path)).status == 200, path
     assert not relay.ctx.draining
+
+
+async def test_unsigned_twilio_streams_are_limited_per_source_signed_ones_are_not(
+    relay_factory,
+) -> None:
+    open_relay = await relay_factory(max_calls_per_source=1)
+    first = asyncio.create_task(run_call(open_relay.twilio_url, "quick"))
+    for _ in range(100):
+        if open_relay.ctx.calls:
+            break
+        await asyncio.sleep(0.05)
+    with pytest.raises(aiohttp.WSServerHandshakeError) as refused:
+        await run_call(open_relay.twilio_url, "quick")
+    assert refused.value.status == 429
+    assert (await first).summary["answered"] == 1
+
+    signed = await relay_factory(max_calls_per_source=1, twilio_auth_token="tw-secret")
+    both = await asyncio.gather(
+        *(run_call(signed.twilio_url, "quick", twilio_auth_token="tw-secret") for _ in range(2))
+    )
+    assert [r.summary["answered"] for r in both] == [1, 1]
