@@ -267,3 +267,27 @@ async def test_unsigned_twilio_streams_are_limited_per_source_signed_ones_are_no
         *(run_call(signed.twilio_url, "quick", twilio_auth_token="tw-secret") for _ in range(2))
     )
     assert [r.summary["answered"] for r in both] == [1, 1]
+
+
+@given(
+    st.lists(
+        st.tuples(st.sampled_from(["enter", "leave", "wait"]), st.integers(0, 3), st.floats(0, 30)),
+        max_size=200,
+    )
+)
+def test_admission_invariants_hold_for_any_sequence(steps: list[tuple[str, int, float]]) -> None:
+    now = [0.0]
+    lim = AdmissionLimiter(max_active=2, per_minute=5, clock=lambda: now[0], max_sources=3)
+    admitted: dict[str, int] = {}
+    for op, who, dt in steps:
+        src = f"s{who}"
+        if op == "enter":
+            if lim.enter(src) is None:
+                admitted[src] = admitted.get(src, 0) + 1
+        elif op == "leave" and admitted.get(src):
+            lim.leave(src)
+            admitted[src] -= 1
+        else:
+            now[0] += dt
+        for name, count in admitted.items():
+            assert lim.active(name) == count <= 2  # an active source is never forgotten

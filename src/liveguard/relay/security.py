@@ -122,7 +122,7 @@ class AdmissionLimiter:
         if entry is None:
             entry = _Source(tokens=float(self.per_minute), updated=now)
             self._sources[source] = entry
-            self._bound()
+            self._bound(keep=source)
         self._sources.move_to_end(source)
         entry.tokens = min(
             float(self.per_minute), entry.tokens + (now - entry.updated) * self.per_minute / 60.0
@@ -148,13 +148,15 @@ class AdmissionLimiter:
         entry = self._sources.get(source)
         return entry.active if entry is not None else 0
 
-    def _bound(self) -> None:
+    def _bound(self, keep: str) -> None:
+        """Forget idle sources, oldest first, down to `max_sources` (never `keep`, the one
+        arriving, nor one with calls up: those are bounded by the calls themselves)."""
         if len(self._sources) <= self._max_sources:
             return
         for key in list(self._sources):
             if len(self._sources) <= self._max_sources:
                 return
-            if self._sources[key].active == 0:
+            if key != keep and self._sources[key].active == 0:
                 del self._sources[key]
 
 
