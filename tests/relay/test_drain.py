@@ -6,7 +6,11 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
+import signal
 import socket
+import subprocess
+import sys
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
@@ -16,6 +20,7 @@ from relay_helpers import logs_by_session
 
 from liveguard.audio.clips import load_clip
 from liveguard.audio.wav import write_wav
+from liveguard.caller.script import parse_script
 from liveguard.caller.simulated import run_call
 
 TOKEN = "operator-token-1"
@@ -118,3 +123,76 @@ async def test_drain_without_a_token_only_from_this_machine(relay_factory) -> No
         local = await http.post(f"http://127.0.0.1:{relay.port}/drain")
         assert local.status == 202
     assert relay.ctx.draining
+
+
+LONG_CALL = {
+    "name": "long",
+    "steps": [{"wait_answer": 10}, {"pause": 20}],  # hears the greeting, then stays on the line
+}
+
+
+async def _phone_through_drain_timeout(relay) -> dict:
+    """A phone call that outlasts a 0.5 s drain: what its caller got."""
+    call = asyncio.create_task(run_call(relay.twilio_url, parse_script(LONG_CALL, "long")))
+    for _ in range(300):  # bounded: the greeting has been played to its end
+        live = relay.ctx.registry.live()
+        if live and live[0].turns >= 1:
+            break
+        await asyncio.sleep(0.05)
+    await asyncio.sleep(0.5)
+    assert await asyncio.wait_for(relay.ctx.drain(0.5), 30) == 1
+    return (await asyncio.wait_for(call, 30)).summary
+
+
+async def test_a_phone_call_cut_by_the_drain_hears_the_goodbye(
+    relay_factory, tmp_path: Path
+) -> None:
+    goodbye = load_clip("goodbye", 24000)
+    wav = tmp_path / "goodbye.wav"
+    write_wav(wav, goodbye.pcm, 24000)
+    plain = await _phone_through_drain_timeout(await relay_factory())
+    polite = await _phone_through_drain_timeout(await relay_factory(fallback_audio=wav))
+    for summary in (plain, polite):
+        assert summary["closed_by_relay"] is True and summary["close_code"] == 1001
+    extra = polite["audio_received_s"] - plain["audio_received_s"]
+    assert extra == pytest.approx(goodbye.seconds, abs=0.25)
+
+
+async def test_serve_drains_on_sigterm_and_stops_on_a_second(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.endswith("API_KEY")}
+    env["LIVEGUARD_LOG_DIR"] = str(tmp_path / "logs")
+    proc = subprocess.Popen(  # noqa: ASYNC220 - a long-lived server, not a blocking call
+        [sys.executable, "-m", "liveguard", "serve", "--port", "0", "--workers", "1"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+    try:
+        ready = json.loads(proc.stdout.readline())
+        call = asyncio.create_task(
+            run_call(ready["twilio_stream"], parse_script(LONG_CALL, "long"))
+        )
+        async with aiohttp.ClientSession() as http:
+            for _ in range(100):
+                if (await (await http.get(ready["url"] + "/healthz")).json())["calls"]:
+                    break
+                await asyncio.sleep(0.1)
+            proc.send_signal(signal.SIGTERM)
+            for _ in range(50):
+                if (await http.get(ready["url"] + "/readyz")).status == 503:
+                    break
+                await asyncio.sleep(0.05)
+            assert (await http.get(ready["url"] + "/readyz")).status == 503
+            await asyncio.sleep(1.0)
+            assert not call.done()  # the drain lets it talk
+            proc.send_signal(signal.SIGTERM)  # a second signal: stop now
+            summary = (await asyncio.wait_for(call, 30)).summary
+        assert summary["closed_by_relay"] is True and summary["close_code"] == 1001
+        _, err = await asyncio.to_thread(proc.communicate, timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    assert proc.returncode == 0, err
+    assert "draining, then shutting down (1 active calls" in err and "stopped" in err
