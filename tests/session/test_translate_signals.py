@@ -11,8 +11,8 @@ import numpy as np
 from google.genai import _live_converters as live_converters
 from google.genai import types
 
+from liveguard.fastpath.sdk_parse import parse_server_message
 from liveguard.guard import TurnTracker
-from liveguard.session.lean import parse_server_message
 from liveguard.session.translate import MessageTranslator, audio_level
 
 

@@ -15,8 +15,8 @@ import numpy as np
 from google.genai import types
 
 from liveguard import events as ev
+from liveguard.fastpath.sdk_parse import ModelAudioChunk
 from liveguard.guard.turns import TurnTracker
-from liveguard.session.lean import ModelAudioChunk
 
 _DURATION = re.compile(r"^\s*(-?\d+(?:\.\d+)?)s\s*$")
 _RATE = re.compile(r"rate=(\d+)")

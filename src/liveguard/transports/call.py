@@ -27,7 +27,9 @@ from typing import Any, ClassVar
 from aiohttp import WSMsgType, web
 
 from liveguard.audio.resample import Resampler
-from liveguard.fastpath.wsframe import FIN_BINARY, FIN_TEXT, frame_header
+from liveguard.audio.wav import WavFormatError, read_wav
+from liveguard.events import TurnComplete
+from liveguard.fastpath.caller_ws import encode_frames, raw_socket
 from liveguard.relay.context import ActiveCall, CallTelemetry, RelayContext
 from liveguard.session.guarded import GuardedSession
 from liveguard.session.items import AudioOut, SessionClosed, SessionFailed
@@ -47,20 +49,6 @@ class Outbound:
     written: Callable[[], None] | None = None
 
 
-def encode_frames(frames: Sequence[str | bytes]) -> bytes:
-    """Server (unmasked) WebSocket frames for `frames`, as one buffer (RFC 6455 §5.2)."""
-    parts: list[bytes] = []
-    for frame in frames:
-        if isinstance(frame, str):
-            payload = frame.encode("utf-8")
-            parts.append(frame_header(FIN_TEXT, len(payload)))
-        else:
-            payload = frame
-            parts.append(frame_header(FIN_BINARY, len(payload)))
-        parts.append(payload)
-    return b"".join(parts)
-
-
 class CallBridge:
     """One call: a caller WebSocket, a guarded session, and the loops between them."""
 
@@ -76,7 +64,9 @@ class CallBridge:
         self.ctx = ctx
         self.ws = ws
         self.call = call
-        self.raw = raw  # the socket under `ws` (`request.transport`), for writes without a hop
+        # the socket under `ws` (`request.transport`), for writes without a hop; None when the
+        # shortcut is off (liveguard.fastpath.caller_ws): then every frame takes ws.send_*
+        self.raw = raw_socket(ws, raw)
         self._playing = False  # the model loop is between taking an item and having sent it
         self.log = logging.getLogger(f"liveguard.relay.{self.transport}")
         self.tel: CallTelemetry = ctx.open_telemetry(call.call_id, self.transport)
@@ -134,6 +124,8 @@ class CallBridge:
         """The caller first (goodbye, close), then the session, then the log."""
         try:
             if not self.ws.closed:
+                if self.call.goodbye:
+                    await self._say_goodbye()
                 with contextlib.suppress(Exception):
                     await self._goodbye()
                     message = self.end_reason[:120].encode()
@@ -152,14 +144,43 @@ class CallBridge:
     async def _goodbye(self) -> None:
         """Last words to the caller before the socket closes (none by default)."""
 
+    async def _say_goodbye(self) -> None:
+        """The fallback WAV to the caller, waited out (a drain that ran out of time ends the
+        call politely instead of cutting it); nothing without `fallback_audio`."""
+        path = self.ctx.settings.fallback_audio
+        if path is None or self.session is None:
+            return
+        try:
+            audio = read_wav(path)
+        except (OSError, WavFormatError) as exc:
+            self.log.error("cannot play the goodbye %s: %s", path.name, exc)
+            return
+        pcm, rate = audio.pcm, audio.sample_rate
+        step = rate * 2 // 10  # 100 ms pieces, as the guard plays it
+        try:
+            for i in range(0, len(pcm), step):
+                piece = AudioOut(pcm[i : i + step], rate, None, "fallback")
+                out = self._outbound(self.session, piece)
+                if out is not None:
+                    await self._send(out.frames)
+            tail = self._outbound(self.session, TurnComplete(t=self.session.now(), turn=0))
+            if tail is not None:
+                await self._send(tail.frames)
+            await asyncio.sleep(min(len(pcm) / 2 / rate, 30.0))  # let the caller hear it
+        except (ConnectionError, RuntimeError) as exc:
+            self.log.info("call %s: goodbye not delivered: %s", self.call.call_id, exc)
+
     def _close_code(self) -> int:
         return 1001 if self.call.stop_reason is not None else 1000
 
     def _finish_log(self) -> None:
         """Complete the call's log when the session could not (nothing to do by default)."""
 
-    async def _open_session(self, params: dict[str, str]) -> GuardedSession | None:
-        """Start the guarded session; None (with `end_reason` set) if upstream refused it."""
+    async def _open_session(
+        self, params: dict[str, str], resume_handle: str | None = None
+    ) -> GuardedSession | None:
+        """Start the guarded session (continuing the conversation of `resume_handle`, if given,
+        without a second greeting); None (with `end_reason` set) if upstream refused it."""
         session = GuardedSession(
             self.ctx.settings,
             client=self.ctx.client,
@@ -167,6 +188,8 @@ class CallBridge:
             transport=self.transport,
             on_event=self.tel.sinks,
             headers=self.ctx.session_headers(params),
+            resume_handle=resume_handle,
+            greeting=resume_handle is None,
         )
         try:
             await session.start()
