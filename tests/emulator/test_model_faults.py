@@ -6,7 +6,7 @@ import pytest
 from model_harness import Harness, content, greet, speech_pcm, text
 
 from liveguard.audio.clips import clip_text
-from liveguard.emulator.model import ResumptionStore
+from liveguard.emulator.resumption import ResumptionStore
 from liveguard.emulator.scenario import load_scenario
 
 

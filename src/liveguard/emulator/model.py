@@ -6,24 +6,29 @@ connection. Everything that happens later (paced audio, turnComplete after playb
 faults) sits in a time-ordered queue that the server drains with `poll(now)` at `next_deadline()`.
 No sockets, no asyncio, no wall clock: tests drive it with plain floats and get identical results.
 
-Conversations outlive connections through `ResumptionStore`, which one emulator process shares
-between all its connections: handles map to snapshots of a conversation, and the store remembers
-which conversation is open where (the service refuses to resume a conversation still connected).
+Conversations outlive connections through `ResumptionStore` (resumption.py), shared by all the
+connections of one emulator process. Which fault fires when is decided by `FaultPlan` (faults.py).
 """
 
 from __future__ import annotations
 
-import base64
 import heapq
 import itertools
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any
 
 from liveguard.audio.clips import clip_text
 from liveguard.emulator import speech
 from liveguard.emulator.activity import ActivityDetector, ActivityEvent, VadConfig, parse_pcm_rate
+from liveguard.emulator.faults import FaultPlan
+from liveguard.emulator.resumption import (
+    TOKENS_PER_AUDIO_SECOND,
+    Conversation,
+    ResumptionStore,
+    Turn,
+)
 from liveguard.emulator.scenario import Scenario, bare_model_name, is_known_model
 from liveguard.emulator.wire import ClientMessage, truncate_reason
 
@@ -47,7 +52,6 @@ GOAWAY_CLOSE_REASON = (
 PRECONDITION_FAILED = "Precondition check failed."
 INVALID_ARGUMENT = "Request contains an invalid argument."
 AUDIO_MIME = f"audio/pcm;rate={speech.OUTPUT_RATE}"
-TOKENS_PER_AUDIO_SECOND = 25
 MAX_TURN_AUDIO_S = 60.0  # caller audio kept for one turn's transcript; the rest is dropped
 MAX_PENDING_TURNS = 8  # caller turns queued behind a non-interruptible answer
 MAX_HISTORY_TURNS = 400
@@ -115,131 +119,6 @@ class ModelStats:
     transcripts: list[str] = field(default_factory=list)  # input transcripts, one per user turn
 
 
-# --------------------------------------------------------------------------- conversation
-
-
-@dataclass(frozen=True, slots=True)
-class _Turn:
-    role: str  # "user" | "model"
-    text: str
-    audio_s: float = 0.0
-    clip: str | None = None  # the reply clip of a model turn
-
-    @property
-    def tokens(self) -> int:
-        return max(1, len(self.text) // 4) + round(self.audio_s * TOKENS_PER_AUDIO_SECOND)
-
-
-@dataclass(slots=True)
-class _Conversation:
-    """What a resumption handle restores."""
-
-    lineage: str  # the conversation's id across all its connections
-    history: list[_Turn] = field(default_factory=list)
-    model_turns: int = 0
-    user_turns: int = 0
-    wedged: bool = False
-    seeded: bool = False  # history came from clientContent or a resumed handle
-
-    def copy(self) -> _Conversation:
-        return replace(self, history=list(self.history))
-
-    @property
-    def last_reply(self) -> str | None:
-        for turn in reversed(self.history):
-            if turn.role == "model" and turn.clip:
-                return turn.clip
-        return None
-
-
-@dataclass(slots=True)
-class _Saved:
-    conversation: _Conversation
-    issued_at: float
-    ttl_s: float
-
-
-class ResumptionStore:
-    """Process-wide: handles, open conversations, fault budgets, connection ordinals."""
-
-    MAX_HANDLES = 100_000
-    MAX_CONVERSATIONS = 100_000  # remembered closed conversations / fired faults (oldest dropped)
-
-    def __init__(self) -> None:
-        self._handles: dict[str, _Saved] = {}
-        self._open: dict[str, str] = {}  # lineage -> session_id holding it
-        self._closed_at: dict[str, float] = {}
-        self._wedged_lineages: dict[str, None] = {}
-        self._fired: dict[tuple[str, str], None] = {}
-        self._budget: dict[tuple[str, str], int] = {}
-        self._ordinals: dict[str, int] = {}
-        self._ids = itertools.count(1)
-
-    def next_ordinal(self, scenario: str) -> int:
-        n = self._ordinals.get(scenario, 0)
-        self._ordinals[scenario] = n + 1
-        return n
-
-    def new_lineage(self) -> str:
-        return f"c{next(self._ids)}"
-
-    def issue(self, conversation: _Conversation, now: float, ttl_s: float) -> str:
-        n = next(self._ids)
-        raw = f"liveguard-emulator:{conversation.lineage}:{n}".encode()
-        handle = base64.urlsafe_b64encode(raw).decode().rstrip("=")
-        if len(self._handles) >= self.MAX_HANDLES:
-            self._handles.pop(next(iter(self._handles)))
-        self._handles[handle] = _Saved(conversation.copy(), now, ttl_s)
-        return handle
-
-    def lookup(self, handle: str, now: float) -> _Conversation | None:
-        saved = self._handles.get(handle)
-        if saved is None:
-            return None
-        lineage = saved.conversation.lineage
-        closed = self._closed_at.get(lineage)
-        if lineage not in self._open and closed is not None and now - closed > saved.ttl_s:
-            return None
-        return saved.conversation.copy()
-
-    def acquire(self, lineage: str, session_id: str) -> bool:
-        """Mark the conversation open on this connection; False if another connection holds it."""
-        holder = self._open.get(lineage)
-        if holder is not None and holder != session_id:
-            return False
-        self._open[lineage] = session_id
-        return True
-
-    def release(self, lineage: str, session_id: str, now: float) -> None:
-        if self._open.get(lineage) == session_id:
-            del self._open[lineage]
-            self._closed_at.pop(lineage, None)
-            self._closed_at[lineage] = now
-            _trim(self._closed_at, self.MAX_CONVERSATIONS)
-
-    def mark_wedged(self, lineage: str) -> None:
-        self._wedged_lineages[lineage] = None
-        _trim(self._wedged_lineages, self.MAX_CONVERSATIONS)
-
-    def lineage_wedged(self, lineage: str) -> bool:
-        return lineage in self._wedged_lineages
-
-    def fired(self, lineage: str, fault: str) -> bool:
-        return (lineage, fault) in self._fired
-
-    def fire(self, lineage: str, fault: str, scenario: str, max_times: int | None) -> bool:
-        """Record that a fault fires now; False if it already fired here or its budget is spent."""
-        if (lineage, fault) in self._fired:
-            return False
-        key = (scenario, fault)
-        if max_times is not None and self._budget.get(key, 0) >= max_times:
-            return False
-        self._fired[(lineage, fault)] = None
-        _trim(self._fired, self.MAX_CONVERSATIONS)
-        self._budget[key] = self._budget.get(key, 0) + 1
-        return True
-
-
 # --------------------------------------------------------------------------- generations
 
 
@@ -259,7 +138,6 @@ class _Gen:
     audio_s_sent: float = 0.0
     text_sent: list[str] = field(default_factory=list)
     tool_ids: list[str] = field(default_factory=list)
-    generation_complete: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -284,15 +162,13 @@ class EmulatedSession:
         self.store = store
         self.session_id = session_id
         self.stats = ModelStats()
-        self.started_at = now
-        self.ordinal = store.next_ordinal(scenario.name)
-        self.rng = scenario.rng(self.ordinal)
+        self.rng = scenario.rng(store.next_ordinal(scenario.name))
+        self.faults = FaultPlan(scenario, store, self.rng)
         self.model = ""
         self.closed = False
-        self._setup_done = False
         self._queue: list[tuple[float, int, _Gen | None, Callable[[float], list[Output]]]] = []
         self._seq = itertools.count()
-        self._conv: _Conversation | None = None
+        self._conv: Conversation | None = None
         self._gen: _Gen | None = None
         self._pending: deque[_UserInput] = deque()
         self._last_seeded_user = ""  # the last user text of clientContent without turnComplete
@@ -345,27 +221,22 @@ class EmulatedSession:
             conv = self.store.lookup(str(handle), now)
             if conv is None or not self.store.acquire(conv.lineage, self.session_id):
                 return self._close(1008, SESSION_NOT_FOUND, now)
-            wedge = self.scenario.faults.wedge
-            on_resume = wedge.on_resume if wedge else "clears"
-            if on_resume == "clears":
-                conv.wedged = False
-            elif on_resume == "keeps":
-                conv.wedged = conv.wedged or self.store.lineage_wedged(conv.lineage)
+            self.faults.resume(conv)
             conv.seeded = True
             self.stats.resumed = True
         else:
-            conv = _Conversation(lineage=self.store.new_lineage())
+            conv = Conversation(lineage=self.store.new_lineage())
             self.store.acquire(conv.lineage, self.session_id)
         self._conv = conv
+        self.faults.bind(conv)
 
         conn = self.scenario.connection
         lifetime = conn.lifetime_s
         if conn.goaway_time_left_s > 0:
             self._at(now + lifetime - conn.goaway_time_left_s, None, self._goaway)
         self._at(now + lifetime, None, lambda t: self._close(1008, GOAWAY_CLOSE_REASON, t))
-        close = self.scenario.faults.close
-        if close is not None and close.at_s is not None:
-            self._at(now + close.at_s, None, self._timed_close_fault)
+        if self.faults.close_at_s is not None:
+            self._at(now + self.faults.close_at_s, None, self._timed_close_fault)
 
         delay = conn.setup_delay_s.sample(self.rng)
         self._at(now + delay, None, self._setup_complete)
@@ -445,10 +316,6 @@ class EmulatedSession:
     def wedged(self) -> bool:
         return bool(self._conv and self._conv.wedged)
 
-    @property
-    def generating(self) -> bool:
-        return self._gen is not None
-
     # ------------------------------------------------------------------ scheduling
 
     def _at(self, t: float, gen: _Gen | None, action: Callable[[float], list[Output]]) -> None:
@@ -467,7 +334,6 @@ class EmulatedSession:
         return [CloseConnection(code, truncate_reason(reason))]
 
     def _setup_complete(self, now: float) -> list[Output]:
-        self._setup_done = True
         return self._send({"setupComplete": {}})
 
     def _goaway(self, now: float) -> list[Output]:
@@ -477,19 +343,10 @@ class EmulatedSession:
         )
 
     def _timed_close_fault(self, now: float) -> list[Output]:
-        fault = self.scenario.faults.close
-        assert fault is not None and self._conv is not None
-        if not self._fault_fires("close", fault.probability, fault.max_times):
+        fault = self.faults.timed_close()
+        if fault is None:
             return []
         return self._close(fault.code, fault.close_reason(), now)
-
-    def _fault_fires(self, name: str, probability: float, max_times: int | None) -> bool:
-        assert self._conv is not None
-        if self.store.fired(self._conv.lineage, name):
-            return False
-        if probability < 1.0 and self.rng.random() >= probability:
-            return False
-        return self.store.fire(self._conv.lineage, name, self.scenario.name, max_times)
 
     # ------------------------------------------------------------------ realtime input
 
@@ -629,12 +486,7 @@ class EmulatedSession:
 
     def _schedule_tx(self, t: float, key: str, text: str, gen: _Gen | None = None) -> None:
         payload = {"serverContent": {key: {"text": text}}}
-        dup = self.scenario.faults.duplicate_transcriptions
-        times = 1
-        if dup is not None and (key == "inputTranscription" or dup.output):
-            if self.rng.random() < dup.probability:
-                times = 2
-        for _ in range(times):
+        for _ in range(self.faults.transcript_copies(key)):
             self._at(t, gen, lambda _t, p=payload: self._send(p))
 
     # ------------------------------------------------------------------ client content, tools
@@ -653,7 +505,7 @@ class EmulatedSession:
             text = " ".join(
                 str(p["text"]) for p in turn.get("parts") or [] if isinstance(p.get("text"), str)
             )
-            self._record(_Turn("model" if role == "model" else "user", text), now)
+            self._record(Turn("model" if role == "model" else "user", text), now)
             if role != "model" and text:
                 texts.append(text)
         if not complete:
@@ -722,29 +574,25 @@ class EmulatedSession:
         assert conv is not None
         greeting_due = conv.model_turns == 0 and not conv.seeded
         if not inp.recorded:
-            self._record(_Turn("user", inp.text, inp.audio_s), t)
+            self._record(Turn("user", inp.text, inp.audio_s), t)
         prompt = self._prompt_tokens()
         if prompt > self.scenario.model.context_window_tokens and not self._compression:
             # the context is exhausted: the service closes 1007 (spec §9)
             self._at(t, None, lambda now: self._close(1007, INVALID_ARGUMENT, now))
             return
         audio_tokens = sum(round(turn.audio_s * TOKENS_PER_AUDIO_SECOND) for turn in conv.history)
-        wedge = self.scenario.faults.wedge
-        if conv.wedged and wedge is not None:
-            if inp.from_text and self.rng.random() < wedge.nudge_clear_probability:
-                conv.wedged = False
-            else:
-                gen = _Gen(
-                    "wedged",
-                    interruptible=False,
-                    prompt_tokens=prompt,
-                    prompt_audio_tokens=audio_tokens,
-                )
-                self._gen = gen
-                self.stats.wedged_turns += 1
-                when = t + wedge.turn_complete_delay_s.sample(self.rng)
-                self._at(when, gen, lambda now, g=gen: self._finish_turn(g, now))
-                return
+        delay = self.faults.wedged_turn_delay(conv, inp.from_text)
+        if delay is not None:
+            gen = _Gen(
+                "wedged",
+                interruptible=False,
+                prompt_tokens=prompt,
+                prompt_audio_tokens=audio_tokens,
+            )
+            self._gen = gen
+            self.stats.wedged_turns += 1
+            self._at(t + delay, gen, lambda now, g=gen: self._finish_turn(g, now))
+            return
         m = self.scenario.model
         tool = m.tool_call
         if tool is not None and tool.function in self._tools and self._tool_triggered(tool, inp):
@@ -832,14 +680,8 @@ class EmulatedSession:
 
     def _chunk(self, gen: _Gen, pcm: bytes, now: float) -> list[Output]:
         assert self._conv is not None
-        fault = self.scenario.faults.close
-        turn_no = self._conv.model_turns + 1
-        if (
-            fault is not None
-            and fault.at_turn == turn_no
-            and gen.chunks_sent >= fault.after_chunks
-            and self._fault_fires("close", fault.probability, fault.max_times)
-        ):
+        fault = self.faults.close_mid_turn(self._conv.model_turns + 1, gen.chunks_sent)
+        if fault is not None:
             return self._close(fault.code, fault.close_reason(), now)
         gen.chunks_sent += 1
         seconds = len(pcm) / 2 / speech.OUTPUT_RATE
@@ -865,7 +707,6 @@ class EmulatedSession:
         )
 
     def _generation_complete(self, gen: _Gen) -> list[Output]:
-        gen.generation_complete = True
         return self._send({"serverContent": {"generationComplete": True}})
 
     def _finish_turn(self, gen: _Gen, now: float, *, interrupted: bool = False) -> list[Output]:
@@ -887,11 +728,10 @@ class EmulatedSession:
                 words = spoken.split()
                 heard = round(len(words) * min(1.0, gen.chunks_sent / gen.total_chunks))
                 spoken = " ".join(words[:heard])
-            self._record(_Turn("model", spoken, gen.audio_s_sent, gen.clip), now)
+            self._record(Turn("model", spoken, gen.audio_s_sent, gen.clip), now)
         content: dict[str, Any] = {"turnComplete": True}
-        wedge = self.scenario.faults.wedge
-        if gen.kind == "wedged" and wedge is not None and wedge.turn_complete_reason:
-            content["turnCompleteReason"] = wedge.turn_complete_reason
+        if gen.kind == "wedged" and self.faults.wedge_reason:
+            content["turnCompleteReason"] = self.faults.wedge_reason
         out = self._send(
             {"serverContent": content, "usageMetadata": self._usage(gen, response_tokens)}
         )
@@ -901,28 +741,15 @@ class EmulatedSession:
     def _after_turn(self, now: float) -> list[Output]:
         conv = self._conv
         assert conv is not None
-        faults = self.scenario.faults
-        wedge = faults.wedge
-        if (
-            wedge is not None
-            and wedge.start == "after_turn"
-            and conv.model_turns == wedge.after_turn
-            and not conv.wedged
-            and self._fault_fires("wedge", wedge.probability, wedge.max_times)
-        ):
+        if self.faults.wedges_after_turn(conv):
             self._wedge()
         out: list[Output] = []
         if self._resumption:
             handle = self.store.issue(conv, now, self.scenario.connection.handle_ttl_s)
             self.stats.handles_issued += 1
             out += self._send({"sessionResumptionUpdate": {"newHandle": handle, "resumable": True}})
-        phantom = faults.phantom_interrupt
-        if (
-            phantom is not None
-            and conv.model_turns == phantom.after_turn
-            and not (phantom.only_unseeded and conv.seeded)
-            and self._fault_fires("phantom", phantom.probability, phantom.max_times)
-        ):
+        phantom = self.faults.phantom_after_turn(conv)
+        if phantom is not None:
             gen = _Gen(
                 "phantom",
                 interruptible=False,
@@ -938,10 +765,9 @@ class EmulatedSession:
 
     def _phantom(self, gen: _Gen, now: float) -> list[Output]:
         phantom = self.scenario.faults.phantom_interrupt
-        wedge = self.scenario.faults.wedge
         assert phantom is not None
         self.stats.phantom_interrupts += 1
-        if wedge is not None and wedge.start == "after_phantom":
+        if self.faults.wedges_after_phantom:
             self._wedge()
         out = self._send({"serverContent": {"interrupted": True}})
         if phantom.turn_complete_after_s is None:
@@ -959,7 +785,7 @@ class EmulatedSession:
 
     # ------------------------------------------------------------------ accounting
 
-    def _record(self, turn: _Turn, now: float) -> None:
+    def _record(self, turn: Turn, now: float) -> None:
         conv = self._conv
         assert conv is not None
         conv.history.append(turn)
@@ -995,11 +821,6 @@ class EmulatedSession:
                 {"modality": "TEXT" if self._text_mode else "AUDIO", "tokenCount": response_tokens}
             ]
         return usage
-
-
-def _trim(table: dict, limit: int) -> None:
-    while len(table) > limit:
-        table.pop(next(iter(table)))
 
 
 def _content_tokens(content: Any) -> int:

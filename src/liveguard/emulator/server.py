@@ -424,7 +424,7 @@ class Emulator:
 
     async def start(self) -> None:
         """Load the default scenario (ScenarioError if bad), make TLS material, start serving."""
-        from liveguard.emulator.model import ResumptionStore
+        from liveguard.emulator.resumption import ResumptionStore
         from liveguard.emulator.scenario import builtin_scenarios, load_scenario
         from liveguard.emulator.speech import warm_up
 
