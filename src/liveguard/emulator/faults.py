@@ -12,7 +12,13 @@ from __future__ import annotations
 import random
 
 from liveguard.emulator.resumption import Conversation, ResumptionStore
-from liveguard.emulator.scenario import CloseFault, PhantomInterrupt, Scenario
+from liveguard.emulator.scenario import (
+    CloseFault,
+    PhantomInterrupt,
+    ResumeRejected,
+    Scenario,
+    _TurnFault,
+)
 
 __all__ = ["FaultPlan"]
 
@@ -26,6 +32,7 @@ class FaultPlan:
         self.store = store
         self.rng = rng
         self.lineage = ""
+        self._declined: set[str] = set()  # runs this connection decided against
 
     def bind(self, conv: Conversation) -> None:
         """The conversation this connection serves (new or resumed)."""
@@ -39,7 +46,41 @@ class FaultPlan:
             return False
         return self.store.fire(self.lineage, name, self.scenario.name, max_times)
 
-    # ---- resumption
+    def in_run(self, name: str, spec: _TurnFault | None, turn: int) -> bool:
+        """User turn `turn` is inside this fault's run (decided once per conversation)."""
+        if spec is None or not spec.covers(turn):
+            return False
+        if self.store.fired(self.lineage, name):
+            return True  # the run started earlier in this conversation
+        if name in self._declined:
+            return False
+        if self.fires(name, spec.probability, spec.max_times):
+            return True
+        self._declined.add(name)
+        return False
+
+    # ---- setup and resumption
+
+    def setup_stalls(self, setup: dict) -> bool:
+        """setupComplete never comes for this setup?"""
+        spec = self.faults.setup_never_completes
+        if spec is None:
+            return False
+        if spec.when_setup_has is not None:
+            gen_cfg = setup.get("generation_config") or {}
+            present = {k for k in setup if setup[k] is not None} | {
+                k for k in gen_cfg if gen_cfg[k] is not None
+            }
+            if not present & set(spec.when_setup_has):
+                return False
+        return self.fires("setup_never_completes", spec.probability, spec.max_times)
+
+    def resume_rejected(self) -> ResumeRejected | None:
+        """Close a resume whose previous connection is still open with this fault's code?"""
+        spec = self.faults.resume_rejected
+        if spec is None or not self.fires("resume_rejected", spec.probability, spec.max_times):
+            return None
+        return spec
 
     def resume(self, conv: Conversation) -> None:
         """Apply `wedge.on_resume` to a conversation restored from a handle."""
@@ -120,6 +161,48 @@ class FaultPlan:
         ):
             return phantom
         return None
+
+    # ---- today's per-turn faults
+
+    def empty_turn(self, turn: int) -> tuple[float, str | None] | None:
+        """(delay, turnCompleteReason) when this turn completes empty (stall or rejected run)."""
+        f = self.faults
+        if self.in_run("silent_stall", f.silent_stall, turn):
+            assert f.silent_stall is not None
+            return f.silent_stall.turn_complete_delay_s.sample(self.rng), None
+        if self.in_run("rejected_run", f.rejected_run, turn):
+            assert f.rejected_run is not None
+            return f.rejected_run.turn_complete_delay_s.sample(self.rng), f.rejected_run.reason
+        return None
+
+    def inaudible_level(self, turn: int) -> float | None:
+        """The mean absolute sample value this turn's answer is scaled to, if inaudible."""
+        spec = self.faults.inaudible_answers
+        return spec.mean_abs if spec and self.in_run("inaudible", spec, turn) else None
+
+    def cut_fraction(self, turn: int) -> float | None:
+        spec = self.faults.cut_answer
+        return spec.fraction if spec and self.in_run("cut_answer", spec, turn) else None
+
+    def background(self, turn: int) -> tuple[str, list[float | None]] | None:
+        """(filler clip, background phase lengths; None = never ends) for a faulted turn."""
+        f = self.faults
+        if self.in_run("endless_background", f.endless_background, turn):
+            assert f.endless_background is not None
+            return f.endless_background.filler, [None]
+        if self.in_run("background_phase", f.background_phase, turn):
+            assert f.background_phase is not None
+            return f.background_phase.filler, [f.background_phase.seconds.sample(self.rng)]
+        return None
+
+    def freezes(self, barge_ins: int) -> bool:
+        """Does the model freeze after this connection's `barge_ins`-th barge-in?"""
+        spec = self.faults.freeze_after_barge_in
+        return (
+            spec is not None
+            and barge_ins >= spec.after_barge_ins
+            and self.fires("freeze", spec.probability, spec.max_times)
+        )
 
     # ---- transcripts
 

@@ -14,22 +14,32 @@ from __future__ import annotations
 
 import heapq
 import itertools
+import math
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from liveguard.audio.clips import clip_text
 from liveguard.emulator import speech
 from liveguard.emulator.activity import ActivityDetector, ActivityEvent, VadConfig, parse_pcm_rate
 from liveguard.emulator.faults import FaultPlan
+from liveguard.emulator.profiles import (
+    PROFILES,
+    Profile,
+    bare_model_name,
+    is_known_model,
+    profile_for,
+    setup_refusal,
+)
+from liveguard.emulator.profiles import unknown_model_reason as _unknown_model_reason
 from liveguard.emulator.resumption import (
     TOKENS_PER_AUDIO_SECOND,
     Conversation,
     ResumptionStore,
     Turn,
 )
-from liveguard.emulator.scenario import Scenario, bare_model_name, is_known_model
+from liveguard.emulator.scenario import Scenario
 from liveguard.emulator.wire import ClientMessage, truncate_reason
 
 __all__ = [
@@ -59,12 +69,8 @@ PREROLL_S = 0.3
 
 
 def unknown_model_reason(model: str) -> str:
-    bare = bare_model_name(model)
-    return truncate_reason(
-        f"models/{bare} is not found for API version v1beta, or is not supported for "
-        "bidiGenerateContent. Call ModelService.ListModels to see the list of available models "
-        "and their supported methods."
-    )
+    """The service's 1008 reason for a model it does not serve, cut to 123 bytes."""
+    return truncate_reason(_unknown_model_reason(model))
 
 
 # --------------------------------------------------------------------------- outputs
@@ -109,6 +115,13 @@ class ModelStats:
     interrupts_sent: int = 0  # real barge-ins
     phantom_interrupts: int = 0
     wedged_turns: int = 0
+    empty_turns: int = 0  # silent stalls and rejected runs
+    inaudible_turns: int = 0
+    cut_turns: int = 0
+    background_phases: int = 0
+    held_back: int = 0  # spoken parts held while the caller spoke (polite profiles)
+    frozen: bool = False  # froze after a barge-in (fault)
+    profile: str = ""
     tool_calls_sent: int = 0
     tool_call_cancellations: int = 0
     handles_issued: int = 0
@@ -138,6 +151,14 @@ class _Gen:
     audio_s_sent: float = 0.0
     text_sent: list[str] = field(default_factory=list)
     tool_ids: list[str] = field(default_factory=list)
+    status: str | None = None  # interactionStatus of its turnComplete (None: not sent)
+    fraction: float = 1.0  # the share of the answer spoken before turnComplete (cut answers)
+    level: float | None = None  # mean |sample| the answer is scaled to (inaudible answers)
+    background: bool = False  # in a background phase: caller speech does not interrupt it
+    phases: deque[float | None] = field(default_factory=deque)  # background phases still to come
+    filler: str | None = None  # spoken before each background phase
+    answer: str | None = None  # the answer clip, spoken after the background phases
+    reason: str | None = None  # turnCompleteReason of an empty turn
 
 
 @dataclass(frozen=True, slots=True)
@@ -147,6 +168,7 @@ class _UserInput:
     audio_s: float
     from_text: bool
     recorded: bool = False  # already in the history (clientContent turns)
+    turn: int = 0  # the conversation's user turn number
 
 
 # --------------------------------------------------------------------------- session
@@ -165,7 +187,12 @@ class EmulatedSession:
         self.rng = scenario.rng(store.next_ordinal(scenario.name))
         self.faults = FaultPlan(scenario, store, self.rng)
         self.model = ""
+        self.profile: Profile = PROFILES["2.5-native-audio"]
         self.closed = False
+        self._frozen = False  # freeze after barge-in: never answers again on this connection
+        self._held: tuple[_Gen, str, bool, bool] | None = (
+            None  # speech waiting for the caller to stop
+        )
         self._queue: list[tuple[float, int, _Gen | None, Callable[[float], list[Output]]]] = []
         self._seq = itertools.count()
         self._conv: Conversation | None = None
@@ -193,12 +220,36 @@ class EmulatedSession:
     # ------------------------------------------------------------------ public API
 
     def handle_setup(self, setup: dict, now: float) -> list[Output]:
-        """The first frame; validates the model and any resumption handle."""
+        """The first frame; validates the model, the profile's setup rules and any handle."""
         self.stats.frames_received += 1
         model = str(setup.get("model") or "")
         if not is_known_model(model):
             return self._close(1008, unknown_model_reason(model), now)
         self.model = bare_model_name(model)
+        pinned = self.scenario.model.profile
+        self.profile = PROFILES[profile_for(model) if pinned == "auto" else pinned]
+        self.stats.profile = self.profile.name
+        if refusal := setup_refusal(self.profile, setup):
+            return self._close(1007, refusal, now)
+        self._configure(setup)
+        refused = self._open_conversation(setup, now)
+        if refused is not None:
+            return refused
+
+        conn = self.scenario.connection
+        lifetime = conn.lifetime_s
+        if conn.goaway_time_left_s > 0:
+            self._at(now + lifetime - conn.goaway_time_left_s, None, self._goaway)
+        self._at(now + lifetime, None, lambda t: self._close(1008, GOAWAY_CLOSE_REASON, t))
+        if self.faults.close_at_s is not None:
+            self._at(now + self.faults.close_at_s, None, self._timed_close_fault)
+
+        delay = conn.setup_delay_s.sample(self.rng)
+        if not self.faults.setup_stalls(setup):
+            self._at(now + delay, None, self._setup_complete)
+        return self.poll(now)
+
+    def _configure(self, setup: dict) -> None:
         gen_cfg = setup.get("generation_config") or {}
         modalities = [str(m).upper() for m in gen_cfg.get("response_modalities") or []]
         self._text_mode = modalities == ["TEXT"]
@@ -214,12 +265,20 @@ class EmulatedSession:
                     self._tools.add(str(decl["name"]))
         self._system_tokens = _content_tokens(setup.get("system_instruction"))
 
+    def _open_conversation(self, setup: dict, now: float) -> list[Output] | None:
+        """A new conversation, or the one a resumption handle names; the close if refused."""
         resumption = setup.get("session_resumption")
         self._resumption = resumption is not None
         handle = (resumption or {}).get("handle")
         if handle:
             conv = self.store.lookup(str(handle), now)
-            if conv is None or not self.store.acquire(conv.lineage, self.session_id):
+            if conv is None:
+                return self._close(1008, SESSION_NOT_FOUND, now)
+            if not self.store.acquire(conv.lineage, self.session_id):
+                self.faults.bind(conv)  # the previous connection still holds it
+                rejected = self.faults.resume_rejected()
+                if rejected is not None:
+                    return self._close(rejected.code, rejected.close_reason(), now)
                 return self._close(1008, SESSION_NOT_FOUND, now)
             self.faults.resume(conv)
             conv.seeded = True
@@ -229,18 +288,7 @@ class EmulatedSession:
             self.store.acquire(conv.lineage, self.session_id)
         self._conv = conv
         self.faults.bind(conv)
-
-        conn = self.scenario.connection
-        lifetime = conn.lifetime_s
-        if conn.goaway_time_left_s > 0:
-            self._at(now + lifetime - conn.goaway_time_left_s, None, self._goaway)
-        self._at(now + lifetime, None, lambda t: self._close(1008, GOAWAY_CLOSE_REASON, t))
-        if self.faults.close_at_s is not None:
-            self._at(now + self.faults.close_at_s, None, self._timed_close_fault)
-
-        delay = conn.setup_delay_s.sample(self.rng)
-        self._at(now + delay, None, self._setup_complete)
-        return self.poll(now)
+        return None
 
     def handle_client(self, msg: ClientMessage, now: float) -> list[Output]:
         """Any message after setup."""
@@ -362,8 +410,8 @@ class EmulatedSession:
                     out += self._audio(blob.get("data") or b"", mime, now)
             return out
         if body.get("audio_stream_end"):
-            if self._detector is None:
-                return []
+            if self._detector is None or not self.profile.stream_end_ends_turn:
+                return []  # 3.8: the end of speech is found in trailing audio only
             return self._activity_events(self._detector.flush(), now)
         if "activity_start" in body:
             return self._manual_start(now)
@@ -434,6 +482,7 @@ class EmulatedSession:
                 self.stats.activity_ends += 1
                 out += self._voice_activity("ACTIVITY_END", event.offset_s)
                 out += self._audio_turn_end(now)
+                out += self._release_held(now)
         return out
 
     def _voice_activity(self, kind: str, offset_s: float) -> list[Output]:
@@ -462,9 +511,10 @@ class EmulatedSession:
         self.stats.activity_ends += 1
         out = self._voice_activity("ACTIVITY_END", self._audio_offset_s)
         if self._manual_audio_s == 0.0:  # an empty activity: what the service does (spec §8.2)
-            out += self._send({"serverContent": {"turnComplete": True}, "usageMetadata": {}})
+            content = self._with_status({"turnComplete": True}, None)
+            out += self._send({"serverContent": content, "usageMetadata": {}})
             return out + self._close(1007, PRECONDITION_FAILED, now)
-        return out + self._audio_turn_end(now)
+        return out + self._audio_turn_end(now) + self._release_held(now)
 
     def _audio_turn_end(self, now: float) -> list[Output]:
         pcm = bytes(self._turn_audio)
@@ -497,7 +547,7 @@ class EmulatedSession:
         turns = body.get("turns") or []
         complete = bool(body.get("turn_complete"))
         out: list[Output] = []
-        if turns or complete:
+        if complete or (turns and not self.profile.content_waits):
             out += self._barge_in(now, force=True)  # "will interrupt any current generation"
         texts: list[str] = []
         for turn in turns:
@@ -541,17 +591,22 @@ class EmulatedSession:
         gen = self._gen
         if gen is None or not gen.interruptible:
             return []
-        if not force and not self._vad.interrupts:
-            return []
+        if not force and (not self._vad.interrupts or gen.background):
+            return []  # the caller's speech never stops background work
         gen.cancelled = True
         self._gen = None
+        if self._held is not None and self._held[0] is gen:
+            self._held = None
         out: list[Output] = []
         if gen.tool_ids:
             self.stats.tool_call_cancellations += 1
             out += self._send({"toolCallCancellation": {"ids": list(gen.tool_ids)}})
         self.stats.interrupts_sent += 1
         out += self._send({"serverContent": {"interrupted": True}})
+        gen.status = "IDLE" if gen.status is not None else None
         out += self._finish_turn(gen, now, interrupted=True)
+        if self.faults.freezes(self.stats.interrupts_sent):
+            self._frozen = self.stats.frozen = True
         return out
 
     def _user_input(self, inp: _UserInput, t: float, *, barge: bool) -> list[Output]:
@@ -562,6 +617,7 @@ class EmulatedSession:
             out += self._barge_in(t)
         self.stats.user_turns += 1
         self._conv.user_turns += 1
+        inp = replace(inp, turn=self._conv.user_turns)
         if self._gen is not None:  # still answering (NO_INTERRUPTION, or a fault turn)
             if len(self._pending) < MAX_PENDING_TURNS:
                 self._pending.append(inp)
@@ -572,6 +628,8 @@ class EmulatedSession:
     def _respond(self, inp: _UserInput, t: float) -> None:
         conv = self._conv
         assert conv is not None
+        if self._frozen:  # freeze after barge-in: heard (transcribed) but never answered
+            return
         greeting_due = conv.model_turns == 0 and not conv.seeded
         if not inp.recorded:
             self._record(Turn("user", inp.text, inp.audio_s), t)
@@ -581,28 +639,16 @@ class EmulatedSession:
             self._at(t, None, lambda now: self._close(1007, INVALID_ARGUMENT, now))
             return
         audio_tokens = sum(round(turn.audio_s * TOKENS_PER_AUDIO_SECOND) for turn in conv.history)
-        delay = self.faults.wedged_turn_delay(conv, inp.from_text)
-        if delay is not None:
-            gen = _Gen(
-                "wedged",
-                interruptible=False,
-                prompt_tokens=prompt,
-                prompt_audio_tokens=audio_tokens,
-            )
-            self._gen = gen
-            self.stats.wedged_turns += 1
-            self._at(t + delay, gen, lambda now, g=gen: self._finish_turn(g, now))
+        gen = _Gen(
+            "reply", interruptible=True, prompt_tokens=prompt, prompt_audio_tokens=audio_tokens
+        )
+        if self._empty_turn(gen, inp, t):
             return
         m = self.scenario.model
         tool = m.tool_call
         if tool is not None and tool.function in self._tools and self._tool_triggered(tool, inp):
-            gen = _Gen(
-                "tool",
-                interruptible=True,
-                prompt_tokens=prompt,
-                prompt_audio_tokens=audio_tokens,
-                clip=tool.reply,
-            )
+            gen.kind = "tool"
+            gen.clip = tool.reply
             self._gen = gen
             call_id = f"function-call-{self.rng.randrange(10**17, 10**18)}"
             gen.tool_ids = [call_id]
@@ -622,15 +668,54 @@ class EmulatedSession:
             last_reply=conv.last_reply,
             rng=self.rng,
         )
-        gen = _Gen(
-            "reply",
-            interruptible=True,
-            prompt_tokens=prompt,
-            prompt_audio_tokens=audio_tokens,
-            clip=clip,
-        )
         self._gen = gen
+        gen.fraction = self.faults.cut_fraction(inp.turn) or 1.0
+        gen.level = self.faults.inaudible_level(inp.turn)
+        if gen.level is not None:
+            self.stats.inaudible_turns += 1
+        if gen.fraction < 1.0:
+            self.stats.cut_turns += 1
+        work = self._background_work(inp)
+        if work is not None:
+            gen.filler, phases = work
+            gen.phases = deque(phases)
+            gen.answer = clip
+            gen.status = "IN_PROGRESS"
+            self._speak(gen, t, gen.filler, final=False)
+            return
         self._speak(gen, t, clip, greeting=greeting_due)
+
+    def _empty_turn(self, gen: _Gen, inp: _UserInput, t: float) -> bool:
+        """A turn that completes with no answer: wedged, a silent stall or a rejected run."""
+        conv = self._conv
+        assert conv is not None
+        delay = self.faults.wedged_turn_delay(conv, inp.from_text)
+        if delay is not None:
+            gen.kind, gen.reason = "wedged", self.faults.wedge_reason
+            self.stats.wedged_turns += 1
+        else:
+            empty = self.faults.empty_turn(inp.turn)
+            if empty is None:
+                return False
+            delay, gen.reason = empty
+            gen.kind = "empty"
+            self.stats.empty_turns += 1
+        gen.interruptible = False
+        self._gen = gen
+        self._at(t + delay, gen, lambda now, g=gen: self._finish_turn(g, now))
+        return True
+
+    def _background_work(self, inp: _UserInput) -> tuple[str, list[float | None]] | None:
+        """(filler, phase lengths) when this request gets background phases (profile or fault)."""
+        faulted = self.faults.background(inp.turn)
+        if faulted is not None:
+            return faulted
+        work = self.scenario.model.background_work
+        if work is None or not self.profile.background_work:
+            return None
+        if inp.utterance not in work.on_utterances and inp.turn not in work.on_turns:
+            return None
+        return work.filler, [work.background_s.sample(self.rng) for _ in range(work.phases)]
 
     def _tool_triggered(self, tool: Any, inp: _UserInput) -> bool:
         if tool.on_turn is not None:
@@ -649,36 +734,88 @@ class EmulatedSession:
             return []
         return self._send({"sessionResumptionUpdate": {"resumable": False}})
 
-    def _speak(self, gen: _Gen, t: float, clip: str, *, greeting: bool = False) -> None:
-        """Schedule a spoken answer: paced chunks, transcript, generationComplete, turnComplete."""
+    def _speak(
+        self, gen: _Gen, t: float, clip: str, *, greeting: bool = False, final: bool = True
+    ) -> None:
+        """Schedule one spoken part of an answer after the first-audio latency.
+
+        A polite profile (3.8) does not start while the caller speaks: the part is held until
+        the caller's activity ends. `final=False` is a filler before a background phase.
+        """
+        t_first = t + self.scenario.model.first_audio_latency_s.sample(self.rng)
+        if not self.profile.polite:
+            self._voice(gen, t_first, clip, greeting, final)
+            return
+        self._at(
+            t_first, gen, lambda now, g=gen: self._start_or_hold(g, clip, greeting, final, now)
+        )
+
+    def _caller_speaking(self) -> bool:
+        return self._manual_open or (self._detector is not None and self._detector.active)
+
+    def _start_or_hold(
+        self, gen: _Gen, clip: str, greeting: bool, final: bool, now: float
+    ) -> list[Output]:
+        if self._caller_speaking():
+            self._held = (gen, clip, greeting, final)
+            self.stats.held_back += 1
+            return []
+        self._voice(gen, now, clip, greeting, final)
+        return []
+
+    def _release_held(self, now: float) -> list[Output]:
+        """The caller stopped speaking: a held part starts now."""
+        held = self._held
+        if held is None or self._caller_speaking():
+            return []
+        self._held = None
+        gen, clip, greeting, final = held
+        if not gen.cancelled:
+            self._voice(gen, now, clip, greeting, final)
+        return []
+
+    def _voice(self, gen: _Gen, t_first: float, clip: str, greeting: bool, final: bool) -> None:
+        """Paced chunks from `t_first`, transcript, generationComplete, turnComplete."""
         m = self.scenario.model
         gen.clip = clip
         gen.text = clip_text(clip)
-        t_first = t + m.first_audio_latency_s.sample(self.rng)
         duration = speech.reply_seconds(clip) / m.playback_speed
         count = m.greeting_chunks if greeting else None
-        chunks = speech.audio_chunks(clip, m.chunk_ms, count)
-        gen.total_chunks = len(chunks)
+        chunks = speech.audio_chunks(clip, m.chunk_ms, count, gen.level)
         pieces = speech.fragments(gen.text, m.transcript_fragment_words)
+        if final and gen.fraction < 1.0:  # cut mid-sentence: audio and words stop together
+            keep = max(1, math.ceil(len(chunks) * gen.fraction))
+            duration *= keep / len(chunks)
+            chunks = chunks[:keep]
+            pieces = pieces[: max(1, math.ceil(len(pieces) * gen.fraction))]
+            gen.text = "".join(pieces).strip()
+        gen.total_chunks = len(chunks)
         self._at(t_first, gen, lambda now: self._resumable_false())
         spacing = duration / len(chunks) / m.send_speedup
         per_piece = len(chunks) / max(1, len(pieces))
+        tx = self._output_tx and not self._text_mode
+        combined = tx and self.profile.combined_parts
         next_piece = 0
         t_last = t_first
         for i, chunk in enumerate(chunks):
             t_chunk = t_first + i * spacing
             t_last = t_chunk
-            self._at(t_chunk, gen, lambda now, c=chunk, g=gen: self._chunk(g, c, now))
+            mine: list[str] = []
             while next_piece < len(pieces) and next_piece * per_piece <= i:
-                if self._output_tx and not self._text_mode:
-                    self._schedule_tx(t_chunk, "outputTranscription", pieces[next_piece], gen)
+                mine.append(pieces[next_piece])
                 next_piece += 1
+            words = "".join(mine) if combined else ""
+            self._at(t_chunk, gen, lambda now, c=chunk, g=gen, w=words: self._chunk(g, c, now, w))
+            if tx and not combined:
+                for piece in mine:
+                    self._schedule_tx(t_chunk, "outputTranscription", piece, gen)
         t_gen_done = t_last + 0.005
         self._at(t_gen_done, gen, lambda now, g=gen: self._generation_complete(g))
         t_done = max(t_first + duration, t_gen_done + 0.005)
-        self._at(t_done, gen, lambda now, g=gen: self._finish_turn(g, now))
+        end = self._finish_turn if final else self._in_progress
+        self._at(t_done, gen, lambda now, g=gen: end(g, now))
 
-    def _chunk(self, gen: _Gen, pcm: bytes, now: float) -> list[Output]:
+    def _chunk(self, gen: _Gen, pcm: bytes, now: float, words: str = "") -> list[Output]:
         assert self._conv is not None
         fault = self.faults.close_mid_turn(self._conv.model_turns + 1, gen.chunks_sent)
         if fault is not None:
@@ -687,34 +824,38 @@ class EmulatedSession:
         seconds = len(pcm) / 2 / speech.OUTPUT_RATE
         gen.audio_s_sent += seconds
         if self._text_mode:  # TEXT modality: the words instead of the audio
-            words = gen.text.split()
-            lo = round((gen.chunks_sent - 1) * len(words) / gen.total_chunks)
-            hi = round(gen.chunks_sent * len(words) / gen.total_chunks)
+            words_all = gen.text.split()
+            lo = round((gen.chunks_sent - 1) * len(words_all) / gen.total_chunks)
+            hi = round(gen.chunks_sent * len(words_all) / gen.total_chunks)
             if hi <= lo:
                 return []
-            piece = " ".join(words[lo:hi])
+            piece = " ".join(words_all[lo:hi])
             piece = piece if not gen.text_sent else f" {piece}"
             gen.text_sent.append(piece)
             return self._send({"serverContent": {"modelTurn": {"parts": [{"text": piece}]}}})
         self.stats.audio_chunks_sent += 1
         self.stats.audio_seconds_sent += seconds
-        return self._send(
-            {
-                "serverContent": {
-                    "modelTurn": {"parts": [{"inlineData": {"mimeType": AUDIO_MIME, "data": pcm}}]}
-                }
-            }
-        )
+        part = {"inlineData": {"mimeType": AUDIO_MIME, "data": pcm}}
+        content: dict[str, Any] = {"modelTurn": {"parts": [part]}}
+        if words:  # 3.1: the transcription rides in the same message as the audio
+            content["outputTranscription"] = {"text": words}
+        return self._send({"serverContent": content})
 
     def _generation_complete(self, gen: _Gen) -> list[Output]:
         return self._send({"serverContent": {"generationComplete": True}})
 
     def _finish_turn(self, gen: _Gen, now: float, *, interrupted: bool = False) -> list[Output]:
         """turnComplete (+ usage), then a fresh handle, then whatever is queued or faulted."""
-        conv = self._conv
-        assert conv is not None
         if self._gen is gen:
             self._gen = None
+        out = self._turn_complete(gen, now, interrupted=interrupted)
+        out += self._after_turn(now)
+        return out
+
+    def _turn_complete(self, gen: _Gen, now: float, *, interrupted: bool = False) -> list[Output]:
+        """Count and record the spoken part, send turnComplete with usage (and status)."""
+        conv = self._conv
+        assert conv is not None
         conv.model_turns += 1
         self.stats.model_turns += 1
         response_tokens = (
@@ -730,13 +871,42 @@ class EmulatedSession:
                 spoken = " ".join(words[:heard])
             self._record(Turn("model", spoken, gen.audio_s_sent, gen.clip), now)
         content: dict[str, Any] = {"turnComplete": True}
-        if gen.kind == "wedged" and self.faults.wedge_reason:
-            content["turnCompleteReason"] = self.faults.wedge_reason
-        out = self._send(
+        if gen.reason:
+            content["turnCompleteReason"] = gen.reason
+        content = self._with_status(content, gen.status)
+        return self._send(
             {"serverContent": content, "usageMetadata": self._usage(gen, response_tokens)}
         )
-        out += self._after_turn(now)
+
+    def _with_status(self, content: dict, status: str | None) -> dict:
+        """`interactionStatus` beside turnComplete: on 3.8 always, elsewhere when a fault set it."""
+        if status is None and self.profile.interaction_status:
+            status = "IDLE"
+        if status is not None:
+            content["interactionStatus"] = status
+        return content
+
+    def _in_progress(self, gen: _Gen, now: float) -> list[Output]:
+        """The filler is spoken: turnComplete IN_PROGRESS, then a background phase (no output)."""
+        out = self._turn_complete(gen, now)
+        gen.background = True
+        gen.chunks_sent, gen.audio_s_sent, gen.text_sent = 0, 0.0, []
+        self.stats.background_phases += 1
+        seconds = gen.phases.popleft() if gen.phases else None
+        if seconds is not None:  # None: the phase never ends
+            self._at(now + seconds, gen, lambda t, g=gen: self._after_background(g, t))
         return out
+
+    def _after_background(self, gen: _Gen, now: float) -> list[Output]:
+        gen.background = False
+        if gen.phases:
+            assert gen.filler is not None
+            self._speak(gen, now, gen.filler, final=False)
+        else:
+            assert gen.answer is not None
+            gen.status = "IDLE"
+            self._speak(gen, now, gen.answer)
+        return []
 
     def _after_turn(self, now: float) -> list[Output]:
         conv = self._conv
