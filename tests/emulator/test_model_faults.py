@@ -343,4 +343,7 @@ def test_every_builtin_scenario_runs_a_short_call():
         h.run(8.0)
         h.say("order_number")
         h.run(8.0)
+        if name == "setup-never-completes":  # its point: the first connection never hears back
+            assert h.frames() == [] and h.session.stats.setup_stalled, name
+            continue
         assert h.frames(), name

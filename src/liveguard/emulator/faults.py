@@ -33,6 +33,8 @@ class FaultPlan:
         self.rng = rng
         self.lineage = ""
         self._declined: set[str] = set()  # runs this connection decided against
+        self._started: set[str] = set()  # runs that started on this connection
+        self.resumed = False
 
     def bind(self, conv: Conversation) -> None:
         """The conversation this connection serves (new or resumed)."""
@@ -50,11 +52,14 @@ class FaultPlan:
         """User turn `turn` is inside this fault's run (decided once per conversation)."""
         if spec is None or not spec.covers(turn):
             return False
-        if self.store.fired(self.lineage, name):
-            return True  # the run started earlier in this conversation
+        if name in self._started:
+            return True
+        if self.store.fired(self.lineage, name):  # the run started on an earlier connection
+            return not (self.resumed and spec.on_resume == "clears")
         if name in self._declined:
             return False
         if self.fires(name, spec.probability, spec.max_times):
+            self._started.add(name)
             return True
         self._declined.add(name)
         return False
@@ -84,6 +89,7 @@ class FaultPlan:
 
     def resume(self, conv: Conversation) -> None:
         """Apply `wedge.on_resume` to a conversation restored from a handle."""
+        self.resumed = True
         wedge = self.faults.wedge
         on_resume = wedge.on_resume if wedge else "clears"
         if on_resume == "clears":

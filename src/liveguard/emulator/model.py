@@ -121,6 +121,7 @@ class ModelStats:
     background_phases: int = 0
     held_back: int = 0  # spoken parts held while the caller spoke (polite profiles)
     frozen: bool = False  # froze after a barge-in (fault)
+    setup_stalled: bool = False  # setupComplete withheld (fault)
     profile: str = ""
     tool_calls_sent: int = 0
     tool_call_cancellations: int = 0
@@ -190,6 +191,7 @@ class EmulatedSession:
         self.profile: Profile = PROFILES["2.5-native-audio"]
         self.closed = False
         self._frozen = False  # freeze after barge-in: never answers again on this connection
+        self._setup_stalled = False  # setupComplete never comes: every message is ignored
         self._held: tuple[_Gen, str, bool, bool] | None = (
             None  # speech waiting for the caller to stop
         )
@@ -245,7 +247,9 @@ class EmulatedSession:
             self._at(now + self.faults.close_at_s, None, self._timed_close_fault)
 
         delay = conn.setup_delay_s.sample(self.rng)
-        if not self.faults.setup_stalls(setup):
+        if self.faults.setup_stalls(setup):
+            self._setup_stalled = self.stats.setup_stalled = True
+        else:
             self._at(now + delay, None, self._setup_complete)
         return self.poll(now)
 
@@ -295,6 +299,8 @@ class EmulatedSession:
         if self.closed:
             return []
         self.stats.frames_received += 1
+        if self._setup_stalled:
+            return []
         body = msg.body
         out: list[Output] = []
         if msg.kind == "realtime_input":
@@ -317,6 +323,8 @@ class EmulatedSession:
         if self.closed:
             return []
         self.stats.frames_received += 1
+        if self._setup_stalled:
+            return []
         return self._then_due(self._audio(data or b"", mime_type, now), now)
 
     def _then_due(self, out: list[Output], now: float) -> list[Output]:

@@ -146,7 +146,7 @@ def setup_refusal(profile: Profile, setup: dict) -> str | None:
     if profile.proactive_audio_always and proactivity.get("proactive_audio") is False:
         return (
             f"setup.proactivity.proactiveAudio=false is not supported by {profile.label} "
-            "(proactive audio is always on)."
+            "(always on)."
         )
     if not profile.affective_dialog and gen_cfg.get("enable_affective_dialog") is not None:
         return f"setup.generationConfig.enableAffectiveDialog is not supported by {profile.label}."

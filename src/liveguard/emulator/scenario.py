@@ -231,6 +231,7 @@ class _TurnFault(_Fault):
 
     from_turn: int = Field(default=2, ge=1)
     turns: int | None = Field(default=1, ge=1)  # None: every turn from `from_turn` on
+    on_resume: Literal["clears", "keeps"] = "clears"  # does a resumed connection continue the run?
 
     def covers(self, turn: int) -> bool:
         return turn >= self.from_turn and (self.turns is None or turn < self.from_turn + self.turns)
