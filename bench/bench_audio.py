@@ -14,6 +14,12 @@ Rows (each timed per frame, median / p99 / mean over --frames frames of real spe
   (24 kHz PCM -> 24k->8k -> μ-law -> base64 -> Twilio `media` JSON), and the same paths on
   audioop (no VAD, no anti-aliasing) as the baseline.
 - the quality figures the tests assert on (SINAD, alias/image rejection, gain at 3.4 kHz, delay).
+- per carrier (Twilio, Telnyx PCMU/PCMA/L16, Plivo μ-law/L16, Vonage 16k/8k, Exotel 8k/16k), the
+  audio path through the carrier's own protocol object, both ways: inbound = the carrier's message
+  -> `receive` (JSON or binary, base64, codec) -> PCM -> the lean upstream frame (no VAD: it costs
+  the same for every carrier, rows above); outbound = 24 kHz model PCM -> resample to the stream's
+  rate -> `send_audio` (codec, framing, base64, JSON, the playout marker). Twilio's row is the
+  baseline ("t"), measured the same way in the same run.
 
 - frame pairs (inbound + outbound, VAD included) for three callers: one speaking all the time, one
   silent (μ-law digital silence, what Twilio sends), and a realistic call where the caller speaks
@@ -44,7 +50,13 @@ from liveguard.audio import mulaw
 from liveguard.audio.clips import load_clip, reply_names, utterance_names
 from liveguard.audio.resample import Resampler
 from liveguard.audio.vad import SpeechDetector, detect_batched, get_session
+from liveguard.caller.wire import make_wire
 from liveguard.session.lean import audio_frame, masked_text_frame
+from liveguard.transports.exotel_protocol import ExotelAgentStream
+from liveguard.transports.plivo_protocol import PlivoAudioStream
+from liveguard.transports.telnyx_protocol import TelnyxMediaStream
+from liveguard.transports.twilio_protocol import TwilioMediaStream
+from liveguard.transports.vonage_protocol import VonageWebSocket
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore", DeprecationWarning)
@@ -178,6 +190,60 @@ def twilio_messages(ulaw_frames: list[bytes]) -> list[bytes]:
         media["payload"] = base64.b64encode(f).decode("ascii")
         out.append(json.dumps({"event": "media", "streamSid": STREAM_SID, "media": media}).encode())
     return out
+
+
+# --------------------------------------------------------------------------- carriers
+
+# (label, carrier, protocol class, rate, codec)
+CARRIER_PATHS = [
+    ("twilio μ-law 8k", "twilio", TwilioMediaStream, 8000, ""),
+    ("telnyx PCMU 8k", "telnyx", TelnyxMediaStream, 8000, "PCMU"),
+    ("telnyx PCMA 8k", "telnyx", TelnyxMediaStream, 8000, "PCMA"),
+    ("telnyx L16 16k", "telnyx", TelnyxMediaStream, 16000, "L16"),
+    ("plivo μ-law 8k", "plivo", PlivoAudioStream, 8000, ""),
+    ("plivo L16 16k", "plivo", PlivoAudioStream, 16000, "l16"),
+    ("vonage L16 16k (binary)", "vonage", VonageWebSocket, 16000, ""),
+    ("vonage L16 8k (binary)", "vonage", VonageWebSocket, 8000, ""),
+    ("exotel PCM 8k", "exotel", ExotelAgentStream, 8000, ""),
+    ("exotel PCM 16k", "exotel", ExotelAgentStream, 16000, ""),
+]
+
+
+def carrier_rows(ulaw8: list[bytes], pcm24: list[bytes]) -> list[tuple]:
+    """Inbound, outbound and pair cost per 20 ms for each carrier's protocol object."""
+    rows = []
+    for label, carrier, cls, rate, codec in CARRIER_PATHS:
+        wire = make_wire(carrier, {}, rate=rate, codec=codec)
+        proto = cls()
+        for msg in wire.handshake():
+            proto.receive(msg)
+        msgs = [wire.media(f, i + 1) for i, f in enumerate(ulaw8[:1000] + ulaw8)]
+        msgs = [m for m in msgs if m is not None]  # Exotel's caller sends 100 ms chunks
+        per_msg = (1000 + len(ulaw8)) // len(msgs)  # 20 ms frames in one message
+        warm, msgs = msgs[: 1000 // per_msg], msgs[1000 // per_msg :]  # Telnyx: chunks unique
+        is_twilio = carrier == "twilio"
+
+        def inbound(msg: str | bytes, proto=proto, is_twilio=is_twilio, rate=rate) -> bytes:
+            (item,) = proto.receive(msg)
+            pcm = mulaw.decode(item.payload) if is_twilio else item.pcm
+            return masked_text_frame(audio_frame(pcm, rate))
+
+        down = Resampler(24000, rate)
+
+        def outbound(pcm: bytes, proto=proto, is_twilio=is_twilio, down=down) -> list:
+            pcm = down.process(pcm)
+            return proto.send_audio(mulaw.encode(pcm) if is_twilio else pcm)
+
+        for msg in warm:
+            inbound(msg)
+        # a message's cost spread over the 20 ms frames it carries
+        into = [t / per_msg for t in timed(inbound, msgs, warmup=0) for _ in range(per_msg)]
+        out = timed(outbound, pcm24[: len(into)])
+        base = "t" if is_twilio else ""
+        rows.append(row(f"{label}: inbound", into, base))
+        rows.append(row(f"{label}: outbound", out, base))
+        rows.append(row(f"{label}: pair", [a + b for a, b in zip(into, out, strict=True)], base))
+    return rows
 
 
 # --------------------------------------------------------------------------- quality
@@ -333,11 +399,13 @@ def main() -> None:
         row("frame pair (ours, VAD unbatched)", pair),
         row("frame pair (ours, without VAD)", pair_novad),
         *scen_rows,
+        *carrier_rows(ulaw8, pcm24),
     ]
 
     print(
         f"µs per 20 ms frame, {n} frames per row (b = stdlib baseline, u = ungated VAD baseline,"
-        " same run; 'run' = share of 32 ms windows the model ran on)"
+        " t = Twilio's path, the carriers' baseline; same run; 'run' = share of 32 ms windows the"
+        " model ran on)"
     )
     print(f"{'step':<48} {'median':>8} {'p99':>8} {'mean':>8}")
     for name, med, p99, mean, base in rows:

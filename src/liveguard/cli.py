@@ -12,7 +12,7 @@ import sys
 SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "serve": ("liveguard.relay.cli", "run the relay (embeds the emulator when no API key is set)"),
     "emulate": ("liveguard.emulator.cli", "run the offline Gemini Live emulator"),
-    "call": ("liveguard.caller.cli", "simulated phone caller (Twilio Media Streams)"),
+    "call": ("liveguard.caller.cli", "a simulated phone call (Twilio or another carrier)"),
     "report": ("liveguard.report.cli", "summarise session logs and write an HTML report"),
     "replay": ("liveguard.report.replay", "feed a session log to the guard, print its decisions"),
     "convert": ("liveguard.report.convert", "convert LiveServerMessage dumps to an event log"),

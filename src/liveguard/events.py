@@ -50,7 +50,8 @@ class SessionStarted(Event):
 
     name: ClassVar[str] = "session_start"
     session_id: str
-    transport: str = "library"  # "twilio" | "browser" | "library"
+    # "twilio" | "telnyx" | "plivo" | "vonage" | "exotel" (the carrier) | "browser" | "library"
+    transport: str = "library"
     model: str = ""
     vad_mode: str = "server"  # "server" | "client"
     sdk_version: str = ""  # google-genai version, for upstream bug reports
@@ -475,3 +476,50 @@ def event_from_record(record: dict[str, Any]) -> Event:
         return cls(**kwargs)
     except TypeError as exc:
         raise EventParseError(f"{name}: {exc}") from None
+
+
+# --------------------------------------------------------------------------- tools (the runner)
+# Kept together at the end: liveguard.tools.runner emits these; docs/events.md and docs/tools.md.
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ToolCallStarted(Event):
+    """The runner began one function call (`args` values redacted when transcripts are)."""
+
+    name: ClassVar[str] = "tool_call_started"
+    call_id: str
+    tool: str
+    kind: str = ""  # "function" | "webhook" | "" (undeclared)
+    args: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ToolCallFinished(Event):
+    """One function call ended; `outcome` says how, and whether a response goes to the model.
+
+    outcome: "ok" | "error" (the tool raised) | "timeout" | "webhook_error" | "undeclared" |
+    "invalid_args" | "too_large" | "busy" | "cancelled" (no response is sent).
+    """
+
+    name: ClassVar[str] = "tool_call_finished"
+    call_id: str
+    tool: str
+    outcome: str
+    duration_ms: float = 0.0
+    result_bytes: int = 0
+    error: str = ""
+
+
+TOOL_EVENTS: tuple[type[Event], ...] = (ToolCallStarted, ToolCallFinished)
+EVENT_TYPES.update({cls.name: cls for cls in TOOL_EVENTS})
+_FIELD_CHECKS.update(
+    {
+        cls: tuple(
+            (f.name, kind, _FAST_TYPES.get(kind))
+            for f in dataclasses.fields(cls)
+            if f.name not in _RECORD_META
+            for kind in (_kind_of(f.type),)
+        )
+        for cls in TOOL_EVENTS
+    }
+)

@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 
+CURRENT_MODEL = "gemini-2.5-flash-native-audio-preview-12-2025"
+
 
 def doctor(path: Path, *extra: str) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("LIVEGUARD_")}
@@ -30,6 +32,8 @@ def write(tmp_path: Path):
     (tmp_path / "sorry.wav").write_bytes(b"RIFF")
 
     def _write(text: str) -> Path:
+        if "\nmodel:" not in "\n" + text.lstrip():  # a served model: the default may be retired
+            text = f"model: {CURRENT_MODEL}\n{text}"
         path = tmp_path / "settings.yaml"
         path.write_text(text)
         return path

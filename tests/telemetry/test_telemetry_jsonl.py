@@ -173,3 +173,18 @@ def test_non_events_and_events_after_close_are_ignored_and_recent_is_bounded(tmp
     log(ev.InputTranscript(t=99.0, text="late"))
     log.close()
     assert len(records(log)) == 20
+
+
+def test_open_session_log_scrubs_the_carriers_secrets(tmp_path):
+    tokens = {
+        "twilio_auth_token": "twilio-secret-0001",
+        "plivo_auth_token": "plivo-secret-0002",
+        "vonage_signature_secret": "vonage-secret-0003",
+    }
+    log = open_session_log(tmp_path, "s", settings=Settings(**tokens), wall0=WALL0)
+    for i, token in enumerate(tokens.values()):
+        log(ev.CallerError(t=float(i), reason=f"bad signature {token}"))
+    log.close()
+    text = log.path.read_text()
+    assert not [t for t in tokens.values() if t in text]
+    assert text.count("[redacted]") == 3

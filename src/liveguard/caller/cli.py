@@ -1,4 +1,5 @@
-"""`liveguard call`: place one simulated Twilio call and print a JSON line per caller turn."""
+"""`liveguard call`: place one simulated phone call (Twilio by default, or `--carrier telnyx`,
+`plivo`, `vonage`, `exotel`) and print a JSON line per caller turn."""
 
 from __future__ import annotations
 
@@ -15,10 +16,25 @@ import aiohttp
 from liveguard.audio import mulaw, wav
 from liveguard.caller.script import BargeIn, Say, ScriptError, builtin_scripts, load_script
 from liveguard.caller.simulated import RATE, clip_ulaw, run_call
+from liveguard.caller.wire import CARRIERS
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--url", help="ws(s)://HOST:PORT/twilio/stream")
+    parser.add_argument("--url", help="ws(s)://HOST:PORT/twilio/stream (or the carrier's path)")
+    parser.add_argument(
+        "--carrier",
+        default="twilio",
+        choices=CARRIERS,
+        help="whose media-stream protocol to speak (default twilio)",
+    )
+    parser.add_argument(
+        "--rate",
+        type=int,
+        help="the stream's sample rate where the carrier offers one (e.g. vonage 16000 or 8000)",
+    )
+    parser.add_argument(
+        "--codec", default="", help="telnyx: PCMU, PCMA or L16; plivo: mulaw or l16"
+    )
     parser.add_argument(
         "--script", default="three-turns", help="a shipped script name or a YAML file"
     )
@@ -56,7 +72,8 @@ def run(args: argparse.Namespace) -> int:
             print(name)
         return 0
     if not args.url:
-        print("liveguard call: --url is required (ws://HOST:PORT/twilio/stream)", file=sys.stderr)
+        path = "/twilio/stream" if args.carrier == "twilio" else f"/{args.carrier}/stream"
+        print(f"liveguard call: --url is required (ws://HOST:PORT{path})", file=sys.stderr)
         return 2
     params = {}
     for item in args.param:
@@ -79,9 +96,12 @@ def run(args: argparse.Namespace) -> int:
                 parameters=params,
                 max_duration_s=args.max_duration,
                 twilio_auth_token=token,
+                carrier=args.carrier,
+                rate=args.rate,
+                codec=args.codec,
             )
         )
-    except ScriptError as exc:
+    except (ScriptError, ValueError) as exc:
         print(f"liveguard call: {exc}", file=sys.stderr)
         return 2
     except (aiohttp.ClientError, OSError) as exc:

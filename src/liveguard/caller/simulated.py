@@ -1,11 +1,12 @@
-"""`liveguard call`: a simulated phone caller speaking the Twilio Media Streams protocol.
+"""`liveguard call`: a simulated phone caller speaking a carrier's media-stream protocol.
 
-Why: tests, demos and benchmarks need a caller that behaves like Twilio on the wire — `connected`
-and `start` first, 20 ms μ-law `media` frames at real-time pace (silence between utterances, as a
-phone line sends), marks echoed only when the audio before them has been "played" (playout is
-simulated at real time), a `clear` dropping what is buffered — and that measures what a caller
+Why: tests, demos and benchmarks need a caller that behaves like the carrier on the wire — its
+opening messages first, 20 ms frames at real-time pace (silence between utterances, as a phone
+line sends), markers echoed only when the audio before them has been "played" (playout is
+simulated at real time), a clear dropping what is buffered — and that measures what a caller
 experiences: the silence between the end of their speech and the first model audio, and how much
-of the answer they actually heard.
+of the answer they actually heard. The carrier's spelling of all this (Twilio by default; Telnyx,
+Plivo, Vonage, Exotel) is the `CallerWire` in wire.py; the caller itself works in μ-law 8 kHz.
 
 Output: one JSON line per caller turn
   {"turn", "utterance", "end_of_speech_to_first_audio_s", "heard_s", "answered", ...}
@@ -19,10 +20,7 @@ audio the caller heard).
 from __future__ import annotations
 
 import asyncio
-import base64
 import contextlib
-import json
-import uuid
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -44,6 +42,7 @@ from liveguard.caller.script import (
     WaitAnswer,
     load_script,
 )
+from liveguard.caller.wire import CallerWire, Frame, make_wire
 from liveguard.transports.signature import compute_signature
 
 RATE = 8000
@@ -110,16 +109,16 @@ class SimulatedCaller:
         *,
         on_line: Callable[[dict[str, Any]], None] | None = None,
         parameters: dict[str, str] | None = None,
+        wire: CallerWire | None = None,
     ) -> None:
         self.ws = ws
         self.script = script
         self.on_line = on_line
         self.parameters = {**script.parameters, **(parameters or {})}
+        self.wire = wire or CallerWire(self.parameters)
         self.loop = asyncio.get_running_loop()
-        self.stream_sid = "MZ" + uuid.uuid4().hex
-        self.call_sid = "CA" + uuid.uuid4().hex
         self.result = CallResult()
-        self._seq = 0
+        self._acks: set[asyncio.Task[None]] = set()
         self._speech: deque[bytes] = deque()
         self._speech_done = asyncio.Event()
         self._speech_done.set()
@@ -150,36 +149,21 @@ class SimulatedCaller:
 
     # ------------------------------------------------------------------ wire
 
-    def _next_seq(self) -> str:
-        self._seq += 1
-        return str(self._seq)
-
-    async def _send(self, obj: dict[str, Any]) -> None:
+    async def _send(self, frame: Frame) -> None:
         if self.closed.is_set():
             return
         try:
-            await self.ws.send_str(json.dumps(obj, separators=(",", ":")))
+            if isinstance(frame, bytes):
+                await self.ws.send_bytes(frame)
+            else:
+                await self.ws.send_str(frame)
         except (ConnectionError, RuntimeError, aiohttp.ClientError) as exc:
             self.result.errors.append(f"send failed: {exc}")
             self.closed.set()
 
     async def _handshake(self) -> None:
-        await self._send({"event": "connected", "protocol": "Call", "version": "1.0.0"})
-        await self._send(
-            {
-                "event": "start",
-                "sequenceNumber": self._next_seq(),
-                "start": {
-                    "accountSid": "AC" + "0" * 32,
-                    "streamSid": self.stream_sid,
-                    "callSid": self.call_sid,
-                    "tracks": ["inbound"],
-                    "mediaFormat": {"encoding": "audio/x-mulaw", "sampleRate": RATE, "channels": 1},
-                    "customParameters": self.parameters,
-                },
-                "streamSid": self.stream_sid,
-            }
-        )
+        for frame in self.wire.handshake():
+            await self._send(frame)
 
     async def _sender(self) -> None:
         """One 20 ms frame per tick, at real-time pace: speech if queued, else line silence."""
@@ -188,19 +172,9 @@ class SimulatedCaller:
         while not self.closed.is_set():
             frame = self._speech.popleft() if self._speech else SILENCE_FRAME
             n += 1
-            await self._send(
-                {
-                    "event": "media",
-                    "sequenceNumber": self._next_seq(),
-                    "media": {
-                        "track": "inbound",
-                        "chunk": str(n),
-                        "timestamp": str(int(n * 20)),
-                        "payload": base64.b64encode(frame).decode("ascii"),
-                    },
-                    "streamSid": self.stream_sid,
-                }
-            )
+            message = self.wire.media(frame, n)
+            if message is not None:  # None: the carrier sends bigger chunks (Exotel: 100 ms)
+                await self._send(message)
             self.frames_sent += 1
             if frame is not SILENCE_FRAME and not self._speech:
                 self._last_speech_frame_at = self.loop.time()
@@ -216,17 +190,12 @@ class SimulatedCaller:
     async def _receiver(self) -> None:
         try:
             async for msg in self.ws:
-                if msg.type != aiohttp.WSMsgType.TEXT:
+                if msg.type not in (aiohttp.WSMsgType.TEXT, aiohttp.WSMsgType.BINARY):
                     if msg.type == aiohttp.WSMsgType.ERROR:
                         self.result.errors.append(f"websocket error: {self.ws.exception()}")
                     continue
-                try:
-                    data = json.loads(msg.data)
-                except ValueError:
-                    self.result.errors.append("relay sent invalid JSON")
-                    continue
-                if isinstance(data, dict):
-                    self._on_message(data)
+                for kind, value in self.wire.parse(msg.data):
+                    self._on_event(kind, value)
         finally:
             if self.close_code is None:
                 self.close_code = self.ws.close_code
@@ -236,15 +205,11 @@ class SimulatedCaller:
             self._media_event.set()
             self._marks_changed.set()
 
-    def _on_message(self, data: dict[str, Any]) -> None:
-        event = data.get("event")
+    def _on_event(self, kind: str, value: Any) -> None:
+        """One relay message as the wire read it: audio (μ-law 8 kHz), a marker, a clear."""
         now = self.loop.time()
-        if event == "media":
-            try:
-                audio = base64.b64decode(data["media"]["payload"], validate=True)
-            except (KeyError, TypeError, ValueError):
-                self.result.errors.append("relay sent a bad media payload")
-                return
+        if kind == "audio":
+            audio: bytes = value
             self.frames_received += 1
             secs = len(audio) / RATE
             self.audio_received_s += secs
@@ -260,12 +225,11 @@ class SimulatedCaller:
             if turn and turn.end_of_speech is not None and turn.first_audio is None:
                 turn.first_audio = now
             self._media_event.set()
-        elif event == "mark":
-            name = (data.get("mark") or {}).get("name")
-            if isinstance(name, str):
-                self._marks.append((max(now, self._play_end), name))
+        elif kind == "mark":
+            if isinstance(value, str):
+                self._marks.append((max(now, self._play_end), value))
                 self._marks_changed.set()
-        elif event == "clear":
+        elif kind == "clear":
             unplayed = max(0.0, self._play_end - now)
             self._cleared_s += unplayed
             drop = min(len(self._heard), round(unplayed * RATE))
@@ -273,11 +237,20 @@ class SimulatedCaller:
                 del self._heard[-drop:]
             self._play_end = now
             self.result.clears += 1
-            # Twilio answers a clear by echoing every pending mark at once
-            self._marks = deque((now, n) for _, n in self._marks)
+            # Twilio (and Telnyx) answer a clear by echoing every pending mark at once; others
+            # drop them and acknowledge the clear
+            if self.wire.clear_echoes_marks:
+                self._marks = deque((now, n) for _, n in self._marks)
+            else:
+                self._marks.clear()
             self._marks_changed.set()
+            ack = self.wire.cleared()
+            if ack is not None:
+                task = self.loop.create_task(self._send(ack))
+                self._acks.add(task)
+                task.add_done_callback(self._acks.discard)
         else:
-            self.result.errors.append(f"relay sent an unexpected event {str(event)[:40]!r}")
+            self.result.errors.append(str(value))
 
     async def _mark_echoer(self) -> None:
         while not self.closed.is_set():
@@ -293,14 +266,7 @@ class SimulatedCaller:
                     await asyncio.wait_for(self._marks_changed.wait(), delay)
                 continue
             self._marks.popleft()
-            await self._send(
-                {
-                    "event": "mark",
-                    "sequenceNumber": self._next_seq(),
-                    "streamSid": self.stream_sid,
-                    "mark": {"name": name},
-                }
-            )
+            await self._send(self.wire.echo(name))
             self.result.marks_echoed += 1
 
     # ------------------------------------------------------------------ playout accounting
@@ -450,14 +416,7 @@ class SimulatedCaller:
                     await self._barge_in(step, clips[step.clip])
                 elif isinstance(step, Dtmf):
                     turn = self._begin_turn(f"dtmf:{step.digit}", "dtmf")
-                    await self._send(
-                        {
-                            "event": "dtmf",
-                            "sequenceNumber": self._next_seq(),
-                            "streamSid": self.stream_sid,
-                            "dtmf": {"track": "inbound_track", "digit": step.digit},
-                        }
-                    )
+                    await self._send(self.wire.dtmf(step.digit))
                     self._end_of_speech(turn, self.loop.time())
                 elif isinstance(step, Pause):
                     await self._sleep(step.seconds)
@@ -471,15 +430,10 @@ class SimulatedCaller:
             self._finish_turn()
             self._hung_up = True
             if not self.closed.is_set():
-                await self._send(
-                    {
-                        "event": "stop",
-                        "sequenceNumber": self._next_seq(),
-                        "streamSid": self.stream_sid,
-                        "stop": {"accountSid": "AC" + "0" * 32, "callSid": self.call_sid},
-                    }
-                )
-                with contextlib.suppress(Exception):  # like Twilio: the stream ends after stop
+                stop = self.wire.stop()
+                if stop is not None:
+                    await self._send(stop)
+                with contextlib.suppress(Exception):  # the stream ends after stop (or is closed)
                     await asyncio.wait_for(self.ws.close(), 5.0)
                 self.close_code = self.ws.close_code
         finally:
@@ -527,16 +481,24 @@ async def run_call(
     max_duration_s: float = 600.0,
     session: aiohttp.ClientSession | None = None,
     twilio_auth_token: str | None = None,
+    carrier: str = "twilio",
+    rate: int | None = None,
+    codec: str = "",
 ) -> CallResult:
-    """Place one simulated call to a Twilio Media Streams endpoint and run `script` on it.
+    """Place one simulated call to a carrier media-stream endpoint and run `script` on it.
 
     `script` is a `CallScript`, a shipped script name or a YAML path. `on_line` receives each turn
-    line and the summary as dicts. With `twilio_auth_token` the upgrade carries an
-    X-Twilio-Signature, as Twilio's does. Bounded by `max_duration_s`; raises ScriptError for a
-    bad script and aiohttp.ClientError when the endpoint cannot be reached.
+    line and the summary as dicts. `carrier` picks the wire (twilio, telnyx, plivo, vonage,
+    exotel), `rate` and `codec` its audio where the carrier offers a choice. With
+    `twilio_auth_token` the upgrade carries an X-Twilio-Signature, as Twilio's does. Bounded by
+    `max_duration_s`; raises ScriptError for a bad script, ValueError for an unknown carrier or
+    codec, and aiohttp.ClientError when the endpoint cannot be reached.
     """
     if not isinstance(script, CallScript):
         script = load_script(script)
+    merged = {**script.parameters, **(parameters or {})}
+    wire = make_wire(carrier, merged, rate=rate, codec=codec)
+    url = wire.connect_url(url)
     headers = dict(headers or {})
     if twilio_auth_token:  # sign the upgrade like Twilio does (the URL, no parameters)
         headers["X-Twilio-Signature"] = compute_signature(twilio_auth_token, url, [])
@@ -546,7 +508,7 @@ async def run_call(
         async with http.ws_connect(
             url, headers=headers, autoping=True, max_msg_size=1 << 20, compress=0
         ) as ws:
-            caller = SimulatedCaller(ws, script, on_line=on_line, parameters=parameters)
+            caller = SimulatedCaller(ws, script, on_line=on_line, parameters=parameters, wire=wire)
             try:
                 return await asyncio.wait_for(caller.run(), max_duration_s)
             except TimeoutError:

@@ -12,6 +12,7 @@ import sys
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from liveguard.config.doctor_model import check_model, check_tools
 from liveguard.config.settings import Settings
 
 # Measured on the real service (docs/research): pongs can take 8-30 s.
@@ -195,6 +196,8 @@ def check(settings: Settings, base_dir: Path | None = None) -> list[Finding]:
             path = base_dir / path
         if not path.exists():
             warn("filler_audio", f"{settings.filler_audio} does not exist.")
+    check_model(settings, warn, note)
+    check_tools(settings, warn, note)
     out.sort(key=lambda f: f.level != "warning")
     return out
 

@@ -14,10 +14,12 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
+from liveguard.config.upstream import vertex_selected
 from liveguard.guard.policy import GuardPolicy
+from liveguard.tools.spec import ToolEntry, ToolLimits, check_tool_entries
 
 # The file `Settings.load` is reading; a context variable so concurrent loads do not interfere.
 _CONFIG_FILE: ContextVar[Path | None] = ContextVar("liveguard_config_file", default=None)
@@ -43,6 +45,21 @@ class VadSettings(BaseModel):
     hangover_ms: int = Field(400, ge=0)
 
 
+class VertexSettings(BaseModel):
+    """Vertex AI: the SDK's environment variables work too (docs/settings.md, "Vertex AI")."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    enabled: bool | None = Field(
+        None, description="use Vertex AI; None = as GOOGLE_GENAI_USE_VERTEXAI says (or a project)"
+    )
+    project: str | None = Field(None, description="Google Cloud project; else GOOGLE_CLOUD_PROJECT")
+    location: str | None = Field(None, description="region; else GOOGLE_CLOUD_LOCATION")
+    check_credentials: bool = Field(
+        True, description="get an access token at start-up: broken credentials stop the start"
+    )
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="LIVEGUARD_", env_nested_delimiter="__", extra="forbid", validate_default=True
@@ -64,12 +81,35 @@ class Settings(BaseSettings):
     scenario: str = Field(
         "healthy", description="embedded emulator scenario when there is no API key"
     )
+    vertex: VertexSettings = Field(default_factory=VertexSettings)
+    thinking_level: Literal["MINIMAL", "LOW", "MEDIUM", "HIGH"] | None = Field(
+        None, description="thinking config in the setup (3.1); 3.8 rejects any"
+    )
+    proactive_audio: bool | None = Field(
+        None, description="proactivity.proactive_audio in the setup; None = not sent"
+    )
+    affective_dialog: bool | None = Field(
+        None, description="enable_affective_dialog in the setup; None = not sent"
+    )
+    tools: list[ToolEntry] = Field(
+        default_factory=list, description="functions and webhooks the relay runs (docs/tools.md)"
+    )
+    tool_limits: ToolLimits = Field(default_factory=ToolLimits)
     vad: VadSettings = Field(default_factory=VadSettings)
     guard: GuardPolicy = Field(default_factory=GuardPolicy)
     log_dir: Path = Path("logs")
     redact_transcripts: bool = False
     twilio_auth_token: SecretStr | None = Field(
         None, description="validate X-Twilio-Signature on /twilio/* with this Twilio auth token"
+    )
+    telnyx_public_key: str | None = Field(
+        None, description="check telnyx-signature-ed25519 on /telnyx/texml with this public key"
+    )
+    plivo_auth_token: SecretStr | None = Field(
+        None, description="check X-Plivo-Signature-V2 on /plivo/answer with this auth token"
+    )
+    vonage_signature_secret: SecretStr | None = Field(
+        None, description="check the signed-webhook JWT on /vonage/answer with this secret"
     )
     auth_token: SecretStr | None = Field(
         None, description="bearer token for the page, browser stream, /metrics and /sessions"
@@ -137,7 +177,7 @@ class Settings(BaseSettings):
                 if config_file
                 else "environment or flags"
             )
-            raise ValueError(f"invalid settings ({where}): {exc}") from None
+            raise ValueError(f"invalid settings ({where}): {_describe(exc)}") from None
         finally:
             _CONFIG_FILE.reset(token)
 
@@ -146,9 +186,30 @@ class Settings(BaseSettings):
         """Same as `load(path, **overrides)` (kept for callers that always have a file)."""
         return cls.load(path, **overrides)
 
+    @field_validator("tools", mode="before")
+    @classmethod
+    def _tools_named(cls, value: Any) -> Any:
+        """Each bad entry fails with its index and name (pydantic's own path is less clear)."""
+        return check_tool_entries(value)
+
     def uses_emulator(self) -> bool:
-        """True when no API key is configured: the relay embeds the emulator."""
-        return self.api_key is None or not self.api_key.get_secret_value()
+        """True when the relay embeds the emulator: no API key and Vertex AI not selected.
+
+        The full decision (Vertex credentials, another endpoint) is
+        `liveguard.config.upstream.choose_upstream`.
+        """
+        no_key = self.api_key is None or not self.api_key.get_secret_value()
+        return no_key and not vertex_selected(self, os.environ)
+
+
+def _describe(exc: ValidationError) -> str:
+    """Each error as `setting: message`, without the input values pydantic would print: those
+    can be secrets (keys, webhook signing secrets and headers)."""
+    lines = []
+    for err in exc.errors(include_url=False, include_input=False):
+        where = ".".join(str(p) for p in err["loc"]) or "settings"
+        lines.append(f"\n  {where}: {err['msg'].removeprefix('Value error, ')}")
+    return f"{len(lines)} error(s):" + "".join(lines)
 
 
 class _GoogleKeyEnvSource(PydanticBaseSettingsSource):

@@ -12,7 +12,7 @@ from aiohttp import web
 
 from liveguard.relay.auth import auth_middleware
 from liveguard.relay.context import RELAY_KEY, RelayContext
-from liveguard.transports import browser, twilio
+from liveguard.transports import browser, carriers, twilio
 
 
 async def healthz(request: web.Request) -> web.Response:
@@ -58,6 +58,7 @@ def build_app(ctx: RelayContext) -> web.Application:
     app.router.add_get("/metrics", metrics)
     twilio.add_routes(app)
     browser.add_routes(app)
+    carriers.add_routes(app)  # Telnyx, Plivo, Vonage, Exotel
     _mount_dashboard(app, ctx)
 
     async def on_shutdown(app: web.Application) -> None:

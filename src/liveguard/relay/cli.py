@@ -19,6 +19,7 @@ import yaml
 
 from liveguard import eventloop
 from liveguard.config.settings import Settings
+from liveguard.config.upstream import UpstreamError
 from liveguard.relay.server import Relay
 
 log = logging.getLogger("liveguard.serve")
@@ -90,6 +91,10 @@ async def _serve(settings: Settings) -> int:
     relay = Relay(settings)
     try:
         await relay.start()
+    except UpstreamError as exc:
+        print(f"liveguard serve: {exc}", file=sys.stderr)
+        await relay.stop()
+        return 2
     except OSError as exc:
         print(
             f"liveguard serve: cannot listen on {settings.host}:{settings.port}: {exc}",
@@ -99,12 +104,14 @@ async def _serve(settings: Settings) -> int:
         return 1
     if relay.emulator is not None:
         print(
-            "liveguard serve: no GEMINI_API_KEY / GOOGLE_API_KEY set — using the embedded Gemini "
-            f"Live emulator (scenario {settings.scenario!r}) at {relay.emulator.base_url}",
+            "liveguard serve: no GEMINI_API_KEY / GOOGLE_API_KEY set and Vertex AI not selected "
+            "(GOOGLE_GENAI_USE_VERTEXAI) — using the embedded Gemini Live emulator (scenario "
+            f"{settings.scenario!r}) at {relay.emulator.base_url}",
             file=sys.stderr,
         )
     else:
-        where = settings.upstream_base_url or "Google's Gemini Live API"
+        upstream = getattr(relay, "upstream", None)  # set by Relay._make_client
+        where = upstream.describe() if upstream else "the given client"
         print(f"liveguard serve: talking to {where} (model {settings.model})", file=sys.stderr)
     print(
         f"liveguard serve: listening on {relay.base_url} — talk page {relay.base_url}/ , "

@@ -61,16 +61,24 @@ class Relay:
         self._lag_probe.start()
 
     async def _make_client(self) -> tuple[Any, bool]:
+        """The upstream client as `choose_upstream` decides; UpstreamError stops the start.
+
+        Never falls back to the emulator when Vertex AI was selected (config/upstream.py).
+        """
+        from liveguard.config.upstream import choose_upstream
         from liveguard.session.config import make_client
 
         s = self.settings
-        if s.upstream_base_url:
+        loop = asyncio.get_running_loop()
+        # ADC lookup reads files (and may probe the metadata server): off the loop
+        self.upstream = up = await loop.run_in_executor(None, choose_upstream, s)
+        if up.kind == "endpoint":
             ctx = ssl.create_default_context(
                 cafile=str(s.upstream_ca_file) if s.upstream_ca_file else None
             )
-            return make_client(s, base_url=s.upstream_base_url, ssl_context=ctx), False
-        if not s.uses_emulator():
-            return make_client(s), False
+            return make_client(s, base_url=s.upstream_base_url, ssl_context=ctx, upstream=up), False
+        if up.kind in ("gemini", "vertex"):
+            return make_client(s, upstream=up), False
         from liveguard.emulator import Emulator
 
         self.emulator = Emulator(host="127.0.0.1", port=0, scenario=s.scenario)

@@ -9,6 +9,7 @@ keepalive tolerant of the service's slow pongs.
 
 from __future__ import annotations
 
+import os
 import ssl
 from typing import Any
 
@@ -16,6 +17,7 @@ from google import genai
 from google.genai import types
 
 from liveguard.config.settings import Settings, VadSettings
+from liveguard.config.upstream import Upstream, choose_upstream, vertex_selected
 
 # The websockets client the SDK uses pings every 20 s and gives up after 20 s without a pong. The
 # service's pongs have been measured at 8–30 s, so those defaults drop healthy sessions.
@@ -75,6 +77,7 @@ def live_config(
         fields["output_audio_transcription"] = types.AudioTranscriptionConfig()
     if context_window_compression is not None:
         fields["context_window_compression"] = context_window_compression
+    fields.update(model_fields(settings))
     if headers:
         fields["http_options"] = types.HttpOptions(headers=dict(headers))
     for key, value in (extra or {}).items():
@@ -82,6 +85,32 @@ def live_config(
             raise ValueError(f"extra config field {key!r} is set by liveguard; use its setting")
         fields[key] = value
     return types.LiveConnectConfig(**fields)
+
+
+def model_fields(settings: Settings) -> dict[str, Any]:
+    """Setup fields that only some models accept; sent only when set (`liveguard doctor` checks).
+
+    The tools' declarations come from `settings.tools` (docs/tools.md).
+    """
+    out: dict[str, Any] = {}
+    if settings.thinking_level is not None:
+        out["thinking_config"] = types.ThinkingConfig(
+            thinking_level=types.ThinkingLevel(settings.thinking_level)
+        )
+    if settings.proactive_audio is not None:
+        out["proactivity"] = types.ProactivityConfig(proactive_audio=settings.proactive_audio)
+    if settings.affective_dialog is not None:
+        out["enable_affective_dialog"] = settings.affective_dialog
+    if settings.tools:
+        from liveguard.tools.declarations import build_tool, declarations
+
+        def no_webhook_calls(entry: Any) -> Any:  # declarations only: nothing is invoked here
+            return None
+
+        out["tools"] = declarations(
+            {e.tool_name: build_tool(e, no_webhook_calls) for e in settings.tools}
+        )
+    return out
 
 
 def keepalive_args(settings: Settings) -> dict[str, float]:
@@ -95,14 +124,21 @@ def make_client(
     base_url: str | None = None,
     ssl_context: ssl.SSLContext | None = None,
     headers: dict[str, str] | None = None,
+    upstream: Upstream | None = None,
 ) -> genai.Client:
     """A `genai.Client` whose live websockets tolerate slow pongs.
 
-    The key comes from `api_key`, else `settings.api_key`, else the SDK's own environment lookup
+    With `upstream` of a Vertex kind (`liveguard.config.upstream.choose_upstream`) the client
+    talks to Vertex AI with that project, location and credentials. Otherwise the key comes from
+    `api_key`, else `settings.api_key`, else the SDK's own environment lookup
     (`GOOGLE_API_KEY` / `GEMINI_API_KEY`). `ssl_context` is how a client trusts the emulator's CA.
     """
     settings = settings or Settings()
-    if api_key is None and settings.api_key is not None:
+    if upstream is None and api_key is None and not base_url:
+        if vertex_selected(settings, os.environ):
+            upstream = choose_upstream(settings)  # UpstreamError when Vertex cannot be used
+    vertex = upstream is not None and upstream.vertexai
+    if api_key is None and settings.api_key is not None and not vertex:
         api_key = settings.api_key.get_secret_value()
     async_args: dict[str, Any] = dict(keepalive_args(settings))
     if ssl_context is not None:
@@ -112,7 +148,16 @@ def make_client(
         http["base_url"] = base_url
     if headers:
         http["headers"] = dict(headers)
-    return genai.Client(api_key=api_key, http_options=types.HttpOptions(**http))
+    if vertex:
+        assert upstream is not None
+        return genai.Client(
+            vertexai=True,
+            project=upstream.project,
+            location=upstream.location,
+            credentials=upstream.credentials,
+            http_options=types.HttpOptions(**http),
+        )
+    return genai.Client(api_key=api_key, vertexai=False, http_options=types.HttpOptions(**http))
 
 
 def ensure_keepalive(client: genai.Client, settings: Settings) -> bool:

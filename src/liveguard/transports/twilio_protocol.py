@@ -21,7 +21,7 @@ import binascii
 import json
 from collections import deque
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 SAMPLE_RATE = 8000
 FRAME_BYTES = 160  # 20 ms of μ-law at 8 kHz
@@ -106,6 +106,8 @@ class TwilioMediaStream:
     `clear()` answers a real barge-in. States: "new" → "started" → "stopped".
     """
 
+    carrier: ClassVar[str] = "twilio"
+
     def __init__(self, *, max_message_bytes: int = 65536, max_errors: int = 50) -> None:
         self.max_message_bytes = max_message_bytes
         self.max_errors = max_errors
@@ -129,6 +131,11 @@ class TwilioMediaStream:
         self.stop_reason: str | None = None
 
     # ------------------------------------------------------------------ inbound
+
+    @property
+    def rate(self) -> int:
+        """The stream's sample rate (Twilio: always 8 kHz μ-law)."""
+        return SAMPLE_RATE
 
     @property
     def stream_sid(self) -> str:
@@ -286,8 +293,9 @@ class TwilioMediaStream:
             return self._error(f"'dtmf' with an invalid digit {str(digit)[:10]!r}")
         return [DtmfIn(digit)]
 
-    def connection_lost(self) -> StreamStop | None:
-        """The socket closed. Returns a stop (reason "dropped") unless Twilio sent `stop` first."""
+    def connection_lost(self, clean: bool = False) -> StreamStop | None:
+        """The socket closed. Returns a stop (reason "dropped") unless Twilio sent `stop` first
+        (a clean close without `stop` is still a drop: Twilio always says `stop`)."""
         if self.state == "stopped":
             return None
         self.state = "stopped"

@@ -14,8 +14,15 @@ from xml.sax.saxutils import quoteattr
 STREAM_PATH = "/twilio/stream"
 
 
-def stream_url(public_url: str | None, host: str, scheme: str, forwarded_proto: str | None) -> str:
-    """The wss:// (or ws://) URL Twilio should open, from a configured public URL or the request.
+def stream_url(
+    public_url: str | None,
+    host: str,
+    scheme: str,
+    forwarded_proto: str | None,
+    path: str = STREAM_PATH,
+) -> str:
+    """The wss:// (or ws://) URL the carrier should open at `path` (Twilio's by default), from a
+    configured public URL or the request.
 
     A configured `public_url` (http(s):// or ws(s)://, with or without a path prefix) wins;
     otherwise the request's Host and X-Forwarded-Proto (a TLS-terminating proxy) decide.
@@ -27,11 +34,11 @@ def stream_url(public_url: str | None, host: str, scheme: str, forwarded_proto: 
             raise ValueError(
                 f"public_url must be an http(s):// or ws(s):// URL, got {public_url!r}"
             )
-        path = parts.path.rstrip("/") + STREAM_PATH
-        return urlunsplit((ws_scheme, parts.netloc, path, "", ""))
+        full = parts.path.rstrip("/") + path
+        return urlunsplit((ws_scheme, parts.netloc, full, "", ""))
     proto = (forwarded_proto or scheme or "http").split(",")[0].strip().lower()
     ws_scheme = "wss" if proto in ("https", "wss") else "ws"
-    return f"{ws_scheme}://{host}{STREAM_PATH}"
+    return f"{ws_scheme}://{host}{path}"
 
 
 def connect_stream(url: str, parameters: Mapping[str, str] | None = None) -> str:
