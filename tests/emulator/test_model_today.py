@@ -57,6 +57,10 @@ def test_catalogue_per_platform():
     assert not is_known_model("publishers/google/models/gemini-3.1-flash-live-preview")
     assert not is_known_model("publishers/google/models/gemini-3.8-live-extended-thinking")
     assert not is_known_model("gemini-2.5-flash-native-audio-preview-09-2025")
+    ga = "publishers/google/models/gemini-live-2.5-flash-native-audio"
+    assert is_known_model(f"projects/p/locations/europe-west4/{ga}")
+    assert not is_known_model(f"projects/p/locations/global/{ga}")  # regional only
+    assert is_known_model("projects/p/locations/global/publishers/google/models/gemini-3.8-live")
     assert bare_model_name("projects/p/locations/l/publishers/google/models/x") == "x"
 
 

@@ -348,3 +348,16 @@ async def test_extended_thinking_background_phases(tmp_path, emulator_factory) -
         assert 0.5 <= gap, f"phase {n - 1} lasted {gap:.2f} s"
     (stats,) = await emu.wait_closed_sessions()
     assert stats.model_stats.background_phases == 2
+
+
+async def test_vertex_2_5_ga_is_regional(emulator: Emulator) -> None:
+    model = "gemini-live-2.5-flash-native-audio"
+    with pytest.raises(errors.APIError) as exc:
+        client = emulator.vertex_client(location="global")
+        async with client.aio.live.connect(model=model, config=config()):
+            pass
+    assert exc.value.code == 1008 and "locations/global/" in exc.value.details
+    async with emulator.vertex_client(location="us-east5").aio.live.connect(
+        model=model, config=config()
+    ):
+        pass

@@ -44,6 +44,10 @@ VERTEX_MODELS: dict[str, ProfileName] = {
     "gemini-live-2.5-flash-native-audio": "2.5-native-audio",
     "gemini-3.8-live": "3.8-live",
 }
+#: Vertex models served only in some regions (elsewhere, "global" included: 1008 not found)
+VERTEX_REGIONS: dict[str, tuple[str, ...]] = {
+    "gemini-live-2.5-flash-native-audio": ("us-central1", "us-east5", "europe-west4"),
+}
 #: retired on 2026-03-19; the service answers like for any unknown name (1008)
 RETIRED_MODELS = frozenset({"gemini-2.5-flash-native-audio-preview-09-2025"})
 
@@ -68,8 +72,17 @@ def is_vertex_name(model: str) -> bool:
 
 
 def is_known_model(model: str) -> bool:
-    catalogue = VERTEX_MODELS if is_vertex_name(model) else GEMINI_API_MODELS
-    return bare_model_name(model) in catalogue
+    """Served on the platform the name's form belongs to (and, on Vertex, in that location)."""
+    bare = bare_model_name(model)
+    if not is_vertex_name(model):
+        return bare in GEMINI_API_MODELS
+    if bare not in VERTEX_MODELS:
+        return False
+    regions = VERTEX_REGIONS.get(bare)
+    parts = model.split("/")
+    if regions and len(parts) > 3 and parts[0] == "projects" and parts[2] == "locations":
+        return parts[3] in regions
+    return True
 
 
 def profile_for(model: str) -> ProfileName:
