@@ -22,8 +22,9 @@ from typing import Any
 
 from liveguard.audio.clips import clip_text
 from liveguard.emulator import speech
-from liveguard.emulator.activity import ActivityDetector, ActivityEvent, VadConfig, parse_pcm_rate
+from liveguard.emulator.activity import VadConfig
 from liveguard.emulator.faults import FaultPlan
+from liveguard.emulator.listener import Heard, Listener
 from liveguard.emulator.profiles import (
     PROFILES,
     Profile,
@@ -62,10 +63,8 @@ GOAWAY_CLOSE_REASON = (
 PRECONDITION_FAILED = "Precondition check failed."
 INVALID_ARGUMENT = "Request contains an invalid argument."
 AUDIO_MIME = f"audio/pcm;rate={speech.OUTPUT_RATE}"
-MAX_TURN_AUDIO_S = 60.0  # caller audio kept for one turn's transcript; the rest is dropped
 MAX_PENDING_TURNS = 8  # caller turns queued behind a non-interruptible answer
 MAX_HISTORY_TURNS = 400
-PREROLL_S = 0.3
 
 
 def unknown_model_reason(model: str) -> str:
@@ -201,14 +200,7 @@ class EmulatedSession:
         self._gen: _Gen | None = None
         self._pending: deque[_UserInput] = deque()
         self._last_seeded_user = ""  # the last user text of clientContent without turnComplete
-        self._vad = VadConfig()
-        self._detector: ActivityDetector | None = None
-        self._manual_open = False
-        self._manual_audio_s = 0.0
-        self._turn_audio = bytearray()
-        self._turn_rate = 16000
-        self._recent: deque[bytes] = deque()
-        self._recent_bytes = 0
+        self._ears = Listener(self.stats)
         self._input_tx = False
         self._output_tx = False
         self._resumption = False
@@ -216,8 +208,6 @@ class EmulatedSession:
         self._tools: set[str] = set()
         self._system_tokens = 0
         self._compression = False
-        self._audio_offset_s = 0.0
-        self._preroll_s = PREROLL_S
 
     # ------------------------------------------------------------------ public API
 
@@ -259,9 +249,7 @@ class EmulatedSession:
         self._text_mode = modalities == ["TEXT"]
         self._input_tx = setup.get("input_audio_transcription") is not None
         self._output_tx = setup.get("output_audio_transcription") is not None
-        self._vad = VadConfig.from_setup(setup.get("realtime_input_config"))
-        self._detector = None if self._vad.disabled else ActivityDetector(self._vad)
-        self._preroll_s = max(PREROLL_S, self._vad.prefix_padding_ms / 1000 + 0.1)
+        self._ears.configure(VadConfig.from_setup(setup.get("realtime_input_config")))
         self._compression = setup.get("context_window_compression") is not None
         for tool in setup.get("tools") or []:
             for decl in tool.get("function_declarations") or []:
@@ -418,13 +406,13 @@ class EmulatedSession:
                     out += self._audio(blob.get("data") or b"", mime, now)
             return out
         if body.get("audio_stream_end"):
-            if self._detector is None or not self.profile.stream_end_ends_turn:
+            if not self.profile.stream_end_ends_turn:
                 return []  # 3.8: the end of speech is found in trailing audio only
-            return self._activity_events(self._detector.flush(), now)
+            return self._heard(self._ears.stream_end(), now)
         if "activity_start" in body:
-            return self._manual_start(now)
+            return self._heard(self._ears.activity_start(), now)
         if "activity_end" in body:
-            return self._manual_end(now)
+            return self._heard(self._ears.activity_end(), now)
         if "text" in body:
             text = str(body["text"] or "")
             if not text.strip():
@@ -436,61 +424,26 @@ class EmulatedSession:
         return []  # video frames: accepted, the emulated model does not look at them
 
     def _audio(self, data: bytes, mime: str | None, now: float) -> list[Output]:
-        rate = parse_pcm_rate(mime)
-        size = len(data)
-        seconds = size / 2 / rate
-        stats = self.stats
-        stats.audio_frames_received += 1
-        stats.audio_bytes_received += size
-        stats.audio_seconds_received += seconds
-        self._audio_offset_s += seconds
-        detector = self._detector
-        if detector is None:  # manual activity detection
-            if not self._manual_open:
-                stats.audio_frames_ignored += 1
-                return []
-            self._manual_audio_s += seconds
-            self._append_turn_audio(data, rate)
-            return []
-        recent = self._recent
-        if rate != self._turn_rate:
-            self._turn_rate = rate
-            recent.clear()
-            self._recent_bytes = 0
-        recent.append(data)
-        kept = self._recent_bytes + size
-        limit = int(self._preroll_s * rate * 2) + size
-        while kept - len(recent[0]) >= limit:
-            kept -= len(recent.popleft())
-        self._recent_bytes = kept
-        was_active = detector.active
-        events = detector.feed(data, rate)
-        if not events:  # the common case: no boundary in this frame
-            if was_active:
-                self._append_turn_audio(data, rate)
-            return []
-        if was_active and not any(e.kind == "start" for e in events):
-            self._append_turn_audio(data, rate)
-        return self._activity_events(events, now)
+        heard = self._ears.audio(data, mime)
+        return self._heard(heard, now) if heard else []
 
-    def _append_turn_audio(self, data: bytes, rate: int) -> None:
-        self._turn_rate = rate
-        if len(self._turn_audio) < MAX_TURN_AUDIO_S * rate * 2:
-            self._turn_audio += data
-
-    def _activity_events(self, events: list[ActivityEvent], now: float) -> list[Output]:
+    def _heard(self, heard: list[Heard], now: float) -> list[Output]:
+        """The caller's activity started (barge-in) or ended (a caller turn to answer)."""
         out: list[Output] = []
-        for event in events:
-            if event.kind == "start":
+        for h in heard:
+            if h.kind == "start":
                 self.stats.activity_starts += 1
-                self._turn_audio = bytearray(b"".join(self._recent))
-                out += self._voice_activity("ACTIVITY_START", event.offset_s)
+                out += self._voice_activity("ACTIVITY_START", h.offset_s)
                 out += self._barge_in(now)
-            else:
-                self.stats.activity_ends += 1
-                out += self._voice_activity("ACTIVITY_END", event.offset_s)
-                out += self._audio_turn_end(now)
-                out += self._release_held(now)
+                continue
+            self.stats.activity_ends += 1
+            out += self._voice_activity("ACTIVITY_END", h.offset_s)
+            if h.empty:  # an empty manual activity: what the service does (spec §8.2)
+                content = self._with_status({"turnComplete": True}, None)
+                out += self._send({"serverContent": content, "usageMetadata": {}})
+                return out + self._close(1007, PRECONDITION_FAILED, now)
+            out += self._audio_turn_end(h.pcm, h.rate, now)
+            out += self._release_held(now)
         return out
 
     def _voice_activity(self, kind: str, offset_s: float) -> list[Output]:
@@ -503,44 +456,17 @@ class EmulatedSession:
             }
         )
 
-    def _manual_start(self, now: float) -> list[Output]:
-        if self._detector is not None or self._manual_open:
-            return []  # not allowed under automatic detection; nested starts are ignored
-        self._manual_open = True
-        self._manual_audio_s = 0.0
-        self._turn_audio = bytearray()
-        self.stats.activity_starts += 1
-        return self._voice_activity("ACTIVITY_START", self._audio_offset_s) + self._barge_in(now)
-
-    def _manual_end(self, now: float) -> list[Output]:
-        if self._detector is not None or not self._manual_open:
-            return []
-        self._manual_open = False
-        self.stats.activity_ends += 1
-        out = self._voice_activity("ACTIVITY_END", self._audio_offset_s)
-        if self._manual_audio_s == 0.0:  # an empty activity: what the service does (spec §8.2)
-            content = self._with_status({"turnComplete": True}, None)
-            out += self._send({"serverContent": content, "usageMetadata": {}})
-            return out + self._close(1007, PRECONDITION_FAILED, now)
-        return out + self._audio_turn_end(now) + self._release_held(now)
-
-    def _audio_turn_end(self, now: float) -> list[Output]:
-        pcm = bytes(self._turn_audio)
-        self._turn_audio = bytearray()
-        audio_s = len(pcm) / 2 / self._turn_rate
-        name, text = speech.transcribe(
-            pcm, self._turn_rate, self.scenario.model.placeholder_transcript
-        )
-        out: list[Output] = []
-        delay = self.scenario.model.transcription_delay_s
-        t = now + delay
+    def _audio_turn_end(self, pcm: bytes, rate: int, now: float) -> list[Output]:
+        audio_s = len(pcm) / 2 / rate
+        name, text = speech.transcribe(pcm, rate, self.scenario.model.placeholder_transcript)
+        t = now + self.scenario.model.transcription_delay_s
         if self._input_tx:
             for piece in speech.fragments(text, self.scenario.model.transcript_fragment_words):
                 self._schedule_tx(t, "inputTranscription", piece)
                 t += 0.02
         if len(self.stats.transcripts) < 1000:
             self.stats.transcripts.append(text)
-        return out + self._user_input(_UserInput(text, name, audio_s, False), t, barge=False)
+        return self._user_input(_UserInput(text, name, audio_s, False), t, barge=False)
 
     def _schedule_tx(self, t: float, key: str, text: str, gen: _Gen | None = None) -> None:
         payload = {"serverContent": {key: {"text": text}}}
@@ -599,7 +525,7 @@ class EmulatedSession:
         gen = self._gen
         if gen is None or not gen.interruptible:
             return []
-        if not force and (not self._vad.interrupts or gen.background):
+        if not force and (not self._ears.vad.interrupts or gen.background):
             return []  # the caller's speech never stops background work
         gen.cancelled = True
         self._gen = None
@@ -759,7 +685,7 @@ class EmulatedSession:
         )
 
     def _caller_speaking(self) -> bool:
-        return self._manual_open or (self._detector is not None and self._detector.active)
+        return self._ears.speaking
 
     def _start_or_hold(
         self, gen: _Gen, clip: str, greeting: bool, final: bool, now: float
