@@ -23,6 +23,7 @@ from typing import Any
 from liveguard.audio.clips import clip_text
 from liveguard.emulator import speech
 from liveguard.emulator.activity import VadConfig
+from liveguard.emulator.context import ContextWindow, usage_metadata
 from liveguard.emulator.faults import FaultPlan
 from liveguard.emulator.listener import Heard, Listener
 from liveguard.emulator.profiles import (
@@ -64,7 +65,6 @@ PRECONDITION_FAILED = "Precondition check failed."
 INVALID_ARGUMENT = "Request contains an invalid argument."
 AUDIO_MIME = f"audio/pcm;rate={speech.OUTPUT_RATE}"
 MAX_PENDING_TURNS = 8  # caller turns queued behind a non-interruptible answer
-MAX_HISTORY_TURNS = 400
 
 
 def unknown_model_reason(model: str) -> str:
@@ -206,8 +206,7 @@ class EmulatedSession:
         self._resumption = False
         self._text_mode = False
         self._tools: set[str] = set()
-        self._system_tokens = 0
-        self._compression = False
+        self._ctx = ContextWindow(scenario.model.context_window_tokens)
 
     # ------------------------------------------------------------------ public API
 
@@ -250,12 +249,11 @@ class EmulatedSession:
         self._input_tx = setup.get("input_audio_transcription") is not None
         self._output_tx = setup.get("output_audio_transcription") is not None
         self._ears.configure(VadConfig.from_setup(setup.get("realtime_input_config")))
-        self._compression = setup.get("context_window_compression") is not None
+        self._ctx.configure(setup)
         for tool in setup.get("tools") or []:
             for decl in tool.get("function_declarations") or []:
                 if decl.get("name"):
                     self._tools.add(str(decl["name"]))
-        self._system_tokens = _content_tokens(setup.get("system_instruction"))
 
     def _open_conversation(self, setup: dict, now: float) -> list[Output] | None:
         """A new conversation, or the one a resumption handle names; the close if refused."""
@@ -278,7 +276,7 @@ class EmulatedSession:
         else:
             conv = Conversation(lineage=self.store.new_lineage())
             self.store.acquire(conv.lineage, self.session_id)
-        self._conv = conv
+        self._conv = self._ctx.conv = conv
         self.faults.bind(conv)
         return None
 
@@ -489,7 +487,7 @@ class EmulatedSession:
             text = " ".join(
                 str(p["text"]) for p in turn.get("parts") or [] if isinstance(p.get("text"), str)
             )
-            self._record(Turn("model" if role == "model" else "user", text), now)
+            self._ctx.record(Turn("model" if role == "model" else "user", text))
             if role != "model" and text:
                 texts.append(text)
         if not complete:
@@ -566,13 +564,13 @@ class EmulatedSession:
             return
         greeting_due = conv.model_turns == 0 and not conv.seeded
         if not inp.recorded:
-            self._record(Turn("user", inp.text, inp.audio_s), t)
-        prompt = self._prompt_tokens()
-        if prompt > self.scenario.model.context_window_tokens and not self._compression:
+            self._ctx.record(Turn("user", inp.text, inp.audio_s))
+        prompt = self._ctx.prompt_tokens()
+        if self._ctx.exhausted:
             # the context is exhausted: the service closes 1007 (spec §9)
             self._at(t, None, lambda now: self._close(1007, INVALID_ARGUMENT, now))
             return
-        audio_tokens = sum(round(turn.audio_s * TOKENS_PER_AUDIO_SECOND) for turn in conv.history)
+        audio_tokens = self._ctx.audio_tokens()
         gen = _Gen(
             "reply", interruptible=True, prompt_tokens=prompt, prompt_audio_tokens=audio_tokens
         )
@@ -803,7 +801,7 @@ class EmulatedSession:
                 words = spoken.split()
                 heard = round(len(words) * min(1.0, gen.chunks_sent / gen.total_chunks))
                 spoken = " ".join(words[:heard])
-            self._record(Turn("model", spoken, gen.audio_s_sent, gen.clip), now)
+            self._ctx.record(Turn("model", spoken, gen.audio_s_sent, gen.clip))
         content: dict[str, Any] = {"turnComplete": True}
         if gen.reason:
             content["turnCompleteReason"] = gen.reason
@@ -857,7 +855,7 @@ class EmulatedSession:
             gen = _Gen(
                 "phantom",
                 interruptible=False,
-                prompt_tokens=self._prompt_tokens(),
+                prompt_tokens=self._ctx.prompt_tokens(),
                 prompt_audio_tokens=0,
             )
             self._gen = gen
@@ -887,56 +885,10 @@ class EmulatedSession:
         self._conv.wedged = True
         self.store.mark_wedged(self._conv.lineage)
 
-    # ------------------------------------------------------------------ accounting
-
-    def _record(self, turn: Turn, now: float) -> None:
-        conv = self._conv
-        assert conv is not None
-        conv.history.append(turn)
-        if len(conv.history) > MAX_HISTORY_TURNS:
-            del conv.history[0]
-        limit = self.scenario.model.context_window_tokens
-        if self._prompt_tokens() > limit:
-            if not self._compression:
-                return  # the close comes when the model is asked to answer (see _respond)
-            while len(conv.history) > 1 and self._prompt_tokens() > limit // 2:
-                del conv.history[0]
-                while conv.history and conv.history[0].role != "user":
-                    del conv.history[0]
-
-    def _prompt_tokens(self) -> int:
-        assert self._conv is not None
-        return self._system_tokens + sum(t.tokens for t in self._conv.history)
-
     def _usage(self, gen: _Gen, response_tokens: int) -> dict:
-        prompt = gen.prompt_tokens
-        audio = min(gen.prompt_audio_tokens, prompt)
-        usage: dict[str, Any] = {
-            "promptTokenCount": prompt,
-            "totalTokenCount": prompt + response_tokens,
-        }
-        details = [{"modality": "TEXT", "tokenCount": prompt - audio}]
-        if audio:
-            details.append({"modality": "AUDIO", "tokenCount": audio})
-        usage["promptTokensDetails"] = details
-        if response_tokens:
-            usage["responseTokenCount"] = response_tokens
-            usage["responseTokensDetails"] = [
-                {"modality": "TEXT" if self._text_mode else "AUDIO", "tokenCount": response_tokens}
-            ]
-        return usage
-
-
-def _content_tokens(content: Any) -> int:
-    if isinstance(content, str):
-        return max(1, len(content) // 4)
-    if not isinstance(content, dict):
-        return 0
-    total = 0
-    for part in content.get("parts") or []:
-        if isinstance(part, dict) and isinstance(part.get("text"), str):
-            total += max(1, len(part["text"]) // 4)
-    return total
+        return usage_metadata(
+            gen.prompt_tokens, gen.prompt_audio_tokens, response_tokens, self._text_mode
+        )
 
 
 def _duration(seconds: float) -> str:
