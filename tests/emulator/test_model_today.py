@@ -292,3 +292,20 @@ def test_setup_stall_ignores_everything():
     h.send(content("Greet the caller."))
     caller_turns(h, "check_order")
     assert h.frames() == [] and h.session.stats.setup_stalled
+
+
+def test_a_scenario_can_pin_the_profile():
+    """seed-2333 reproduces the 2.5 incident whatever model name the client asks for."""
+    h = Harness.of("seed-2333")
+    h.connect(model=M38)
+    greet(h)
+    h.run(5.0)
+    caller_turns(h, "check_order")
+    assert h.session.stats.profile == "2.5-native-audio"
+    assert h.session.stats.phantom_interrupts == 1 and h.session.stats.wedged_turns == 1
+    assert not h.content_with("interactionStatus")
+    pinned = Harness.of("name: p\nmodel: {profile: 3.8-live}\n")
+    pinned.connect(model=M25)
+    greet(pinned)
+    assert pinned.session.stats.profile == "3.8-live"
+    assert pinned.content_with("interactionStatus")
