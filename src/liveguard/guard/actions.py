@@ -29,7 +29,8 @@ class Reconnect(Action):
     "rotate" (GoAway: resume with the newest healthy handle at a turn boundary).
     After connecting, replay caller audio buffered since `replay_from_t` (session seconds) if the
     ring buffer still holds it, else send `replay_text` as realtime text. Caller audio that arrives
-    while reconnecting is queued and delivered after, never dropped.
+    while reconnecting is queued and delivered after, never dropped. `delay_s`: wait this long
+    first (the backoff after refused connects, `GuardPolicy.connect_backoff_s`).
     """
 
     purpose: str
@@ -37,6 +38,7 @@ class Reconnect(Action):
     seed_turns: tuple[tuple[str, str], ...] = ()  # (role "user"|"model", text)
     replay_from_t: float | None = None
     replay_text: str | None = None
+    delay_s: float = 0.0
 
 
 @dataclass(frozen=True, slots=True)

@@ -48,7 +48,7 @@ from liveguard.guard.actions import (
     SendText,
 )
 from liveguard.guard.handles import HandleHistory
-from liveguard.guard.policy import GuardPolicy
+from liveguard.guard.policy import ConnectBudget, GuardPolicy
 from liveguard.guard.turns import TurnTracker, Utterance
 
 Output = Event | Action
@@ -146,6 +146,7 @@ class Guard:
         self._connecting = False
         self._connected_t = 0.0
         self._initial_pending = False
+        self.connects = ConnectBudget(self.policy)  # refusals in a row: backoff, then give up
 
     # ------------------------------------------------------------------ public API
 
@@ -168,16 +169,25 @@ class Guard:
         out: list[Output] = []
         self._advance(now, out)
         self._now = max(self._now, now)
+        if self.connects.pace(out):
+            self._failed_hard = True
         return out
 
     def feed(self, event: Event) -> list[Output]:
         """Apply one event (after the deadlines due before it); returns verdicts and actions."""
+        out = self._feed(event)
+        if self.connects.pace(out):
+            self._failed_hard = True  # past the budget: the session ends, nothing more to decide
+        return out
+
+    def _feed(self, event: Event) -> list[Output]:
         out: list[Output] = []
         now = max(self._now, event.t)
         self._advance(now, out)
         self._now = now
         if isinstance(event, _OWN_EVENTS) or self._ended:
             return out
+        self.connects.track(event)
         if isinstance(event, TurnComplete):
             self._before_turn_complete(now, event, out)
         answered = self.turns.feed(event)
@@ -202,7 +212,10 @@ class Guard:
         elif isinstance(event, UpstreamConnected):
             self._on_connected(now, out)
         elif isinstance(event, UpstreamClosed):
+            failed_before, mark = self._failed_hard, len(out)
             self._on_closed(now, event, out)
+            if event.side == "server" and not failed_before:
+                self._end_if_stranded(event, out[mark:], out)
         elif isinstance(event, SessionEnded):
             self._on_session_ended(now, out)
         if answered:
@@ -632,6 +645,14 @@ class Guard:
         reason = f"configuration error: upstream closed {event.code} {event.reason}".strip()
         out.append(FailSession(reason=reason))
         self._set_health(t, FAILED, out)
+
+    def _end_if_stranded(self, event: UpstreamClosed, decided: list[Output], out: list) -> None:
+        """The upstream is gone and no rung reconnects (none left, or none applies): the session
+        cannot continue, so it ends with the close as its reason rather than hanging silent."""
+        if any(isinstance(o, Reconnect | FailSession) for o in decided):
+            return
+        self._failed_hard = True
+        out.append(FailSession(reason=f"upstream closed {event.code} {event.reason}".strip()))
 
     def _at_boundary(self) -> bool:
         tr = self.turns

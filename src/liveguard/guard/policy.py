@@ -1,8 +1,19 @@
-"""Guard thresholds and recovery ladder settings: every rule of the guard is a setting here."""
+"""Guard thresholds and recovery ladder settings: every rule of the guard is a setting here.
+
+`ConnectBudget` decides the backoff after refused connects and when to stop trying (the guard
+runs it, so `liveguard replay` shows it). `preroll_from` and `replay_bracket` are the decisions of
+the session's client-VAD wire, as pure functions: the asyncio shell only executes them.
+"""
 
 from __future__ import annotations
 
+from dataclasses import replace
+from typing import Any
+
 from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from liveguard.events import Event, UpstreamClosed, UpstreamConnected, UpstreamConnecting
+from liveguard.guard.actions import FailSession, Reconnect
 
 RUNGS = ("nudge", "resume", "fresh", "fallback")
 
@@ -54,6 +65,15 @@ class GuardPolicy(BaseModel):
     goaway_margin_s: float = Field(
         5.0, ge=0, description="rotate before timeLeft minus this margin"
     )
+    max_connect_failures: int = Field(
+        4, ge=0, description="refused connects in a row before the session fails"
+    )
+    connect_backoff_s: float = Field(
+        0.25, ge=0, description="wait before the next connect after a refusal; doubles per refusal"
+    )
+    connect_backoff_max_s: float = Field(
+        2.0, ge=0, description="the longest wait between two connect attempts"
+    )
 
     @field_validator("rungs")
     @classmethod
@@ -67,6 +87,12 @@ class GuardPolicy(BaseModel):
             raise ValueError("'fallback' must be the last rung")
         return rungs
 
+    def connect_delay_s(self, failures_in_row: int) -> float:
+        """How long to wait before the next connect after `failures_in_row` refusals in a row."""
+        if failures_in_row <= 0:
+            return 0.0
+        return min(self.connect_backoff_s * 2 ** (failures_in_row - 1), self.connect_backoff_max_s)
+
     def rung_deadline_s(self, rung: str) -> float:
         """How long a rung has to produce model audio (reconnect rungs: once connected)."""
         return {
@@ -74,3 +100,71 @@ class GuardPolicy(BaseModel):
             "resume": self.resume_deadline_s,
             "fresh": self.fresh_deadline_s,
         }.get(rung, 0.0)
+
+
+class ConnectBudget:
+    """Connects refused in a row: the backoff before the next one, and when to give up.
+
+    Pure: fed the session's connection events (`track`), it rewrites the guard's outputs
+    (`pace`): after n refusals every `Reconnect` waits `policy.connect_delay_s(n)`; from
+    `policy.max_connect_failures` refusals on, none is made and the session fails instead of
+    looping on an unreachable service. A connect that succeeds resets the count.
+    """
+
+    def __init__(self, policy: GuardPolicy) -> None:
+        self.policy = policy
+        self.failures_in_row = 0
+        self._attempt_open = False  # connecting, neither connected nor closed yet
+
+    def track(self, event: Event) -> None:
+        """Count a refusal: a server close between connecting and connected."""
+        if isinstance(event, UpstreamConnecting):
+            self._attempt_open = True
+        elif isinstance(event, UpstreamConnected):
+            self._attempt_open = False
+            self.failures_in_row = 0
+        elif isinstance(event, UpstreamClosed):
+            if self._attempt_open and event.side == "server":
+                self.failures_in_row += 1
+            self._attempt_open = False
+
+    def pace(self, out: list[Any]) -> bool:
+        """Apply the budget to the guard's outputs in place; True when it failed the session."""
+        n, p = self.failures_in_row, self.policy
+        if n == 0 and p.max_connect_failures > 0:
+            return False
+        failed = False
+        for i, item in enumerate(out):
+            if not isinstance(item, Reconnect):
+                continue
+            if n >= p.max_connect_failures:
+                out[i] = FailSession(reason=f"upstream unreachable after {n} attempts")
+                failed = True
+            else:
+                out[i] = replace(item, delay_s=p.connect_delay_s(n))
+        return failed
+
+
+# ---------------------------------------------------------------- client-VAD wire decisions
+
+
+def preroll_from(sent: list[str], speech_at: float | None, preroll_s: float) -> float | None:
+    """Where the pre-roll starts (session seconds) after the activity signals `sent` for a speech
+    start the VAD placed at `speech_at`; None: no pre-roll.
+
+    The VAD decides a little after speech began, and the service ignores audio outside an
+    activity, so when this speech start opened an activity the last `preroll_s` before the onset
+    goes again right after `activityStart`.
+    """
+    if sent != ["start"] or speech_at is None:
+        return None
+    return speech_at - preroll_s
+
+
+def replay_bracket(client_vad: bool, activity_open: bool) -> bool:
+    """Whether a replay after a reconnect needs an `activityStart`/`activityEnd` of its own.
+
+    Server VAD: never. Client VAD: unless the activity gate already reopened an activity for a
+    caller who is still speaking; the replay then goes into that one.
+    """
+    return client_vad and not activity_open

@@ -10,8 +10,9 @@ See docs/session.md. The ten-line embed:
 
 from __future__ import annotations
 
+from liveguard.session.bounds import SessionBounds, SessionCounters
 from liveguard.session.config import ensure_keepalive, live_config, make_client
-from liveguard.session.guarded import GuardedSession, SessionStats
+from liveguard.session.guarded import GuardedSession
 from liveguard.session.items import (
     AudioOut,
     Item,
@@ -21,6 +22,7 @@ from liveguard.session.items import (
     ToolCallOut,
 )
 from liveguard.session.ringbuffer import AudioRingBuffer
+from liveguard.session.upstream_api import UpstreamFactory, UpstreamLink
 
 __all__ = [
     "AudioOut",
@@ -28,10 +30,13 @@ __all__ = [
     "GuardedSession",
     "Item",
     "LiveConfigError",
+    "SessionBounds",
     "SessionClosed",
+    "SessionCounters",
     "SessionFailed",
-    "SessionStats",
     "ToolCallOut",
+    "UpstreamFactory",
+    "UpstreamLink",
     "ensure_keepalive",
     "live_config",
     "make_client",
