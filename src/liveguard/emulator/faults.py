@@ -17,7 +17,7 @@ from liveguard.emulator.scenario import (
     PhantomInterrupt,
     ResumeRejected,
     Scenario,
-    _TurnFault,
+    TurnFault,
 )
 
 __all__ = ["FaultPlan"]
@@ -48,7 +48,7 @@ class FaultPlan:
             return False
         return self.store.fire(self.lineage, name, self.scenario.name, max_times)
 
-    def in_run(self, name: str, spec: _TurnFault | None, turn: int) -> bool:
+    def in_run(self, name: str, spec: TurnFault | None, turn: int) -> bool:
         """User turn `turn` is inside this fault's run (decided once per conversation)."""
         if spec is None or not spec.covers(turn):
             return False

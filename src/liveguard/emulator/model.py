@@ -6,8 +6,10 @@ connection. Everything that happens later (paced audio, turnComplete after playb
 faults) sits in a time-ordered queue that the server drains with `poll(now)` at `next_deadline()`.
 No sockets, no asyncio, no wall clock: tests drive it with plain floats and get identical results.
 
-Conversations outlive connections through `ResumptionStore` (resumption.py), shared by all the
-connections of one emulator process. Which fault fires when is decided by `FaultPlan` (faults.py).
+Around the turn flow here: the model family's rules (`Profile`, profiles.py), what the model hears
+(`Listener`, listener.py), its context window (`ContextWindow`, context.py), which fault fires when
+(`FaultPlan`, faults.py), and conversations that outlive connections (`ResumptionStore`,
+resumption.py, shared by all the connections of one emulator process).
 """
 
 from __future__ import annotations
@@ -137,9 +139,10 @@ class ModelStats:
 
 @dataclass(slots=True, eq=False)
 class _Gen:
-    """One model turn in progress (from the end of the user's turn to turnComplete)."""
+    """One model answer in progress, from the end of the user's turn to its final turnComplete
+    (with background work, several spoken parts, each ending in a turnComplete IN_PROGRESS)."""
 
-    kind: str  # "reply" | "tool" | "wedged" | "phantom"
+    kind: str  # "reply" | "tool" | "wedged" | "empty" | "phantom"
     interruptible: bool
     prompt_tokens: int
     prompt_audio_tokens: int

@@ -224,7 +224,7 @@ class DuplicateTranscriptions(_Strict):
     output: bool = False  # duplicate output transcription fragments too
 
 
-class _TurnFault(_Fault):
+class TurnFault(_Fault):
     """A fault on a run of user turns: `turns` turns from user turn `from_turn` on (the greeting
     prompt, when a client sends one, is turn 1). `probability` and `max_times` decide once per
     conversation whether the run happens."""
@@ -237,13 +237,13 @@ class _TurnFault(_Fault):
         return turn >= self.from_turn and (self.turns is None or turn < self.from_turn + self.turns)
 
 
-class SilentStall(_TurnFault):
+class SilentStall(TurnFault):
     """An empty turnComplete (no audio, no reason, no phantom before it); the next turn is fine."""
 
     turn_complete_delay_s: Seconds = Dist(uniform=(0.4, 0.8))
 
 
-class RejectedRun(_TurnFault):
+class RejectedRun(TurnFault):
     """Turns that complete empty with a turnCompleteReason while input transcription goes on."""
 
     turns: int | None = Field(default=3, ge=1)
@@ -253,14 +253,14 @@ class RejectedRun(_TurnFault):
     turn_complete_delay_s: Seconds = Dist(uniform=(0.4, 0.8))
 
 
-class InaudibleAnswers(_TurnFault):
+class InaudibleAnswers(TurnFault):
     """Full-length answers whose samples are scaled to a mean absolute value of `mean_abs`,
     with an output transcription that claims the words were spoken."""
 
     mean_abs: float = Field(default=18.0, ge=0, le=32767)
 
 
-class CutAnswer(_TurnFault):
+class CutAnswer(TurnFault):
     """turnComplete after `fraction` of the answer's audio and words: cut mid-sentence."""
 
     fraction: float = Field(default=0.5, gt=0, lt=1)
@@ -273,7 +273,7 @@ class FreezeAfterBargeIn(_Fault):
     after_barge_ins: int = Field(default=1, ge=1)
 
 
-class BackgroundPhase(_TurnFault):
+class BackgroundPhase(TurnFault):
     """On any profile: a spoken filler, turnComplete with IN_PROGRESS, `seconds` with no output,
     then the answer and turnComplete with IDLE."""
 
@@ -281,7 +281,7 @@ class BackgroundPhase(_TurnFault):
     filler: str = "still_here"
 
 
-class EndlessBackground(_TurnFault):
+class EndlessBackground(TurnFault):
     """A spoken filler, turnComplete with IN_PROGRESS, then nothing ever again on the connection."""
 
     filler: str = "still_here"
