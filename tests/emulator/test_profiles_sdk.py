@@ -361,3 +361,35 @@ async def test_vertex_2_5_ga_is_regional(emulator: Emulator) -> None:
         model=model, config=config()
     ):
         pass
+
+
+async def test_3_1_function_calls_are_synchronous(tmp_path, emulator_factory) -> None:
+    """On 3.1 the model waits for the toolResponse before it says anything, even for a tool
+    declared NON_BLOCKING (3.1 has synchronous function calls only)."""
+    extra = """  tool_call: {function: lookup_order, on_utterance: order_number}
+"""
+    emu = await quick_emulator(emulator_factory, tmp_path, extra)
+    decl = types.FunctionDeclaration(
+        name="lookup_order", description="Find an order", behavior=types.Behavior.NON_BLOCKING
+    )
+    cfg = config(tools=[types.Tool(function_declarations=[decl])])
+    async with emu.client().aio.live.connect(
+        model="gemini-3.1-flash-live-preview", config=cfg
+    ) as session:
+        rec = Recorder(session)
+        await greet(session, rec)
+        await speak(session, "order_number")
+        await rec.wait(lambda r: any(m.tool_call for _, m in r.messages), "toolCall")
+        mark = len(rec.messages)
+        await asyncio.sleep(0.8)  # a NON_BLOCKING model would go on talking here
+        assert not audio_chunks([m for _, m in rec.messages[mark:]])
+        assert rec.turn_completes() == 1
+        call = next(m.tool_call for _, m in rec.messages if m.tool_call).function_calls[0]
+        await session.send_tool_response(
+            function_responses=[
+                types.FunctionResponse(id=call.id, name=call.name, response={"ok": True})
+            ]
+        )
+        await rec.wait_turns(2)
+        rec.stop()
+    assert output_text(rec.turns()[1]) == clip_text("order_shipped")
