@@ -46,8 +46,10 @@ from liveguard.session.reconnector import Reconnector
 from liveguard.session.ringbuffer import AudioRingBuffer
 from liveguard.session.sender import Sender
 from liveguard.session.speech import SpeechFeed
+from liveguard.session.toolrun import SessionTools
 from liveguard.session.translate import MessageTranslator
 from liveguard.session.upstream_api import UpstreamFactory, sdk_upstream
+from liveguard.tools.runner import ToolHandler, ToolRunner
 
 log = logging.getLogger(__name__)
 
@@ -67,6 +69,12 @@ class GuardedSession:
     `preroll_ms`, `max_items`, `max_connect_failures`) are keyword arguments, or one
     `bounds=SessionBounds(...)` (keywords given as well override its fields).
     `upstream_factory` makes each connection (default: the google-genai SDK's, over `client`).
+
+    Tools (docs/tools.md): with `settings.tools`, the session runs the model's calls itself and
+    answers each; `tool_handler` (an async callable given each `FunctionCall`) runs every call
+    not declared in the settings instead (declare those tools in `extra_config["tools"]`);
+    `run_tools=False` leaves the calls to the application (`send_tool_response`). Either way
+    results reach the right upstream session across reconnects (session/toolstate.py).
     """
 
     def __init__(
@@ -83,6 +91,8 @@ class GuardedSession:
         greeting: str | bool | None = True,
         upstream_factory: UpstreamFactory | None = None,
         bounds: SessionBounds | None = None,
+        tool_handler: ToolHandler | None = None,
+        run_tools: bool = True,
         **tuning: Unpack[BoundsKwargs],
     ) -> None:
         self.settings = settings = settings or Settings()
@@ -120,6 +130,23 @@ class GuardedSession:
         self._closing = False
         self._tasks: list[asyncio.Task] = []
         self._assemble(on_event, upstream_factory)
+        self._assemble_tools(tool_handler if run_tools else None, run_tools)
+
+    def _assemble_tools(self, handler: ToolHandler | None, run: bool) -> None:
+        """The tool shell: a runner when tools are configured or a handler is given."""
+        s = self.settings
+        runner = None
+        if run and (s.tools or handler is not None):
+            runner = ToolRunner.from_entries(
+                s.tools,
+                limits=s.tool_limits,
+                redact=s.redact_transcripts,
+                emit=self._pipe.emit_nowait,
+                clock=self.now,
+                handler=handler,
+            )
+        self.tools = SessionTools(runner, self._answer_tools)
+        self._pipe.tools = self._sender.tools = self.tools
 
     def _assemble(self, on_event: Iterable[EventSink], factory: UpstreamFactory) -> None:
         """The parts, wired to each other (see the module docstring)."""
@@ -298,7 +325,12 @@ class GuardedSession:
         await self._queue_text(text)
 
     async def send_tool_response(self, responses: list[types.FunctionResponse]) -> None:
-        """Answer a `ToolCallOut` (function responses need the call's `id`)."""
+        """Answer a `ToolCallOut` the session does not run itself (responses need the call's
+        `id`); delivered to whichever upstream session knows the call (session/toolstate.py)."""
+        self._check_open()
+        await self._answer_tools(responses)
+
+    async def _answer_tools(self, responses: list[types.FunctionResponse]) -> None:
         self._check_open()
         responses = list(responses)
         ids = tuple(r.id or "" for r in responses)
@@ -364,6 +396,7 @@ class GuardedSession:
         self._closing = True
         self._sender.ready.clear()
         self._speech.discard()
+        await self.tools.aclose()  # running calls stop; nothing more is sent
         me = asyncio.current_task()
         for task in self._tasks:
             if task is not me:

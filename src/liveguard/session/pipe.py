@@ -58,16 +58,21 @@ class EventPipe:
         #: set by the session: write realtime text upstream; hand a Reconnect / FailSession over
         self.send_text: Callable[[str], Awaitable[None]] | None = None
         self.control: Callable[[Action], None] | None = None
+        #: the session's tool shell (session/toolrun.py): sees every event with its item first
+        self.tools: Any = None
         self.finishing = False  # the session is ending: never block on a reader that stopped
         self.done = asyncio.Event()
         self.wake = asyncio.Event()  # the guard's next deadline may have moved
         self._items: asyncio.Queue[Any] = asyncio.Queue(maxsize=max_items)
         self._audio = {"filler": filler_audio, "fallback": fallback_audio}
+        self._pending_puts: set[asyncio.Task[None]] = set()
 
     # ------------------------------------------------------------------ events in
 
     async def process(self, event: ev.Event, *, item: Any = None, feed_guard: bool = True) -> None:
-        """One event: sinks, the item stream, the guard; then what the guard returned."""
+        """One event: the tool shell, sinks, the item stream, the guard; then the guard's output."""
+        if self.tools is not None:
+            item = self.tools.on_event(event, item)
         await self.emit(event, item)
         if feed_guard:
             await self.apply(self.feed_guard(event) or ())
@@ -83,6 +88,26 @@ class EventPipe:
             except Exception:
                 log.exception("event sink failed on %s", event.name)
         await self.put(item if item is not None else event)
+
+    def emit_nowait(self, event: ev.Event) -> None:
+        """Sinks and the item stream from synchronous code (the tool runner's events): the
+        stream gets it at once when it has room, else from a task (never lost, never blocking)."""
+        for sink in self.sinks:
+            try:
+                sink(event)
+            except Exception:
+                log.exception("event sink failed on %s", event.name)
+        if self.done.is_set():
+            return
+        try:
+            if self.deliver_now is None and not self.finishing:
+                self._items.put_nowait(event)
+                return
+        except asyncio.QueueFull:
+            pass
+        task = asyncio.get_running_loop().create_task(self.put(event))
+        self._pending_puts.add(task)
+        task.add_done_callback(self._pending_puts.discard)
 
     def feed_guard(self, event: ev.Event) -> list[Any] | None:
         """The guard's outputs for `event`; None when the guard raised (a guard bug must not take

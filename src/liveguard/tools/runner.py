@@ -17,7 +17,7 @@ import asyncio
 import itertools
 import json
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from typing import Any
 
 from google.genai import types
@@ -31,6 +31,11 @@ from liveguard.tools.webhook import ResultTooLarge, WebhookClient, WebhookError
 REDACTED = "[redacted]"
 MAX_ERROR_CHARS = 300
 MAX_NAME_CHARS = 64
+
+
+#: An application's own tool code: gets every call the model makes, returns its result (any
+#: JSON-able value, or a whole `FunctionResponse`); raising is an error response like a tool's.
+ToolHandler = Callable[[types.FunctionCall], Awaitable[Any]]
 
 
 class _Failure(Exception):
@@ -53,8 +58,11 @@ class ToolRunner:
         emit: Callable[[ev.Event], Any] | None = None,
         clock: Callable[[], float] = time.monotonic,
         webhooks: WebhookClient | None = None,
+        handler: ToolHandler | None = None,
     ) -> None:
         self.tools = dict(tools)
+        #: runs every call whose name is not among `tools` (then no name is "undeclared")
+        self.handler = handler
         self.limits = limits or ToolLimits()
         self.redact = redact
         self._emit = emit
@@ -142,24 +150,32 @@ class ToolRunner:
                 t=self._clock(),
                 call_id=key,
                 tool=name,
-                kind=tool.kind if tool else "",
+                kind=tool.kind if tool else ("handler" if self.handler else ""),
                 args=self._redacted(args),
             )
         )
         try:
-            if tool is None:
+            if tool is None and self.handler is None:
                 raise _Failure("undeclared", f"there is no tool named {name!r}")
-            self._validate(tool, args)
+            if tool is not None:
+                self._validate(tool, args)
             async with self._slots:
-                timeout = tool.timeout_s or self.limits.timeout_s
+                timeout = (tool.timeout_s if tool else None) or self.limits.timeout_s
                 try:
                     async with asyncio.timeout(timeout):
-                        result = await tool.invoke(args, key)
+                        if tool is not None:
+                            result = await tool.invoke(args, key)
+                        else:
+                            assert self.handler is not None
+                            result = await self.handler(call)
                 except TimeoutError:
                     raise _Failure(
                         "timeout", f"{name} did not finish within {timeout:g} s"
                     ) from None
-            payload = {"output": to_jsonable_python(result, fallback=str)}
+            if isinstance(result, types.FunctionResponse):  # the handler's own response
+                payload = dict(result.response or {})
+            else:
+                payload = {"output": to_jsonable_python(result, fallback=str)}
             size = len(json.dumps(payload, separators=(",", ":")))
             if size > self.limits.max_result_bytes:
                 raise ResultTooLarge(size, self.limits.max_result_bytes)

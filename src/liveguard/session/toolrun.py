@@ -1,0 +1,68 @@
+"""The session's tool shell: runs the model's calls (settings.tools or the application's handler)
+and keeps the `ToolLedger` fed, so results reach the right upstream session.
+
+Why here and not in the application's item loop: the session sees the calls before the
+application does, keeps running them while the application is slow, and knows which connection
+is open when a result is ready (session/toolstate.py decides where it goes).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from google.genai import types
+
+from liveguard import events as ev
+from liveguard.session.items import ToolCallOut
+from liveguard.session.toolstate import ToolLedger
+from liveguard.tools.dispatch import ToolDispatcher
+from liveguard.tools.runner import ToolRunner
+
+
+class SessionTools:
+    """The ledger of one session, and its dispatcher when the session runs the calls itself."""
+
+    def __init__(
+        self,
+        runner: ToolRunner | None,
+        send: Callable[[list[types.FunctionResponse]], Awaitable[None]],
+    ) -> None:
+        self.ledger = ToolLedger()
+        self.dispatcher = ToolDispatcher(runner, send) if runner is not None else None
+        self.changed = asyncio.Event()  # the ledger moved (a rotation may be waiting on it)
+
+    @property
+    def runs_calls(self) -> bool:
+        return self.dispatcher is not None
+
+    def on_event(self, event: ev.Event, item: Any) -> Any:
+        """Feed the ledger; start the calls (the item then says `handled`). Returns the item."""
+        calls = item.calls if isinstance(item, ToolCallOut) else ()
+        self.ledger.feed(event, calls)
+        if self.dispatcher is not None:
+            if isinstance(item, ToolCallOut):
+                item = dataclasses.replace(item, handled=True)
+            self.dispatcher.on_item(item if item is not None else event)
+        self.changed.set()
+        return item
+
+    async def wait_settled(self, until: float | None, now: Callable[[], float]) -> bool:
+        """Wait until the ledger is settled or `until` (session time) passes; settled?"""
+        while not self.ledger.settled():
+            left = None if until is None else until - now()
+            if left is not None and left <= 0:
+                return False
+            self.changed.clear()
+            try:
+                async with asyncio.timeout(left):
+                    await self.changed.wait()
+            except TimeoutError:
+                return self.ledger.settled()
+        return True
+
+    async def aclose(self) -> None:
+        if self.dispatcher is not None:
+            await self.dispatcher.aclose()
