@@ -213,9 +213,13 @@ class ToolLedger:
 
     def _remember(self, call: _Call) -> None:
         self.calls[call.call_id] = call
+        gone: set[str] = set()
         while len(self.calls) > MAX_CALLS:
-            oldest = next(iter(self.calls))
-            self.calls.pop(oldest)
+            gone.add(self.calls.popitem(last=False)[0])
+        if gone:  # what no session needs routed any more leaves every knowledge set too
+            self.now = _without(self.now, gone)
+            for h, k in self.handles.items():
+                self.handles[h] = _without(k, gone)
 
 
 def _replace(k: _Knowledge, **sets: set[str] | frozenset[str]) -> _Knowledge:
@@ -223,4 +227,10 @@ def _replace(k: _Knowledge, **sets: set[str] | frozenset[str]) -> _Knowledge:
         known=frozenset(sets.get("known", k.known)),
         answered=frozenset(sets.get("answered", k.answered)),
         in_context=frozenset(sets.get("in_context", k.in_context)),
+    )
+
+
+def _without(k: _Knowledge, gone: set[str]) -> _Knowledge:
+    return _Knowledge(
+        known=k.known - gone, answered=k.answered - gone, in_context=k.in_context - gone
     )
