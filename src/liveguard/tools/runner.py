@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import json
+import logging
 import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from typing import Any
@@ -27,6 +28,8 @@ from liveguard import events as ev
 from liveguard.tools.declarations import InvalidArguments, Tool, build_tool, declarations
 from liveguard.tools.spec import ToolEntry, ToolLimits
 from liveguard.tools.webhook import ResultTooLarge, WebhookClient, WebhookError
+
+log = logging.getLogger("liveguard.tools")
 
 REDACTED = "[redacted]"
 MAX_ERROR_CHARS = 300
@@ -240,6 +243,8 @@ class ToolRunner:
     def _finished(
         self, key: str, name: str, outcome: str, start: float, size: int, error: str
     ) -> None:
+        ms = (time.perf_counter() - start) * 1000
+        log.info("tool %s (call %s): %s in %.1f ms", name, key[:40], outcome, ms)
         self._event(
             ev.ToolCallFinished(
                 t=self._clock(),
