@@ -51,7 +51,7 @@ from liveguard.audio.clips import load_clip, reply_names, utterance_names
 from liveguard.audio.resample import Resampler
 from liveguard.audio.vad import SpeechDetector, detect_batched, get_session
 from liveguard.caller.wire import make_wire
-from liveguard.session.lean import audio_frame, masked_text_frame
+from liveguard.fastpath.sdk_audio import audio_frame, masked_text_frame
 from liveguard.transports.exotel_protocol import ExotelAgentStream
 from liveguard.transports.plivo_protocol import PlivoAudioStream
 from liveguard.transports.telnyx_protocol import TelnyxMediaStream

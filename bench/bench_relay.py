@@ -432,7 +432,7 @@ def component_costs(frames: int = 3000) -> dict[str, float]:
     framed as one Twilio media message (per 20 ms of it).
     """
     from liveguard.audio.vad import SpeechDetector, drain_batched
-    from liveguard.session.lean import audio_frame, masked_text_frame
+    from liveguard.fastpath.sdk_audio import audio_frame, masked_text_frame
     from liveguard.transports.twilio_protocol import TwilioMediaStream
 
     ulaw = mulaw.encode(load_clip("check_order", 8000).pcm)

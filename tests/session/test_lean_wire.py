@@ -19,14 +19,8 @@ from websockets.streams import StreamReader
 
 from liveguard.audio.clips import load_clip
 from liveguard.emulator.server import Emulator
-from liveguard.session.lean import (
-    ModelAudioChunk,
-    audio_frame,
-    audio_mime,
-    masked_text_frame,
-    parse_server_message,
-    sdk_server_message,
-)
+from liveguard.fastpath.sdk_audio import audio_frame, audio_mime, masked_text_frame
+from liveguard.fastpath.sdk_parse import ModelAudioChunk, parse_server_message, sdk_server_message
 from liveguard.session.translate import MessageTranslator
 from liveguard.session.upstream import UpstreamConnection
 

@@ -35,7 +35,7 @@ from liveguard.emulator.wire import (
     parse_client_frame,
     parse_sdk_audio,
 )
-from liveguard.fastpath.wsframe import FIN_BINARY, frame_header
+from liveguard.fastpath.ws_writer import raw_frames_ok, write_binary
 
 __all__ = ["INTERNAL", "Pump"]
 
@@ -68,6 +68,7 @@ class Pump:
         self._fragments: list[Frame] = []
         self._poll_held = False
         self._failed = False  # this pump failed the connection: later frames are not read
+        self._raw = raw_frames_ok(conn)  # server frames skip websockets' frame code (fastpath)
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -223,16 +224,16 @@ class Pump:
     def _emit(self, outputs: list) -> bool:
         """Write outputs in order; True when the pump ended (close, bad frame, lost socket).
 
-        Server frames are unmasked, uncompressed BINARY frames: header + payload, built here and
-        written to the transport in one call per batch, which is what websockets'
-        `send_binary` + `send_data` would write, without a Frame object, a BytesIO and a TLS
-        write per frame. Only while the protocol is OPEN, as websockets requires.
+        Server frames are unmasked, uncompressed BINARY frames, written in one call per batch
+        (`liveguard.fastpath.ws_writer`: header + payload built there, without a Frame object,
+        a BytesIO and a TLS write per frame). Only while the protocol is OPEN, as websockets
+        requires.
         """
         if not outputs:
             return False
         protocol = self.conn.protocol
         stats = self.stats
-        chunks: list[bytes] = []
+        frames: list[bytes] = []
         try:
             for out in outputs:
                 payload = getattr(out, "payload", None)
@@ -248,25 +249,20 @@ class Pump:
                     return True
                 if protocol.state is not _OPEN:  # closing: the socket ends the pump
                     break
-                chunks.append(frame_header(FIN_BINARY, len(data)))
-                chunks.append(data)
+                frames.append(data)
                 stats.frames_sent += 1
                 if "setupComplete" in payload:
                     stats.setup_complete = True
         finally:
-            if chunks:
-                self._write(chunks)
+            if frames:
+                self._write(frames)
         return self.done.done()
 
-    def _write(self, chunks: list[bytes] | None = None) -> None:
-        """Write websockets' pending output, then `chunks` (whole frames), in that order."""
+    def _write(self, frames: list[bytes] | None = None) -> None:
+        """Write websockets' pending output, then `frames` (BINARY payloads), in that order."""
         conn = self.conn
-        protocol = conn.protocol
         try:
-            if protocol.writes or not chunks:
-                conn.send_data()
-            if chunks:
-                conn.transport.write(b"".join(chunks))
+            write_binary(conn, frames or [], self._raw)
         except Exception as exc:  # the socket failed: abort it; connection_lost ends the pump
             conn.set_connection_exc(exc)
             conn.transport.abort()

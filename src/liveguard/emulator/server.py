@@ -33,9 +33,7 @@ from urllib.parse import parse_qs
 from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
 from websockets.frames import DATA_OPCODES as _DATA_OPCODES
-from websockets.frames import Frame, Opcode, apply_mask
-from websockets.protocol import Protocol, State
-from websockets.streams import StreamReader
+from websockets.frames import Frame
 
 from liveguard.emulator.pump import INTERNAL, Pump
 from liveguard.emulator.tls import TlsMaterial, client_ssl_context, make_tls
@@ -47,6 +45,8 @@ from liveguard.emulator.wire import (
     parse_client_frame,
     truncate_reason,
 )
+from liveguard.fastpath.ws_pings import intercept_pings
+from liveguard.fastpath.ws_reader import WS_READER, cut_frames, parser_idle
 
 if TYPE_CHECKING:
     from google import genai
@@ -67,9 +67,6 @@ DEFAULT_API_KEY = "liveguard-emulator-key"
 SCENARIO_HEADER = "x-liveguard-scenario"
 DEFAULT_MAX_FRAME_BYTES = 2 * 2**20  # largest client frame accepted (a JPEG video frame fits)
 MAX_PENDING_PONGS = 8  # delayed pongs in flight per connection; more are dropped
-_AT_EOF = StreamReader.at_eof.__code__  # where websockets' parser waits between two frames
-_PARSE = Protocol.parse.__code__
-_OPEN = State.OPEN
 
 BAD_KEY = "API key not valid. Please pass a valid API key."
 NO_KEY = (
@@ -190,17 +187,12 @@ class SessionStats:
 class _EmulatorConnection(ServerConnection):
     """A ServerConnection whose pongs follow the model's `pong_policy()`, with a fast frame reader.
 
-    websockets answers PING inside its sans-I/O protocol (`recv_frame`); we wrap that one method on
-    this connection's protocol object, so only PING handling changes.
-
-    Fast reader: once the pump runs, `data_received` cuts whole, unfragmented, masked TEXT/BINARY
-    frames out of the byte stream itself and hands their payload to the pump, which is what
-    websockets' parser would deliver through `process_event`, without its generator-based parser,
-    Frame objects and event list per frame. Only while websockets' parser sits idle between two
-    frames with nothing buffered, the protocol is OPEN and no fragmented message is open. Any other
-    frame (control, fragment, RSV bits, unmasked, bad opcode, over the size limit) goes, with every
-    byte after it, to websockets, which handles and rejects exactly as it always did; the fast
-    reader resumes once websockets' parser is idle again.
+    Both reach into websockets' protocol object through `liveguard.fastpath`, which checks its
+    shape once and otherwise leaves websockets' own behaviour (immediate pongs, its parser):
+    `ws_pings` hands us each PING so the model can delay or drop the pong; `ws_reader` cuts whole
+    data frames out of the byte stream once the pump runs, handing their payload straight to the
+    pump (what websockets' parser would deliver through `process_event`), and gives any other
+    frame, with every byte after it, back to websockets' parser.
     """
 
     def __init__(self, protocol: Any, *args: Any, **kwargs: Any) -> None:
@@ -215,30 +207,25 @@ class _EmulatorConnection(ServerConnection):
         self._fast_limit = 0
         self._rbuf = b""  # the start of a frame the fast reader has not got whole yet
         self._pending_pongs = 0
-        original = protocol.recv_frame
+        intercept_pings(protocol, self._on_ping)
 
-        def recv_frame(frame: Frame) -> None:
-            if frame.opcode is not Opcode.PING:
-                original(frame)
-                return
-            stats = self.stats
+    def _on_ping(self, frame: Frame) -> bool:
+        """True: answer now; False: the pong is late (`_late_pong`) or never comes."""
+        stats = self.stats
+        if stats is not None:
+            stats.pings_received += 1
+        delay = self._pong_delay()
+        if delay is not None and delay <= 0:
+            return True  # the normal, immediate pong
+        if delay is None or self._pending_pongs >= MAX_PENDING_PONGS:
             if stats is not None:
-                stats.pings_received += 1
-            delay = self._pong_delay()
-            if delay is not None and delay <= 0:
-                original(frame)  # the normal, immediate pong
-                return
-            if delay is None or self._pending_pongs >= MAX_PENDING_PONGS:
-                if stats is not None:
-                    stats.pongs_dropped += 1
-            else:
-                self._pending_pongs += 1
-                if stats is not None:
-                    stats.pongs_delayed += 1
-                self.loop.call_later(delay, self._late_pong, bytes(frame.data))
-            protocol.events.append(frame)
-
-        protocol.recv_frame = recv_frame
+                stats.pongs_dropped += 1
+        else:
+            self._pending_pongs += 1
+            if stats is not None:
+                stats.pongs_delayed += 1
+            self.loop.call_later(delay, self._late_pong, bytes(frame.data))
+        return False
 
     def process_event(self, event: Any) -> None:
         pump = self.pump
@@ -247,34 +234,17 @@ class _EmulatorConnection(ServerConnection):
             return
         super().process_event(event)
 
-    # ---- the fast reader
+    # ---- the fast reader (liveguard.fastpath.ws_reader)
 
     def _parser_idle(self) -> bool:
-        """True when websockets' parser waits for the next frame with nothing buffered."""
-        protocol = self.protocol
-        try:  # websockets >= 14 names; on older ones the fast reader stays off
-            current_size = protocol.current_size
-            limits = [x for x in (protocol.max_message_size, protocol.max_fragment_size) if x]
-        except AttributeError:
+        """True when the fast reader may cut frames: the pump runs, the option is on and
+        websockets' parser waits for the next frame with nothing buffered."""
+        if self.pump is None or not self.fast_reader or not WS_READER.usable():
             return False
-        if (
-            self.pump is None
-            or not self.fast_reader
-            or protocol.state is not _OPEN
-            or current_size is not None
-            or protocol.extensions
-            or protocol.reader.buffer
-            or protocol.reader.eof
-        ):
+        limit = parser_idle(self.protocol)
+        if limit is None:
             return False
-        outer, gen = None, protocol.parser  # websockets' parse() waiting in reader.at_eof()
-        while (inner := getattr(gen, "gi_yieldfrom", None)) is not None:
-            outer, gen = gen, inner
-        if getattr(gen, "gi_code", None) is not _AT_EOF or (
-            getattr(outer, "gi_code", None) is not _PARSE  # not discard(): it waits there too
-        ):
-            return False
-        self._fast_limit = min(limits) if limits else 2**63
+        self._fast_limit = limit
         return True
 
     def _slow(self, data: bytes) -> None:
@@ -284,50 +254,20 @@ class _EmulatorConnection(ServerConnection):
         super().data_received(data)
         self._fast = self._parser_idle()
 
+    def _fast_frame(self, text: bool, payload: bytes) -> None:
+        self.stats.frames_fast_read += 1  # type: ignore[union-attr]
+        self.pump.message(text, payload)  # type: ignore[union-attr]
+
     def data_received(self, data: bytes) -> None:
         if not self._fast:
             self._slow(data)
             return
         buf = self._rbuf + data if self._rbuf else data
-        n = len(buf)
-        pos = 0
-        protocol = self.protocol
-        pump = self.pump
-        stats = self.stats
-        assert pump is not None and stats is not None
-        while n - pos >= 2:
-            b0 = buf[pos]
-            b1 = buf[pos + 1]
-            # FIN, no RSV bits, TEXT or BINARY; masked (clients must mask); protocol OPEN
-            if (b0 != 0x81 and b0 != 0x82) or b1 < 0x80 or protocol.state is not _OPEN:
-                break
-            length = b1 & 0x7F
-            if length < 126:
-                head = pos + 6
-            elif length == 126:
-                if n - pos < 4:
-                    break
-                length = (buf[pos + 2] << 8) | buf[pos + 3]
-                head = pos + 8
-            else:
-                if n - pos < 10:
-                    break
-                length = int.from_bytes(buf[pos + 2 : pos + 10], "big")
-                head = pos + 14
-            if length > self._fast_limit:  # websockets refuses it (1009) before reading on
-                break
-            end = head + length
-            if end > n:
-                self._rbuf = buf[pos:] if pos else buf
-                return
-            payload = apply_mask(buf[head:end], buf[head - 4 : head])
-            pos = end
-            stats.frames_fast_read += 1
-            pump.message(b0 == 0x81, payload)
+        pos, slow = cut_frames(buf, self.protocol, self._fast_limit, self._fast_frame)
+        if slow:
+            self._slow(buf[pos:] if pos else buf)  # a frame websockets must see, and all after it
         else:
-            self._rbuf = buf[pos:] if pos < n else b""
-            return
-        self._slow(buf[pos:] if pos else buf)  # a frame websockets must see, and all after it
+            self._rbuf = buf[pos:] if pos < len(buf) else b""
 
     def eof_received(self) -> bool | None:
         self._unbuffer()

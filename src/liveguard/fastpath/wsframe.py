@@ -1,7 +1,8 @@
 """RFC 6455 §5.2 frame headers, for the writers that skip a library's frame code: the emulator's
-server frames (unmasked BINARY, `emulator.pump`), the relay's lean-wire caller audio (masked
-TEXT, `session.lean`) and the relay's writes to its callers (unmasked, `transports.call`). Tests
-check them against websockets' own serialisation and through real clients."""
+server frames (unmasked BINARY, `fastpath.ws_writer`), the relay's lean-wire caller audio (masked
+TEXT, `fastpath.sdk_audio`) and the relay's writes to its callers (unmasked,
+`fastpath.caller_ws`). Tests check them against websockets' own serialisation and through real
+clients."""
 
 from __future__ import annotations
 

@@ -14,7 +14,7 @@ from typing import Protocol
 from google.genai import types
 
 from liveguard import events as ev
-from liveguard.session.lean import ModelAudioChunk
+from liveguard.fastpath.sdk_parse import ModelAudioChunk
 
 _DURATION = re.compile(r"^\s*(-?\d+(?:\.\d+)?)s\s*$")
 _RATE = re.compile(r"rate=(\d+)")

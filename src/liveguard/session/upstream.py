@@ -14,15 +14,10 @@ from typing import Any
 from google import genai
 from google.genai import errors, types
 from websockets.exceptions import ConnectionClosed
-from websockets.protocol import State
 
-from liveguard.session.lean import (
-    ModelAudioChunk,
-    audio_frame,
-    audio_mime,
-    masked_text_frame,
-    parse_server_message,
-)
+from liveguard.fastpath.sdk_audio import AudioWriter, audio_writer
+from liveguard.fastpath.sdk_parse import SDK_PARSE, ModelAudioChunk, parse_server_message
+from liveguard.fastpath.sdk_socket import lean_socket
 
 CLOSE_ABNORMAL = 1006
 
@@ -52,29 +47,24 @@ class UpstreamConnection:
         self._cm: Any = None
         self.session: Any = None
         self.closed_by_us = False
-        self._ws: Any = None  # the SDK session's websocket, when the lean wire can use it
+        self._ws: Any = None  # the SDK session's websocket, when the lean wire reads it
+        self._audio: AudioWriter | None = None  # the one writer of caller audio, set by open()
 
     @property
     def lean(self) -> bool:
-        """Model audio and caller audio take the lean wire (`liveguard.session.lean`)."""
-        return self._ws is not None
+        """Model audio and caller audio take the lean wire (`liveguard.fastpath`)."""
+        return self._ws is not None and self._audio is not None and self._audio.lean
 
     async def open(self) -> None:
-        """Connect and wait for `setupComplete`; raises the SDK's exception on a refused setup."""
+        """Connect and wait for `setupComplete`; raises the SDK's exception on a refused setup.
+        Decides, once, how this connection reads and how its caller audio is written: the lean
+        wire (`liveguard.fastpath`) when the SDK is shaped as expected, else the SDK's paths."""
         cm = self._client.aio.live.connect(model=self._model, config=self._config)
         self.session = await cm.__aenter__()
         self._cm = cm
-        # the lean wire reads and writes the SDK session's own websocket (liveguard.session.lean);
-        # an SDK that is not shaped as expected, or a Vertex client, keeps the SDK's paths
-        ws = getattr(self.session, "_ws", None)
-        api = getattr(self.session, "_api_client", None)
-        shaped = (
-            all(callable(getattr(ws, name, None)) for name in ("send", "recv"))
-            and hasattr(ws, "transport")
-            and hasattr(ws, "protocol")
-        )
-        if shaped and not getattr(api, "vertexai", True):
-            self._ws = ws
+        ws = lean_socket(self.session)
+        self._audio = audio_writer(self.session, ws)
+        self._ws = ws if ws is not None and SDK_PARSE.usable() else None
 
     async def close(self) -> None:
         """Close with 1000 (the service rejects a resume while the old socket is still open)."""
@@ -99,30 +89,17 @@ class UpstreamConnection:
     # ------------------------------------------------------------------ sending
 
     def try_send_audio(self, pcm: bytes, rate: int) -> bool:
-        """Write PCM16 caller audio at `rate` on the lean wire now, without waiting; False when
-        that is not possible (no lean wire, the socket not open, or its buffer backed up)."""
-        ws = self._ws
-        if (
-            ws is None
-            or ws.protocol.state is not State.OPEN
-            or ws.transport.is_closing()
-            or ws.transport.get_write_buffer_size() >= ws.write_limit_high
-        ):
-            return False
-        # the frame websockets would write, without its lock, drain and state machine
-        ws.transport.write(masked_text_frame(audio_frame(pcm, rate)))
-        return True
+        """Write PCM16 caller audio at `rate` now, without waiting; False when that is not
+        possible (the SDK's writer, the socket not open, or its buffer backed up)."""
+        audio = self._audio
+        return audio is not None and audio.try_write(pcm, rate)
 
     async def send_audio(self, pcm: bytes, rate: int) -> None:
-        """PCM16 caller audio at `rate`, declared in its MIME type; waits when the socket is
-        backed up and raises when it is closed (the SDK's and websockets' own paths)."""
-        if self.try_send_audio(pcm, rate):
-            return
-        if self._ws is None:
-            blob = types.Blob(data=pcm, mime_type=audio_mime(rate))
-            await self.session.send_realtime_input(audio=blob)
-        else:
-            await self._ws.send(audio_frame(pcm, rate))
+        """PCM16 caller audio at `rate`, declared in its MIME type, through the same writer as
+        `try_send_audio`; waits when the socket is backed up and raises when it is closed."""
+        if self._audio is None:
+            raise RuntimeError("send_audio before open()")
+        await self._audio.write(pcm, rate)
 
     async def send_text(self, text: str) -> None:
         await self.session.send_realtime_input(text=text)

@@ -27,7 +27,7 @@ from typing import Any, ClassVar
 from aiohttp import WSMsgType, web
 
 from liveguard.audio.resample import Resampler
-from liveguard.fastpath.wsframe import FIN_BINARY, FIN_TEXT, frame_header
+from liveguard.fastpath.caller_ws import encode_frames, raw_socket
 from liveguard.relay.context import ActiveCall, CallTelemetry, RelayContext
 from liveguard.session.guarded import GuardedSession
 from liveguard.session.items import AudioOut, SessionClosed, SessionFailed
@@ -47,20 +47,6 @@ class Outbound:
     written: Callable[[], None] | None = None
 
 
-def encode_frames(frames: Sequence[str | bytes]) -> bytes:
-    """Server (unmasked) WebSocket frames for `frames`, as one buffer (RFC 6455 §5.2)."""
-    parts: list[bytes] = []
-    for frame in frames:
-        if isinstance(frame, str):
-            payload = frame.encode("utf-8")
-            parts.append(frame_header(FIN_TEXT, len(payload)))
-        else:
-            payload = frame
-            parts.append(frame_header(FIN_BINARY, len(payload)))
-        parts.append(payload)
-    return b"".join(parts)
-
-
 class CallBridge:
     """One call: a caller WebSocket, a guarded session, and the loops between them."""
 
@@ -76,7 +62,9 @@ class CallBridge:
         self.ctx = ctx
         self.ws = ws
         self.call = call
-        self.raw = raw  # the socket under `ws` (`request.transport`), for writes without a hop
+        # the socket under `ws` (`request.transport`), for writes without a hop; None when the
+        # shortcut is off (liveguard.fastpath.caller_ws): then every frame takes ws.send_*
+        self.raw = raw_socket(ws, raw)
         self._playing = False  # the model loop is between taking an item and having sent it
         self.log = logging.getLogger(f"liveguard.relay.{self.transport}")
         self.tel: CallTelemetry = ctx.open_telemetry(call.call_id, self.transport)

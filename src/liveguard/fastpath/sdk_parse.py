@@ -1,69 +1,39 @@
-"""The lean wire: the two per-frame messages of a call, without the SDK's per-message machinery.
+"""Shortcut: model audio parsed with `json.loads` + base64, other server messages through the SDK's
+private converter, instead of `AsyncSession.receive()` (the reference path).
 
-Why: a call is 50 caller frames a second up and a model audio chunk every 40 ms or so down. The
-SDK handles each with pydantic models, converters and dict walks (about 100 µs to parse one audio
-chunk, against 12 µs for `json.loads` + base64) and sends through websockets' general send path.
-Everything else a session says or hears (setup, text, activity signals, tool calls, transcripts,
-turn boundaries, resumption, goAway) still goes through the SDK; only the two shapes below take the
-short way, and tests check they stay identical to what the installed SDK sends and parses.
+Why: a call hears a model audio chunk every 40 ms or so. The SDK parses each with pydantic models,
+converters and dict walks (about 100 µs per chunk, against 12 µs for `json.loads` + base64).
 
-- `audio_frame`: the exact text frame of `send_realtime_input(audio=Blob(...))` (Gemini API).
-- `masked_text_frame`: that text as one masked WebSocket frame (RFC 6455 §5.2), ready for the
-  transport; websockets writes the same bytes, with a lock, a state machine and a drain around it.
 - `parse_server_message`: raw server JSON -> `ModelAudioChunk` when the message is nothing but
-  model audio parts, else the SDK's own `LiveServerMessage` (the same conversion `AsyncSession`
-  does, errors included).
+  model audio parts, else the SDK's own `LiveServerMessage` (the same conversion
+  `AsyncSession._receive` does, errors included, through `google.genai._live_converters`).
+
+Relies on: `google.genai._live_converters._LiveServerMessage_from_mldev` and
+`types.LiveServerMessage._from_response`, probed once (an audio message must come out as the SDK
+means it); without them the connection reads with `AsyncSession.receive()`.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
+import importlib
 import json
-import os
 from dataclasses import dataclass
-from functools import cache
 from typing import Any
 
-from google.genai import _live_converters, errors, types
-from websockets.speedups import apply_mask
+from google.genai import errors, types
 
-from liveguard.fastpath.wsframe import FIN_TEXT, frame_header
+from liveguard.fastpath.seam import Shortcut
 
 __all__ = [
+    "SDK_PARSE",
     "ModelAudioChunk",
-    "audio_frame",
-    "audio_mime",
-    "masked_text_frame",
     "parse_server_message",
     "sdk_server_message",
 ]
 
-
-def audio_mime(rate: int) -> str:
-    """The MIME type of PCM16 audio at `rate` (the service resamples whatever rate is declared)."""
-    return f"audio/pcm;rate={rate}"
-
-
-@cache
-def _audio_template(rate: int) -> tuple[str, str]:
-    head = '{"realtime_input": {"audio": {"data": "'
-    return head, '", "mime_type": "' + audio_mime(rate) + '"}}}'
-
-
-def audio_frame(pcm: bytes, rate: int = 16000) -> str:
-    """The exact text frame `send_realtime_input(audio=Blob(data=pcm, mime_type=audio_mime(rate)))`
-    writes for a Gemini API (not Vertex) client: `json.dumps` of the converted dict, bytes as
-    URL-safe base64."""
-    head, tail = _audio_template(rate)
-    return head + base64.urlsafe_b64encode(pcm).decode("ascii") + tail
-
-
-def masked_text_frame(text: str) -> bytes:
-    """`text` as one final, masked WebSocket text frame (what a client must send)."""
-    payload = text.encode("utf-8")
-    mask = os.urandom(4)
-    return frame_header(FIN_TEXT, len(payload), masked=True) + mask + apply_mask(payload, mask)
+_CONVERTERS = "google.genai._live_converters"
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,20 +44,49 @@ class ModelAudioChunk:
 
 
 _EMPTY_KWARGS: dict[str, Any] | None = None
+_converters: Any = None  # the SDK's converter module, imported on first use (it may be gone)
 
 
 def sdk_server_message(response: dict, *, vertex: bool = False) -> types.LiveServerMessage:
     """What `AsyncSession.receive()` makes of one decoded server message (errors included)."""
-    global _EMPTY_KWARGS
+    global _EMPTY_KWARGS, _converters
     if _EMPTY_KWARGS is None:
         _EMPTY_KWARGS = types.LiveServerMessage().model_dump()
+    converters = _converters
+    if converters is None:
+        converters = _converters = importlib.import_module(_CONVERTERS)
     if vertex:
-        converted = _live_converters._LiveServerMessage_from_vertex(response)
+        converted = converters._LiveServerMessage_from_vertex(response)
     else:
-        converted = _live_converters._LiveServerMessage_from_mldev(response)
+        converted = converters._LiveServerMessage_from_mldev(response)
     if not converted and response:
         errors.APIError.raise_error(response.get("code"), response, None)
     return types.LiveServerMessage._from_response(response=converted, kwargs=dict(_EMPTY_KWARGS))
+
+
+def _probe() -> str | None:
+    try:
+        converters = importlib.import_module(_CONVERTERS)
+    except ImportError as exc:
+        return f"{_CONVERTERS} cannot be imported ({exc})"
+    if not callable(getattr(converters, "_LiveServerMessage_from_mldev", None)):
+        return f"{_CONVERTERS}._LiveServerMessage_from_mldev is missing"
+    if not callable(getattr(types.LiveServerMessage, "_from_response", None)):
+        return "types.LiveServerMessage._from_response is missing"
+    pcm = b"\x01\x02\x03\x04"
+    raw = {
+        "serverContent": {
+            "modelTurn": {"parts": [{"inlineData": {"mimeType": "audio/pcm", "data": "AQIDBA=="}}]}
+        }
+    }
+    msg = sdk_server_message(raw)
+    blob = msg.server_content.model_turn.parts[0].inline_data  # type: ignore[union-attr,index]
+    if blob is None or blob.data != pcm or blob.mime_type != "audio/pcm":
+        return "the SDK's converter no longer reads a model audio message as before"
+    return None
+
+
+SDK_PARSE = Shortcut("sdk-parse", _probe, "AsyncSession.receive()")
 
 
 def _audio_parts(response: Any) -> tuple[tuple[bytes, str], ...] | None:
