@@ -151,3 +151,81 @@ async def test_a_fresh_session_gets_the_tool_history_in_its_seed() -> None:
     text = " ".join(t for _, t in seed)
     assert "[I called the tool lookup_order" in text and "shipped" in text
     assert tool_ids(second) == []
+
+
+async def test_a_result_the_model_never_speaks_about_is_judged_and_nudged() -> None:
+    line, rec = ScriptedLine(), Recorder()
+    tools = [{"function": "liveguard.tools.examples:lookup_order", "behavior": "BLOCKING"}]
+    settings = Settings(model=MODEL, guard=GuardPolicy(**FAST), tools=tools)
+    async with GuardedSession(
+        settings, upstream_factory=line.factory, on_event=[rec], greeting=False
+    ) as session:
+        reader = await drain(session)
+        up = line.current
+        tool_call(up)
+        await up.written(lambda: bool(up.of("tool")))
+        verdict = await rec.wait(ev.Verdict, kind="unanswered_turn")
+        await up.written(lambda: bool(up.of("text")))
+        reader.cancel()
+    assert verdict.evidence["rule"] == "tool_response_unanswered"
+    assert verdict.evidence["tool"] == "lookup_order" and verdict.evidence["call_id"] == "c1"
+    assert up.of("text") == ["The result of lookup_order is in; tell the caller."]
+
+
+async def test_a_silent_result_is_left_alone() -> None:
+    line, rec = ScriptedLine(), Recorder()
+    tools = [
+        {
+            "function": "liveguard.tools.examples:lookup_order",
+            "behavior": "NON_BLOCKING",
+            "scheduling": "SILENT",
+        }
+    ]
+    settings = Settings(model=MODEL, guard=GuardPolicy(**FAST), tools=tools)
+    async with GuardedSession(
+        settings, upstream_factory=line.factory, on_event=[rec], greeting=False
+    ) as session:
+        reader = await drain(session)
+        up = line.current
+        tool_call(up)
+        await up.written(lambda: bool(up.of("tool")))
+        await asyncio.sleep(0.4)  # four answer deadlines
+        reader.cancel()
+    assert rec.of(ev.Verdict) == [] and up.of("text") == []
+
+
+async def test_a_long_blocking_call_plays_the_filler(tmp_path) -> None:
+    from liveguard.audio.clips import load_clip
+    from liveguard.audio.wav import write_wav
+
+    filler = tmp_path / "filler.wav"
+    clip = load_clip("still_here", 16000)
+    write_wav(filler, clip.pcm, 16000)
+    line, rec, tool = ScriptedLine(), Recorder(), GatedTool()
+    settings = Settings(
+        model=MODEL,
+        guard=GuardPolicy(**FAST),
+        filler_audio=filler,
+        tool_limits={"filler_after_s": 0.1},
+    )
+    items: list[Any] = []
+    async with GuardedSession(
+        settings, upstream_factory=line.factory, on_event=[rec], greeting=False, tool_handler=tool
+    ) as session:
+
+        async def read() -> None:
+            async for item in session:
+                items.append(item)
+
+        reader = asyncio.create_task(read())
+        tool_call(line.current)
+        await rec.wait(ev.ToolCallStarted)
+        await asyncio.sleep(0.3)
+        tool.gate.set()
+        await line.current.written(lambda: bool(line.current.of("tool")))
+        reader.cancel()
+    from liveguard.guard.actions import PlayFiller
+    from liveguard.session import AudioOut
+
+    assert sum(isinstance(i, PlayFiller) for i in items) == 1
+    assert any(isinstance(i, AudioOut) and i.source == "filler" for i in items)

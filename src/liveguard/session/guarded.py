@@ -32,10 +32,12 @@ from google import genai
 from google.genai import types
 
 from liveguard import events as ev
+from liveguard.config.models import facts as model_facts
 from liveguard.config.settings import Settings
 from liveguard.guard.activity import ActivityGate
 from liveguard.guard.handles import HandleHistory
 from liveguard.guard.machine import Guard
+from liveguard.guard.tools import ToolGuard, ToolRule
 from liveguard.session.bounds import DEFAULT_RATE, BoundsKwargs, SessionBounds, SessionCounters
 from liveguard.session.config import ensure_keepalive, live_config, make_client
 from liveguard.session.inbound import UpstreamRate, check_frame
@@ -141,12 +143,35 @@ class GuardedSession:
                 s.tools,
                 limits=s.tool_limits,
                 redact=s.redact_transcripts,
-                emit=self._pipe.emit_nowait,
+                emit=self._pipe.observe_nowait,
                 clock=self.now,
                 handler=handler,
             )
-        self.tools = SessionTools(runner, self._answer_tools)
+        self.tools = SessionTools(runner, self._answer_tools, self._tool_guard(runner))
         self._pipe.tools = self._sender.tools = self.tools
+
+    def _tool_guard(self, runner: ToolRunner | None) -> ToolGuard | None:
+        """The guard's tool rules for the declared tools and the model's default behaviour."""
+        s = self.settings
+        if not s.guard.enabled:
+            return None
+        model = model_facts(s.model)
+        rules = {}
+        if runner is not None:
+            rules = {n: ToolRule(t.behavior, t.scheduling) for n, t in runner.tools.items()}
+        turns = self.guard.turns
+
+        def turn_waiting() -> bool:
+            utt = turns.awaiting
+            return utt is not None and not utt.judged
+
+        return ToolGuard(
+            rules,
+            default_behavior=model.default_behavior if model else "BLOCKING",
+            answer_deadline_s=s.guard.answer_deadline_s,
+            filler_after_s=s.tool_limits.filler_after_s if s.filler_audio else None,
+            turn_waiting=turn_waiting,
+        )
 
     def _assemble(self, on_event: Iterable[EventSink], factory: UpstreamFactory) -> None:
         """The parts, wired to each other (see the module docstring)."""

@@ -76,6 +76,8 @@ class EventPipe:
         await self.emit(event, item)
         if feed_guard:
             await self.apply(self.feed_guard(event) or ())
+            if self.tools is not None:  # the guard's tool rules (guard/tools.py)
+                await self.apply(self.tools.feed_guard(event))
         self.wake.set()
 
     async def emit(self, event: ev.Event, item: Any = None) -> None:
@@ -108,6 +110,13 @@ class EventPipe:
         task = asyncio.get_running_loop().create_task(self.put(event))
         self._pending_puts.add(task)
         task.add_done_callback(self._pending_puts.discard)
+
+    def observe_nowait(self, event: ev.Event) -> None:
+        """A tool runner event: to the tool rules (they only start timers here), then out."""
+        if self.tools is not None:
+            self.tools.feed_guard(event)
+            self.wake.set()
+        self.emit_nowait(event)
 
     def feed_guard(self, event: ev.Event) -> list[Any] | None:
         """The guard's outputs for `event`; None when the guard raised (a guard bug must not take
@@ -146,12 +155,16 @@ class EventPipe:
         while True:
             self.wake.clear()
             deadline = self.guard.next_deadline()
-            timeout = None if deadline is None else max(0.0, deadline - self.now())
+            tools = self.tools.next_deadline() if self.tools is not None else None
+            due = min((d for d in (deadline, tools) if d is not None), default=None)
+            timeout = None if due is None else max(0.0, due - self.now())
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(timeout):
                     await self.wake.wait()
             if deadline is not None and self.now() >= deadline:
                 await self.apply(self.guard.tick(self.now()))
+            if tools is not None and self.now() >= tools:
+                await self.apply(self.tools.tick(self.now()))
 
     # ------------------------------------------------------------------ items out
 

@@ -16,6 +16,7 @@ from typing import Any
 from google.genai import types
 
 from liveguard import events as ev
+from liveguard.guard.tools import ToolGuard
 from liveguard.session.items import ToolCallOut
 from liveguard.session.toolstate import ToolLedger
 from liveguard.tools.dispatch import ToolDispatcher
@@ -29,8 +30,10 @@ class SessionTools:
         self,
         runner: ToolRunner | None,
         send: Callable[[list[types.FunctionResponse]], Awaitable[None]],
+        guard: ToolGuard | None = None,
     ) -> None:
         self.ledger = ToolLedger()
+        self.guard = guard  # the guard's tool rules (guard/tools.py); None: guard disabled
         self.dispatcher = ToolDispatcher(runner, send) if runner is not None else None
         self.changed = asyncio.Event()  # the ledger moved (a rotation may be waiting on it)
 
@@ -48,6 +51,15 @@ class SessionTools:
             self.dispatcher.on_item(item if item is not None else event)
         self.changed.set()
         return item
+
+    def feed_guard(self, event: ev.Event) -> list[Any]:
+        return self.guard.feed(event) if self.guard is not None else []
+
+    def next_deadline(self) -> float | None:
+        return self.guard.next_deadline() if self.guard is not None else None
+
+    def tick(self, now: float) -> list[Any]:
+        return self.guard.tick(now) if self.guard is not None else []
 
     async def wait_settled(self, until: float | None, now: Callable[[], float]) -> bool:
         """Wait until the ledger is settled or `until` (session time) passes; settled?"""
