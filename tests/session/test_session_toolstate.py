@@ -125,3 +125,88 @@ def test_the_ledger_stays_bounded() -> None:
     assert len(led.calls) <= 64 and len(led.handles) <= 64
     assert len(led.now.known) <= 64
     assert all(len(k.known) <= 64 for k in led.handles.values())
+
+
+# ---------------------------------------------------------------- property: never misdelivered
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+
+class ServerSide:
+    """An independent model of the service: each connection is a server session that knows the
+    calls that arrived on it or in the session its handle came from."""
+
+    def __init__(self) -> None:
+        self.known: set[str] = set()
+        self.answered: set[str] = set()
+        self.context: set[str] = set()
+        self.snapshots: dict[str, tuple[set[str], set[str], set[str]]] = {}
+
+    def take(self, plan) -> None:
+        for r in plan.responses:
+            assert r.id in self.known, f"toolResponse {r.id} to a session that never saw it"
+            assert r.id not in self.answered, f"toolResponse {r.id} twice"
+            self.answered.add(r.id)
+        for r in plan.context:
+            assert r.id not in self.known or r.id not in self.answered
+            self.context.add(r.id)
+
+
+OPS = st.lists(
+    st.tuples(st.sampled_from(["call", "handle", "result", "drop", "cancel"]), st.integers(0, 7)),
+    max_size=60,
+)
+
+
+@given(OPS)
+@settings(max_examples=300, deadline=None)
+def test_a_result_never_reaches_a_session_that_never_saw_its_call(ops) -> None:
+    led, srv = ToolLedger(), ServerSide()
+    connect(led, 0.0, None)
+    pending: list[str] = []
+    cancelled: set[str] = set()
+    handles: list[str] = []
+    n = 0
+    for t, (op, k) in enumerate(ops, start=1):
+        if op == "call":
+            n += 1
+            cid = f"c{n}"
+            call(led, t, cid)
+            srv.known.add(cid)
+            pending.append(cid)
+        elif op == "handle":
+            h = f"h{t}"
+            handle(led, t, h)
+            srv.snapshots[h] = (set(srv.known), set(srv.answered), set(srv.context))
+            handles.append(h)
+        elif op == "cancel" and pending:
+            cid = pending.pop(k % len(pending))
+            led.feed(ev.ToolCallCancelled(t=t, ids=(cid,)))
+            cancelled.add(cid)
+        elif op == "result" and pending:
+            cid = pending.pop(k % len(pending))
+            plan = led.route((resp(cid),))
+            srv.take(plan)
+            led.delivered(plan)
+            if plan.dropped:  # only what that session already holds
+                assert cid in srv.answered | srv.context
+        elif op == "drop":
+            if handles and k % 3:
+                h = handles[k % len(handles)]
+                known, answered, context = srv.snapshots[h]
+                srv.known, srv.answered, srv.context = set(known), set(answered), set(context)
+                connect(led, t, h)
+            else:  # fresh: the seed carries the answered calls as text
+                seeded = {
+                    text.split("(call ")[1].split(")")[0] for _, text in led.seed_turns()[1::2]
+                }
+                srv.known, srv.answered, srv.context = set(), set(), seeded
+                connect(led, t, None)
+            plan = led.after_connect()
+            srv.take(plan)
+            led.delivered(plan)
+    # nothing delivered is lost: every answered call is held by the session open now
+    for cid, c in led.calls.items():
+        if c.response is not None and cid not in cancelled:
+            assert cid in srv.answered | srv.context, cid
