@@ -32,12 +32,10 @@ from google import genai
 from google.genai import types
 
 from liveguard import events as ev
-from liveguard.config.models import facts as model_facts
 from liveguard.config.settings import Settings
 from liveguard.guard.activity import ActivityGate
 from liveguard.guard.handles import HandleHistory
 from liveguard.guard.machine import Guard
-from liveguard.guard.tools import ToolGuard, ToolRule
 from liveguard.session.bounds import DEFAULT_RATE, BoundsKwargs, SessionBounds, SessionCounters
 from liveguard.session.config import ensure_keepalive, live_config, make_client
 from liveguard.session.inbound import UpstreamRate, check_frame
@@ -48,10 +46,10 @@ from liveguard.session.reconnector import Reconnector
 from liveguard.session.ringbuffer import AudioRingBuffer
 from liveguard.session.sender import Sender
 from liveguard.session.speech import SpeechFeed
-from liveguard.session.toolrun import SessionTools
+from liveguard.session.toolrun import build_session_tools
 from liveguard.session.translate import MessageTranslator
 from liveguard.session.upstream_api import UpstreamFactory, sdk_upstream
-from liveguard.tools.runner import ToolHandler, ToolRunner
+from liveguard.tools.runner import ToolHandler
 
 log = logging.getLogger(__name__)
 
@@ -135,43 +133,17 @@ class GuardedSession:
         self._assemble_tools(tool_handler if run_tools else None, run_tools)
 
     def _assemble_tools(self, handler: ToolHandler | None, run: bool) -> None:
-        """The tool shell: a runner when tools are configured or a handler is given."""
-        s = self.settings
-        runner = None
-        if run and (s.tools or handler is not None):
-            runner = ToolRunner.from_entries(
-                s.tools,
-                limits=s.tool_limits,
-                redact=s.redact_transcripts,
-                emit=self._pipe.observe_nowait,
-                clock=self.now,
-                handler=handler,
-            )
-        self.tools = SessionTools(runner, self._answer_tools, self._tool_guard(runner))
-        self._pipe.tools = self._sender.tools = self.tools
-
-    def _tool_guard(self, runner: ToolRunner | None) -> ToolGuard | None:
-        """The guard's tool rules for the declared tools and the model's default behaviour."""
-        s = self.settings
-        if not s.guard.enabled:
-            return None
-        model = model_facts(s.model)
-        rules = {}
-        if runner is not None:
-            rules = {n: ToolRule(t.behavior, t.scheduling) for n, t in runner.tools.items()}
-        turns = self.guard.turns
-
-        def turn_waiting() -> bool:
-            utt = turns.awaiting
-            return utt is not None and not utt.judged
-
-        return ToolGuard(
-            rules,
-            default_behavior=model.default_behavior if model else "BLOCKING",
-            answer_deadline_s=s.guard.answer_deadline_s,
-            filler_after_s=s.tool_limits.filler_after_s if s.filler_audio else None,
-            turn_waiting=turn_waiting,
+        """The tool shell (session/toolrun.py), shared by the pipe and the sender."""
+        self.tools = build_session_tools(
+            self.settings,
+            self.guard,
+            send=self.send_tool_response,
+            emit=self._pipe.observe_nowait,
+            clock=self.now,
+            handler=handler if run else None,
+            run=run,
         )
+        self._pipe.tools = self._sender.tools = self.tools
 
     def _assemble(self, on_event: Iterable[EventSink], factory: UpstreamFactory) -> None:
         """The parts, wired to each other (see the module docstring)."""
@@ -352,10 +324,6 @@ class GuardedSession:
     async def send_tool_response(self, responses: list[types.FunctionResponse]) -> None:
         """Answer a `ToolCallOut` the session does not run itself (responses need the call's
         `id`); delivered to whichever upstream session knows the call (session/toolstate.py)."""
-        self._check_open()
-        await self._answer_tools(responses)
-
-    async def _answer_tools(self, responses: list[types.FunctionResponse]) -> None:
         self._check_open()
         responses = list(responses)
         ids = tuple(r.id or "" for r in responses)

@@ -16,11 +16,14 @@ from typing import Any
 from google.genai import types
 
 from liveguard import events as ev
-from liveguard.guard.tools import ToolGuard
+from liveguard.config.models import facts as model_facts
+from liveguard.config.settings import Settings
+from liveguard.guard.machine import Guard
+from liveguard.guard.tools import ToolGuard, ToolRule
 from liveguard.session.items import ToolCallOut
 from liveguard.session.toolstate import ToolLedger
 from liveguard.tools.dispatch import ToolDispatcher
-from liveguard.tools.runner import ToolRunner
+from liveguard.tools.runner import ToolHandler, ToolRunner
 
 
 class SessionTools:
@@ -78,3 +81,51 @@ class SessionTools:
     async def aclose(self) -> None:
         if self.dispatcher is not None:
             await self.dispatcher.aclose()
+
+
+def build_session_tools(
+    settings: Settings,
+    guard: Guard,
+    *,
+    send: Callable[[list[types.FunctionResponse]], Awaitable[None]],
+    emit: Callable[[ev.Event], None],
+    clock: Callable[[], float],
+    handler: ToolHandler | None,
+    run: bool,
+) -> SessionTools:
+    """A session's tool shell: a runner when tools are configured or a handler is given (and
+    `run`), the guard's tool rules for the declared tools and the model's default behaviour."""
+    runner = None
+    if run and (settings.tools or handler is not None):
+        runner = ToolRunner.from_entries(
+            settings.tools,
+            limits=settings.tool_limits,
+            redact=settings.redact_transcripts,
+            emit=emit,
+            clock=clock,
+            handler=handler,
+        )
+    return SessionTools(runner, send, tool_guard(settings, guard, runner))
+
+
+def tool_guard(settings: Settings, guard: Guard, runner: ToolRunner | None) -> ToolGuard | None:
+    """`ToolGuard` for these settings; None when the guard is disabled."""
+    if not settings.guard.enabled:
+        return None
+    model = model_facts(settings.model)
+    rules = {}
+    if runner is not None:
+        rules = {n: ToolRule(t.behavior, t.scheduling) for n, t in runner.tools.items()}
+    turns = guard.turns
+
+    def turn_waiting() -> bool:  # the main guard's own answer deadline runs
+        utt = turns.awaiting
+        return utt is not None and not utt.judged
+
+    return ToolGuard(
+        rules,
+        default_behavior=model.default_behavior if model else "BLOCKING",
+        answer_deadline_s=settings.guard.answer_deadline_s,
+        filler_after_s=settings.tool_limits.filler_after_s if settings.filler_audio else None,
+        turn_waiting=turn_waiting,
+    )
