@@ -11,6 +11,8 @@ nothing itself. It is put together from parts with one job each:
   upstream factory (upstream_api.py), and the receiver of the current connection
 - `SpeechFeed` (speech.py): the local VAD on every caller frame, its decisions as events
 - `UpstreamRate` (inbound.py): the upstream rate and resampling; filler playback (filler.py)
+- `SessionTools` (toolrun.py): runs the model's tool calls, routes their results to the upstream
+  session that knows them (`ToolLedger`, toolstate.py) and keeps the guard's tool rules fed
 
 This class keeps the public API (docs/session.md) and the lifecycle. Five tasks run per session:
 the receiver of the current connection, the sender, the control task (executes `Reconnect` /
