@@ -229,3 +229,25 @@ async def test_a_long_blocking_call_plays_the_filler(tmp_path) -> None:
 
     assert sum(isinstance(i, PlayFiller) for i in items) == 1
     assert any(isinstance(i, AudioOut) and i.source == "filler" for i in items)
+
+
+async def test_resumed_from_a_handle_before_the_answer_the_answer_is_sent_again() -> None:
+    line, rec, tool = ScriptedLine(), Recorder(), GatedTool()
+    async with session_with(line, rec, tool) as session:
+        reader = await drain(session)
+        first = line.current
+        tool_call(first)
+        handle(first, "h-before-answer")
+        await rec.wait(ev.ResumptionUpdate)
+        tool.gate.set()
+        await first.written(lambda: bool(first.of("tool")))
+        first.drop(1011, "internal error")  # no handle came after the answer
+        await rec.wait(ev.UpstreamConnected, resumed=True)
+        second = line.current
+        await second.written(lambda: bool(second.of("tool")))
+        routed = await rec.wait(ev.ToolResultRouted)
+        reader.cancel()
+    assert second.handle == "h-before-answer"
+    assert tool_ids(first) == ["c1"] and tool_ids(second) == ["c1"]
+    assert (routed.route, routed.ids) == ("resent", ("c1",))
+    assert len(tool.calls) == 1  # the tool ran once
