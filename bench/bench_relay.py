@@ -113,6 +113,10 @@ def start_relay(
         LIVEGUARD_UPSTREAM_CA_FILE=emu["ca_file"],
         LIVEGUARD_LOG_DIR=str(log_dir),
         LIVEGUARD_MAX_CALLS=str(max_calls),
+        # every simulated caller comes from 127.0.0.1: the per-source admission limits
+        # (docs/relay.md) would refuse all but the first few calls of a step
+        LIVEGUARD_MAX_CALLS_PER_SOURCE=str(max_calls),
+        LIVEGUARD_NEW_CALLS_PER_SOURCE_PER_MIN=str(max_calls * 60),
     )
     cmd = [sys.executable, "-m", "liveguard", "serve", "--port", "0", "--log-level", "WARNING"]
     return start_ready([*cmd, "--workers", str(workers)], renv)

@@ -70,7 +70,7 @@ class Settings(BaseSettings):
     public_url: str | None = Field(
         None, description="externally reachable base URL for TwiML (wss)"
     )
-    model: str = "gemini-2.5-flash-native-audio-preview-09-2025"
+    model: str = "gemini-3.8-live"
     voice: str | None = "Kore"
     system_instruction: str = "You are a friendly, concise phone assistant."
     greeting: str | None = Field(
