@@ -96,6 +96,7 @@ async def test_a_1011_during_a_tool_call_the_result_reaches_the_new_session_as_c
     first, second = stats[0], stats[1]
     assert first.tool_calls_sent == 1 and first.tool_responses == 0  # it closed first
     assert second.tool_responses == 0  # never a toolResponse where the call id is unknown
+    assert first.tool_call_ids == [first_call] and second.unknown_tool_responses == []
     assert second.client_contents >= 1  # the result, as conversation context
     assert second.audio_chunks_sent > 0  # and the caller hears the model again
 
@@ -120,5 +121,18 @@ async def test_a_goaway_during_a_tool_call_rotates_after_the_answer(tmp_path: Pa
     handles = [e for e in of(log, ev.ResumptionUpdate) if e.handle and e.t < rotation.t]
     assert handles[-1].t > response.t  # and a handle issued after it
     assert len(stats) == 2 and stats[1].resumed and stats[1].tool_responses == 0
+    assert [s.unknown_tool_responses for s in stats] == [[], []]
     spoken = " ".join(e.text for e in of(log, ev.OutputTranscript))
     assert clip_text("order_shipped").split()[0] in spoken
+
+
+async def test_no_answer_after_a_tool_response_the_caller_still_hears_one(tmp_path: Path) -> None:
+    path = scenario(tmp_path, "tool-no-answer", faults={"tool_no_answer": {"max_times": 1}})
+    async with Emulator(scenario=path) as emu:
+        log = await converse(emu, [{"function": "liveguard.tools.examples:lookup_order"}], 25)
+        stats = [s.model_stats for s in emu.sessions]
+    (response,) = of(log, ev.ToolResponse)
+    assert stats[0].tool_answers_withheld == 1  # the model went silent after the response
+    assert any(e.kind == "unanswered_turn" for e in of(log, ev.Verdict))  # the guard saw it
+    assert [e for e in of(log, ev.ModelAudio) if e.t > response.t]  # and the caller hears one
+    assert all(s.unknown_tool_responses == [] for s in stats)

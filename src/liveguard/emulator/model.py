@@ -126,6 +126,10 @@ class ModelStats:
     profile: str = ""
     tool_calls_sent: int = 0
     tool_call_cancellations: int = 0
+    tool_call_ids: list[str] = field(default_factory=list)  # the calls this connection made
+    #: toolResponse ids this connection's conversation never saw (a misdelivered response)
+    unknown_tool_responses: list[str] = field(default_factory=list)
+    tool_answers_withheld: int = 0  # the tool_no_answer fault
     handles_issued: int = 0
     resumed: bool = False
     goaway_sent: bool = False
@@ -509,13 +513,20 @@ class EmulatedSession:
 
     def _tool_response(self, body: dict, now: float) -> list[Output]:
         self.stats.tool_responses += 1
+        answered = [str(r.get("id")) for r in body.get("function_responses") or []]
+        known = self._conv.tool_call_ids if self._conv is not None else set()
+        self.stats.unknown_tool_responses += [i for i in answered if i not in known][:16]
         gen = self._gen
         if gen is None or gen.kind != "tool" or not gen.tool_ids:
             return []
-        answered = {str(r.get("id")) for r in body.get("function_responses") or []}
-        if not answered & set(gen.tool_ids):
+        if not set(answered) & set(gen.tool_ids):
             return []
         gen.tool_ids = []
+        if self.faults.tool_no_answer():  # silence: no audio, no turnComplete
+            self.stats.tool_answers_withheld += 1
+            gen.cancelled = True
+            self._gen = None
+            return []
         self._speak(gen, now, gen.clip or "order_shipped")
         return []
 
@@ -659,6 +670,9 @@ class EmulatedSession:
 
     def _tool_call(self, gen: _Gen, call_id: str, name: str, args: dict) -> list[Output]:
         self.stats.tool_calls_sent += 1
+        self.stats.tool_call_ids.append(call_id)
+        if self._conv is not None and len(self._conv.tool_call_ids) < 1024:  # bounded
+            self._conv.tool_call_ids.add(call_id)
         out = self._resumable_false()
         return out + self._send(
             {"toolCall": {"functionCalls": [{"id": call_id, "name": name, "args": args}]}}
