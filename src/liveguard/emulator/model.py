@@ -213,6 +213,7 @@ class EmulatedSession:
         self._resumption = False
         self._text_mode = False
         self._tools: set[str] = set()
+        self._tool_behavior: dict[str, str] = {}  # declared behaviours (else the profile's)
         self._ctx = ContextWindow(scenario.model.context_window_tokens)
 
     # ------------------------------------------------------------------ public API
@@ -259,6 +260,8 @@ class EmulatedSession:
         self._ctx.configure(setup)
         for tool in setup.get("tools") or []:
             for decl in tool.get("function_declarations") or []:
+                if decl.get("name") and decl.get("behavior"):
+                    self._tool_behavior[str(decl["name"])] = str(decl["behavior"])
                 if decl.get("name"):
                     self._tools.add(str(decl["name"]))
 
@@ -522,6 +525,8 @@ class EmulatedSession:
         if not set(answered) & set(gen.tool_ids):
             return []
         gen.tool_ids = []
+        if self._silent_result(body, gen):  # NON_BLOCKING + SILENT: no speech, the turn ends
+            return self._finish_turn(gen, now)
         if self.faults.tool_no_answer():  # silence: no audio, no turnComplete
             self.stats.tool_answers_withheld += 1
             gen.cancelled = True
@@ -662,6 +667,16 @@ class EmulatedSession:
         if inp.utterance not in work.on_utterances and inp.turn not in work.on_turns:
             return None
         return work.filler, [work.background_s.sample(self.rng) for _ in range(work.phases)]
+
+    def _silent_result(self, body: dict, gen: _Gen) -> bool:
+        """A NON_BLOCKING call answered with `scheduling: SILENT` (3.8's default behaviour is
+        NON_BLOCKING; 2.5 and 3.1 run calls synchronously, where scheduling does not apply)."""
+        default = "NON_BLOCKING" if self.profile.name.startswith("3.8") else "BLOCKING"
+        for r in body.get("function_responses") or []:
+            behavior = self._tool_behavior.get(str(r.get("name")), default)
+            if behavior == "NON_BLOCKING" and str(r.get("scheduling") or "") == "SILENT":
+                return True
+        return False
 
     def _tool_triggered(self, tool: Any, inp: _UserInput) -> bool:
         if tool.on_turn is not None:
