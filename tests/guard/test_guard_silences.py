@@ -15,6 +15,8 @@ from liveguard.events import (
     Interrupted,
     ModelAudio,
     OutputTranscript,
+    ToolCall,
+    ToolResponse,
     TurnAnswered,
     TurnComplete,
     UpstreamConnected,
@@ -365,3 +367,18 @@ def test_a_part_that_ends_in_progress_is_not_cut():
     evs += [OutputTranscript(t=11.7, text="Let me check the")]
     evs += [TurnComplete(t=12.5, turn=2, interaction_status="IN_PROGRESS")]
     assert labels(run(guard, evs)) == ["background"]
+
+
+def test_an_inaudible_answer_to_a_tool_result_does_not_count():
+    from liveguard.guard.tools import ToolGuard
+
+    g = ToolGuard({}, default_behavior="BLOCKING", answer_deadline_s=1.0)
+    g.feed(ToolCall(t=9.5, ids=("c1",), names=("lookup",)))
+    g.feed(ToolResponse(t=10.0, ids=("c1",)))
+    g.feed(audio(10.3, QUIET))
+    assert [o.kind for o in g.tick(11.0) if isinstance(o, Verdict)] == ["unanswered_turn"]
+    g = ToolGuard({}, default_behavior="BLOCKING", answer_deadline_s=1.0)
+    g.feed(ToolCall(t=9.5, ids=("c1",), names=("lookup",)))
+    g.feed(ToolResponse(t=10.0, ids=("c1",)))
+    g.feed(audio(10.3))
+    assert g.tick(11.0) == []

@@ -62,8 +62,10 @@ class ToolGuard:
         answer_deadline_s: float = 3.0,
         filler_after_s: float | None = None,
         turn_waiting: Callable[[], bool] = lambda: False,
+        inaudible_level: float = 100.0,
     ) -> None:
         self.rules = dict(rules)
+        self.inaudible_level = inaudible_level  # quieter audio answers nothing (guard.md)
         self.default_behavior = default_behavior
         self.answer_deadline_s = answer_deadline_s
         self.filler_after_s = filler_after_s
@@ -96,6 +98,8 @@ class ToolGuard:
                 self._responded(t, call_id)
         elif isinstance(event, ev.ModelAudio):
             self._model_active = True
+            if 0 <= event.level < self.inaudible_level:
+                return []  # a caller hears nothing: the result is not spoken yet
             self._expect = {
                 k: x for k, x in self._expect.items() if x.deadline is None or t < x.since
             }
