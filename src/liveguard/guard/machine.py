@@ -473,7 +473,9 @@ class Guard:
         elif c.in_row >= p.wedge_unanswered_in_row:
             wedge_rule = "unanswered_in_row"
         else:
-            if utt is not None:  # every unanswered caller turn starts recovery
+            # every unanswered caller turn starts recovery, except one the model called tools
+            # for: a result may be SILENT by design, and the tool guard judges what follows it
+            if utt is not None and not utt.had_tools:
                 self._recover(t, VerdictKind.UNANSWERED_TURN, c.run_start_t, out)
             return
         wev = {

@@ -64,6 +64,7 @@ class Utterance:
     source: str = "vad"  # "vad" | "transcript" | "text"
     judged: bool = False  # the guard already gave a verdict on it
     tools: set[str] = field(default_factory=set)
+    had_tools: bool = False  # the model called tools for it (their results are ToolGuard's)
     # model audio sent for it that a caller could not hear (evidence of an inaudible answer)
     inaudible_chunks: int = 0
     inaudible_bytes: int = 0
@@ -223,6 +224,7 @@ class TurnTracker:
         elif isinstance(event, ToolCall):
             if self.awaiting is not None:
                 self.awaiting.tools.update(event.ids or (ANY_TOOL,))
+                self.awaiting.had_tools = True
         elif isinstance(event, ToolResponse | ToolCallCancelled):
             self._on_tool_done(event.t, event.ids)
         elif isinstance(event, UpstreamConnected):
