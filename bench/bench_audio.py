@@ -25,6 +25,8 @@ Rows (each timed per frame, median / p99 / mean over --frames frames of real spe
   silent (μ-law digital silence, what Twilio sends), and a realistic call where the caller speaks
   35 % of the frames (utterances between pauses). Each with the VAD's energy gate (the default) and
   without it (`gate_dbfs=None`, the baseline), in the same run.
+- the model audio level the guard judges audibility by (`session.translate.audio_level`, mean
+  |sample| per chunk, budget ≤ 5 µs per 20 ms frame) against stdlib `audioop.rms`.
 
 Budget from the relay issue: ≤ 100 µs of CPU per frame pair (one inbound + one outbound), VAD
 included. The clock is `time.process_time_ns` (this process's CPU time, helper threads included, so
@@ -52,6 +54,7 @@ from liveguard.audio.resample import Resampler
 from liveguard.audio.vad import SpeechDetector, detect_batched, get_session
 from liveguard.caller.wire import make_wire
 from liveguard.fastpath.sdk_audio import audio_frame, masked_text_frame
+from liveguard.session.translate import audio_level
 from liveguard.transports.exotel_protocol import ExotelAgentStream
 from liveguard.transports.plivo_protocol import PlivoAudioStream
 from liveguard.transports.telnyx_protocol import TelnyxMediaStream
@@ -396,6 +399,8 @@ def main() -> None:
         row("inbound path (audioop, no VAD)", timed(inbound_audioop(), msgs), "b"),
         row("outbound path (ours)", outbound),
         row("outbound path (audioop)", timed(outbound_audioop(), pcm24), "b"),
+        row("model audio level, mean |x| (ours, guard audibility)", timed(audio_level, pcm24)),
+        row("model audio level, rms (audioop)", timed(lambda f: audioop.rms(f, 2), pcm24), "b"),
         row("frame pair (ours, VAD unbatched)", pair),
         row("frame pair (ours, without VAD)", pair_novad),
         *scen_rows,

@@ -14,7 +14,91 @@ from __future__ import annotations
 import dataclasses
 import math
 from dataclasses import dataclass, field
+from enum import StrEnum
 from typing import Any, ClassVar
+
+# --------------------------------------------------------------------------- vocabulary
+# StrEnums: a member *is* its string, so comparisons with plain strings (a parsed log, an older
+# caller) and the JSON written stay exactly what they were with bare strings.
+
+
+class Health(StrEnum):
+    """Session health as the guard sees it (`HealthChanged.state`)."""
+
+    HEALTHY = "healthy"
+    SUSPECT = "suspect"
+    WEDGED = "wedged"
+    RECOVERING = "recovering"
+    FAILED = "failed"
+
+
+class VerdictKind(StrEnum):
+    """What a `Verdict` decided (docs/guard.md explains each)."""
+
+    PHANTOM_INTERRUPT = "phantom_interrupt"
+    REAL_INTERRUPT = "real_interrupt"
+    UNANSWERED_TURN = "unanswered_turn"
+    WEDGE = "wedge"
+    CONFIG_ERROR = "config_error"
+    BACKGROUND_STALL = "background_stall"  # IN_PROGRESS silence past the background budget
+    CUT_ANSWER = "cut_answer"  # turnComplete mid-sentence with the audio stopping abruptly
+    SETUP_TIMEOUT = "setup_timeout"  # no setupComplete within `guard.setup_timeout_s`
+
+
+class UnansweredRule(StrEnum):
+    """Why an `unanswered_turn` verdict was given (its `evidence["rule"]`)."""
+
+    ANSWER_DEADLINE = "answer_deadline"  # no audible audio within the deadline
+    EMPTY_TURN = "empty_turn"  # turnComplete with nothing audible for a waiting caller
+    RESPONSE_REJECTED = "response_rejected"  # turnCompleteReason RESPONSE_REJECTED
+    INAUDIBLE_ANSWER = "inaudible_answer"  # audio came, but all of it below the audible level
+    BARGE_IN_FREEZE = "barge_in_freeze"  # the caller barged in, spoke, and nothing came after
+
+
+class InteractionStatus(StrEnum):
+    """`serverContent.interactionStatus` (sent with turnComplete on 3.8 models)."""
+
+    IN_PROGRESS = "IN_PROGRESS"  # background work goes on: more output may follow
+    IDLE = "IDLE"  # all processing done
+    REQUIRES_ACTION = "REQUIRES_ACTION"  # deprecated, means IDLE
+
+
+class BackgroundPhase(StrEnum):
+    """`BackgroundWork.phase`: how a stretch of background work began or ended."""
+
+    START = "start"  # turnComplete with IN_PROGRESS: the model works, the caller waits
+    END = "end"  # IDLE (or a turn without the field, or a new connection) ended it
+    OVER_BUDGET = "over_budget"  # silent longer than `guard.background_budget_s`: a stall
+
+
+class Rung(StrEnum):
+    """A recovery step (`RecoveryStarted.rung`); the first four are the policy's ladder."""
+
+    NUDGE = "nudge"
+    RESUME = "resume"
+    FRESH = "fresh"
+    FALLBACK = "fallback"
+    ROTATE = "rotate"
+    RECONNECT = "reconnect"
+
+
+class Purpose(StrEnum):
+    """Why an upstream connection is opened (`UpstreamConnecting.purpose`, `Reconnect.purpose`)."""
+
+    INITIAL = "initial"
+    RESUME = "resume"
+    FRESH = "fresh"
+    ROTATE = "rotate"
+
+
+class Outcome(StrEnum):
+    """How a recovery rung ended (`RecoveryFinished.outcome`)."""
+
+    ANSWERED = "answered"
+    FAILED = "failed"
+    TIMEOUT = "timeout"
+    DONE = "done"
+
 
 # --------------------------------------------------------------------------- base
 
@@ -71,11 +155,11 @@ class SessionEnded(Event):
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class UpstreamConnecting(Event):
-    """An upstream connect attempt; `purpose` is "initial", "resume", "fresh" or "rotate"."""
+    """An upstream connect attempt; `purpose` is a `Purpose`."""
 
     name: ClassVar[str] = "upstream_connecting"
     attempt: int
-    purpose: str = "initial"
+    purpose: str = Purpose.INITIAL
     has_handle: bool = False
 
 
@@ -83,7 +167,7 @@ class UpstreamConnecting(Event):
 class UpstreamConnected(Event):
     name: ClassVar[str] = "upstream_connected"
     attempt: int
-    purpose: str = "initial"
+    purpose: str = Purpose.INITIAL
     resumed: bool = False
     setup_ms: float = 0.0
 
@@ -178,12 +262,17 @@ class CallerError(Event):
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ModelAudio(Event):
-    """One model audio chunk; `gemini_audio_chunks` counts chunks this session (incident's name)."""
+    """One model audio chunk; `gemini_audio_chunks` counts chunks this session (incident's name).
+
+    `level` is the chunk's mean absolute PCM16 sample value (0..32768), what the caller would hear;
+    -1 when unknown (a log from before it was recorded), which counts as audible.
+    """
 
     name: ClassVar[str] = "model_audio"
     bytes: int
     gemini_audio_chunks: int
     turn: int = 0
+    level: float = -1.0
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -223,8 +312,9 @@ class TurnComplete(Event):
     turn: int
     gemini_audio_chunks: int = 0
     turn_audio_chunks: int = 0
-    reason: str | None = None
+    reason: str | None = None  # turnCompleteReason (e.g. NEED_MORE_INPUT, RESPONSE_REJECTED)
     waiting_for_input: bool = False
+    interaction_status: str | None = None  # an `InteractionStatus`, None when not sent
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -286,10 +376,7 @@ class TurnAnswered(Event):
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Verdict(Event):
-    """A guard decision with the evidence behind it.
-
-    kind: "phantom_interrupt" | "real_interrupt" | "unanswered_turn" | "wedge" | "config_error".
-    """
+    """A guard decision with the evidence behind it; `kind` is a `VerdictKind`."""
 
     name: ClassVar[str] = "verdict"
     kind: str
@@ -299,7 +386,7 @@ class Verdict(Event):
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class HealthChanged(Event):
-    """Session health: "healthy" | "suspect" | "wedged" | "recovering" | "failed"."""
+    """Session health changed; `state` and `previous` are `Health` values."""
 
     name: ClassVar[str] = "health"
     state: str
@@ -308,7 +395,7 @@ class HealthChanged(Event):
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class RecoveryStarted(Event):
-    """A recovery rung began: "nudge" | "resume" | "fresh" | "fallback" | "rotate" | "reconnect"."""
+    """A recovery rung (a `Rung`) began."""
 
     name: ClassVar[str] = "recovery_start"
     rung: str
@@ -318,11 +405,26 @@ class RecoveryStarted(Event):
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class RecoveryFinished(Event):
-    """A rung ended: outcome "answered" | "failed" | "timeout" | "done"."""
+    """A rung ended; `outcome` is an `Outcome`."""
 
     name: ClassVar[str] = "recovery_end"
     rung: str
     outcome: str
+    duration_s: float = 0.0
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class BackgroundWork(Event):
+    """The model works in the background (interactionStatus IN_PROGRESS) while the caller waits.
+
+    `phase` is a `BackgroundPhase`; `budget_s` the silence allowed, `duration_s` how long it
+    lasted (on end / over_budget).
+    """
+
+    name: ClassVar[str] = "background"
+    phase: str
+    turn: int = 0
+    budget_s: float = 0.0
     duration_s: float = 0.0
 
 
@@ -342,6 +444,7 @@ GUARD_EVENTS: tuple[type[Event], ...] = (
     RecoveryStarted,
     RecoveryFinished,
     OperatorAlert,
+    BackgroundWork,
 )
 
 EVENT_TYPES: dict[str, type[Event]] = {

@@ -93,8 +93,23 @@ def test_disabled_guard_flushes_every_interrupt_and_judges_nothing():
 # ---------------------------------------------------------------- unanswered turns and wedges
 
 
-def test_one_unanswered_turn_is_a_verdict_two_in_a_row_a_wedge():
+def test_one_unanswered_turn_starts_recovery_at_the_nudge():
     guard, _ = _greeted()
+    out = run(guard, caller_says(10.0, 1.0, "hello there"), until=14.5)
+    assert labels(out) == [
+        "verdict:unanswered_turn",
+        "health:recovering",
+        "recovery_start:nudge",
+        "SendText",
+    ]
+    assert out[0].t == 14.4 and out[0].evidence["rule"] == "answer_deadline"
+    assert out[2].reason == "unanswered_turn" and out[3].text == "hello there"
+    out = run(guard, [audio(14.9)])
+    assert labels(out) == ["recovery_end:nudge:answered", "health:healthy"]
+
+
+def test_without_recovery_for_unanswered_turns_two_in_a_row_make_a_wedge():
+    guard, _ = _greeted(GuardPolicy(recover_from={"unanswered_turn": "none"}))
     out = run(guard, caller_says(10.0, 1.0, "hello there"), until=20.0)
     assert labels(out) == ["verdict:unanswered_turn"]
     assert out[0].t == 14.4 and out[0].evidence["rule"] == "answer_deadline"
@@ -105,7 +120,7 @@ def test_one_unanswered_turn_is_a_verdict_two_in_a_row_a_wedge():
 
 
 def test_answered_turn_resets_the_run():
-    guard, _ = _greeted()
+    guard, _ = _greeted(GuardPolicy(recover_from={"unanswered_turn": "none"}))
     out = run(guard, caller_says(10.0, 1.0, "hello there"), until=20.0)
     answer, end = model_turn(20.0, 5, 2)
     out = run(guard, [*caller_says(19.0, 0.5, "hello?"), *answer])
@@ -119,7 +134,12 @@ def test_response_rejected_is_unanswered():
         guard,
         [*caller_says(10.0, 1.0, "hi"), TurnComplete(t=11.6, turn=2, reason="RESPONSE_REJECTED")],
     )
-    assert labels(out) == ["verdict:unanswered_turn"]
+    assert labels(out) == [
+        "verdict:unanswered_turn",
+        "health:recovering",
+        "recovery_start:nudge",
+        "SendText",
+    ]
     assert out[0].evidence["rule"] == "response_rejected"
     assert out[0].evidence["reason"] == "RESPONSE_REJECTED"
 

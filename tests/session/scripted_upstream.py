@@ -136,7 +136,8 @@ class ScriptedLine:
         return self.connections[-1]
 
 
-def model_audio(pcm: bytes = b"\x01\x00" * 2400) -> dict[str, Any]:
-    """`push(**model_audio())`: one chunk of 24 kHz model audio."""
+def model_audio(pcm: bytes = b"\xb8\x0b\x48\xf4" * 1200) -> dict[str, Any]:
+    """`push(**model_audio())`: one chunk of 24 kHz model audio, at a level a caller hears (mean
+    |sample| 3000: the guard takes quieter audio for an inaudible answer)."""
     blob = {"data": pcm, "mime_type": "audio/pcm;rate=24000"}
     return {"server_content": {"model_turn": {"parts": [{"inline_data": blob}]}}}

@@ -14,10 +14,9 @@ from typing import Any
 from liveguard import events as ev
 from liveguard.audio.clips import load_clip
 from liveguard.config.settings import Settings
-from liveguard.emulator.server import Emulator
+from liveguard.emulator.server import SCENARIO_HEADER, Emulator
 from liveguard.session import AudioOut, GuardedSession, make_client
 
-SCENARIO_HEADER = "x-liveguard-scenario"
 MODEL = "gemini-2.5-flash-native-audio-preview-12-2025"
 
 

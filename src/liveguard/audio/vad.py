@@ -207,11 +207,6 @@ class SileroStream:
         self.push(pcm16)
         return self.run()
 
-    def feed_array(self, samples: np.ndarray) -> list[float]:
-        """Add int16 samples; returns the probability of each window completed."""
-        self.push_array(samples)
-        return self.run()
-
     # one window at a time: load it, then either infer (run the model) or skip it
 
     def load(self) -> bool:
@@ -417,10 +412,6 @@ class SpeechDetector:
     def feed(self, pcm16: bytes | bytearray | memoryview) -> list[SpeechTransition]:
         """Add PCM16 bytes at the detector's sample rate; returns the transitions they caused."""
         self.vad.push(pcm16)
-        return self._drain()
-
-    def feed_array(self, samples: np.ndarray) -> list[SpeechTransition]:
-        self.vad.push_array(samples)
         return self._drain()
 
     def feed_gated(

@@ -44,7 +44,7 @@ from liveguard.emulator.resumption import (
     Turn,
 )
 from liveguard.emulator.scenario import Scenario
-from liveguard.emulator.wire import ClientMessage, truncate_reason
+from liveguard.emulator.wire import INVALID_ARGUMENT, ClientMessage, truncate_reason
 
 __all__ = [
     "GOAWAY_CLOSE_REASON",
@@ -64,7 +64,6 @@ GOAWAY_CLOSE_REASON = (
     "GoAway signal once the session duration limit was reached."
 )
 PRECONDITION_FAILED = "Precondition check failed."
-INVALID_ARGUMENT = "Request contains an invalid argument."
 AUDIO_MIME = f"audio/pcm;rate={speech.OUTPUT_RATE}"
 MAX_PENDING_TURNS = 8  # caller turns queued behind a non-interruptible answer
 

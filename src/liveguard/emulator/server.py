@@ -39,6 +39,7 @@ from liveguard.emulator.pump import INTERNAL, Pump
 from liveguard.emulator.tls import TlsMaterial, client_ssl_context, make_tls
 from liveguard.emulator.wire import (
     INVALID_ARGUMENT,
+    SCENARIO_HEADER,
     ServerFrameError,
     WireError,
     encode_server_message,
@@ -64,7 +65,6 @@ __all__ = [
 log = logging.getLogger("liveguard.emulator")
 
 DEFAULT_API_KEY = "liveguard-emulator-key"
-SCENARIO_HEADER = "x-liveguard-scenario"
 DEFAULT_MAX_FRAME_BYTES = 2 * 2**20  # largest client frame accepted (a JPEG video frame fits)
 MAX_PENDING_PONGS = 8  # delayed pongs in flight per connection; more are dropped
 
@@ -501,9 +501,6 @@ class Emulator:
             credentials=Credentials(token=token),
             http_options=opts,
         )
-
-    def scenario_names(self) -> list[str]:
-        return sorted(self._builtin)
 
     async def wait_closed_sessions(self, count: int | None = None) -> list[SessionStats]:
         """Wait until every (or the first `count`) recorded session has ended; return them."""

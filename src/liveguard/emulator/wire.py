@@ -29,8 +29,10 @@ from typing import Any, Union
 import pydantic
 
 __all__ = [
+    "INVALID_ARGUMENT",
     "MAX_REASON_BYTES",
     "MAX_SERVER_FRAME_BYTES",
+    "SCENARIO_HEADER",
     "SERVER_TOP_LEVEL_KEYS",
     "ClientMessage",
     "ServerFrameError",
@@ -46,6 +48,8 @@ MAX_REASON_BYTES = 123  # a close reason never exceeds this (RFC 6455 control-fr
 MAX_SERVER_FRAME_BYTES = 2**20  # the SDK's websockets client drops larger frames (1009 → 1006)
 
 INVALID_ARGUMENT = "Request contains an invalid argument."
+#: HTTP header on the WebSocket upgrade that picks a built-in scenario for one connection
+SCENARIO_HEADER = "x-liveguard-scenario"
 
 #: Top-level keys the SDK's `_LiveServerMessage_from_mldev` keeps (spec §5).
 SERVER_TOP_LEVEL_KEYS = frozenset(

@@ -16,26 +16,35 @@ from typing import Any
 
 from liveguard.events import (
     ActivitySignal,
+    BackgroundPhase,
+    BackgroundWork,
     CallerSpeechEnded,
     CallerSpeechStarted,
     CallerText,
     Event,
     GoAway,
+    Health,
     HealthChanged,
     InputTranscript,
+    InteractionStatus,
     Interrupted,
     ModelAudio,
     OperatorAlert,
+    Outcome,
+    Purpose,
     RecoveryFinished,
     RecoveryStarted,
     ResumptionUpdate,
+    Rung,
     SessionEnded,
     TurnAnswered,
     TurnComplete,
+    UnansweredRule,
     UpstreamClosed,
     UpstreamConnected,
     UpstreamConnecting,
     Verdict,
+    VerdictKind,
     VoiceActivity,
 )
 from liveguard.guard.actions import (
@@ -49,6 +58,7 @@ from liveguard.guard.actions import (
 )
 from liveguard.guard.handles import HandleHistory
 from liveguard.guard.policy import ConnectBudget, GuardPolicy
+from liveguard.guard.silences import SetupWait, SilenceWatch
 from liveguard.guard.turns import TurnTracker, Utterance
 
 Output = Event | Action
@@ -61,6 +71,7 @@ _OWN_EVENTS = (
     RecoveryFinished,
     OperatorAlert,
     TurnAnswered,
+    BackgroundWork,
 )
 _EVIDENCE_EVENTS = (
     CallerSpeechStarted,
@@ -72,11 +83,11 @@ _EVIDENCE_EVENTS = (
 _MAX_PENDING_INTERRUPTS = 8
 
 HEALTHY, SUSPECT, WEDGED, RECOVERING, FAILED = (
-    "healthy",
-    "suspect",
-    "wedged",
-    "recovering",
-    "failed",
+    Health.HEALTHY,
+    Health.SUSPECT,
+    Health.WEDGED,
+    Health.RECOVERING,
+    Health.FAILED,
 )
 
 
@@ -127,11 +138,21 @@ class _Counters:
 
 
 class Guard:
-    """Decides; never does. See the module docstring and docs/guard.md."""
+    """Decides; never does. See the module docstring and docs/guard.md.
+
+    Longer than ~350 lines on purpose: its rules share one clock, one ladder and one set of
+    deadlines, and splitting them would spread one decision over several objects. What can stand
+    alone does: turn tracking (`TurnTracker`), handles (`HandleHistory`) and the evidence for
+    today's silences (`SilenceWatch`).
+    """
 
     def __init__(self, policy: GuardPolicy | None = None, *, max_handles: int = 256) -> None:
         self.policy = policy if policy is not None else GuardPolicy()
-        self.turns = TurnTracker(min_utterance_s=self.policy.min_utterance_s)
+        self.turns = TurnTracker(
+            min_utterance_s=self.policy.min_utterance_s,
+            inaudible_level=self.policy.inaudible_level,
+        )
+        self.silences = SilenceWatch(self.policy)
         self.handles = HandleHistory(max_handles)
         self.state = HEALTHY
         self.counters = _Counters()
@@ -199,7 +220,7 @@ class Guard:
         if isinstance(event, Interrupted):
             self._on_interrupted(now, out)
         elif isinstance(event, ModelAudio):
-            self._on_model_audio(now, out)
+            self._on_model_audio(now, event, out)
         elif isinstance(event, ResumptionUpdate):
             self.handles.add(event.handle, now, self.turns.turn, event.resumable)
         elif isinstance(event, GoAway):
@@ -208,7 +229,8 @@ class Guard:
                 self._goaway = _GoAwayPlan(t=now, hard_t=hard)
         elif isinstance(event, UpstreamConnecting):
             self._connecting = True
-            self._initial_pending = event.purpose == "initial"
+            self._initial_pending = event.purpose == Purpose.INITIAL
+            self.silences.setup = SetupWait(t=now, attempt=event.attempt, purpose=event.purpose)
         elif isinstance(event, UpstreamConnected):
             self._on_connected(now, out)
         elif isinstance(event, UpstreamClosed):
@@ -240,6 +262,13 @@ class Guard:
         g = self._goaway
         if g is not None and g.started_t is None and not g.hard_passed:
             due.append((g.hard_t, 3, "goaway"))
+        if self.policy.enabled:
+            bg = self.silences.background_deadline()
+            if bg is not None and self._ladder is None:
+                due.append((bg, 4, "background"))
+            setup = self.silences.setup_deadline()
+            if setup is not None:
+                due.append((setup, 5, "setup"))
         return due
 
     def _answer_deadline(self) -> float | None:
@@ -251,9 +280,10 @@ class Guard:
             or utt.paused
             or self._ladder is not None
             or self._connecting
+            or self.silences.background is not None  # bounded by the background budget instead
         ):
             return None
-        anchor = max(utt.anchor_t or 0.0, self._connected_t)
+        anchor = max(utt.anchor_t or 0.0, self._connected_t, self.silences.background_ended_t)
         limit = (
             self.policy.suspect_answer_deadline_s
             if self.state == SUSPECT
@@ -280,11 +310,16 @@ class Guard:
                 utt = self.turns.awaiting
                 assert utt is not None
                 limit = t - max(utt.anchor_t or 0.0, self._connected_t)
-                self._unanswered(t, "answer_deadline", utt, out, deadline_s=_r(limit))
-            else:
+                rule = UnansweredRule.ANSWER_DEADLINE
+                self._unanswered(t, rule, utt, out, deadline_s=_r(limit))
+            elif kind == "goaway":
                 assert self._goaway is not None
                 self._goaway.hard_passed = True
                 self._maybe_rotate(t, out, hard=True)
+            elif kind == "background":
+                self._background_stall(t, out)
+            else:
+                self._setup_timeout(t, out)
 
     # ------------------------------------------------------------------ interrupts
 
@@ -323,8 +358,11 @@ class Guard:
                 "evidence": kind,
                 "evidence_age_s": _r(t - et),
             }
-            out.append(Verdict(t=t, kind="real_interrupt", turn=self.turns.turn, evidence=ev))
+            out.append(
+                Verdict(t=t, kind=VerdictKind.REAL_INTERRUPT, turn=self.turns.turn, evidence=ev)
+            )
             out.append(FlushPlayback())
+            self.silences.barge_in_t = t
             return
         pending = _PendingInterrupt(t=t, snapshot=self._snapshot(t))
         if self.policy.phantom_grace_s <= 0:
@@ -338,8 +376,11 @@ class Guard:
             p = self._pending.pop(0)
             ev = {"rule": "late_speech_evidence", **p.snapshot, "evidence": kind}
             ev["evidence_delay_s"] = _r(t - p.t)
-            out.append(Verdict(t=t, kind="real_interrupt", turn=p.snapshot["turn"], evidence=ev))
+            out.append(
+                Verdict(t=t, kind=VerdictKind.REAL_INTERRUPT, turn=p.snapshot["turn"], evidence=ev)
+            )
             out.append(FlushPlayback())
+            self.silences.barge_in_t = p.t
 
     def _phantom(self, t: float, p: _PendingInterrupt, out: list[Output]) -> None:
         last = self._last_evidence
@@ -352,8 +393,10 @@ class Guard:
             "last_speech_evidence": last[1] if last else None,
             "last_speech_evidence_age_s": _r(p.t - last[0]) if last else None,
         }
-        self._count("phantom_interrupt")
-        out.append(Verdict(t=t, kind="phantom_interrupt", turn=p.snapshot["turn"], evidence=ev))
+        self._count(VerdictKind.PHANTOM_INTERRUPT)
+        out.append(
+            Verdict(t=t, kind=VerdictKind.PHANTOM_INTERRUPT, turn=p.snapshot["turn"], evidence=ev)
+        )
         if self.policy.flush_on_phantom:
             out.append(FlushPlayback())
         if self._ladder is None and self.state in (HEALTHY, FAILED, SUSPECT):
@@ -366,45 +409,72 @@ class Guard:
     def _before_turn_complete(self, t: float, event: TurnComplete, out: list[Output]) -> None:
         """Judge the turn this TurnComplete closes, with the tracker's counts before it resets."""
         tr = self.turns
+        ended_work = False
+        if not self._failed_hard:
+            phases = self.silences.on_turn_complete(t, event)
+            out.extend(phases)
+            started = any(getattr(e, "phase", "") == BackgroundPhase.START for e in phases)
+            ended_work = any(getattr(e, "phase", "") == BackgroundPhase.END for e in phases)
+            if started and self.policy.filler_during_background and self._ladder is None:
+                out.append(PlayFiller())  # keep the caller informed while the model works
         if not self.policy.enabled or self._ladder is not None or self._failed_hard:
             return
-        if tr.turn_interrupted or tr.turn_audio_chunks > 0:
-            return  # the close of an interrupted turn, or a turn that spoke
+        if tr.turn_interrupted:
+            return  # the close of an interrupted turn
+        if tr.turn_audible_chunks > 0:
+            if event.interaction_status != InteractionStatus.IN_PROGRESS:  # else more may follow
+                self._check_cut(t, out)
+            return  # a turn the caller heard
         utt = tr.awaiting
         open_utt = utt if utt is not None and not utt.judged else None
         extra = {"reason": event.reason, "waiting_for_input": event.waiting_for_input}
+        if event.interaction_status is not None:
+            extra["interaction_status"] = event.interaction_status
         if event.reason == "RESPONSE_REJECTED":
-            self._unanswered(t, "response_rejected", open_utt, out, **extra)
+            self._unanswered(t, UnansweredRule.RESPONSE_REJECTED, open_utt, out, **extra)
         elif open_utt is not None and not open_utt.paused:
             if event.reason == "NEED_MORE_INPUT" or event.waiting_for_input:
                 return  # the server waits for the caller to go on; the deadline still runs
-            self._unanswered(t, "empty_turn", open_utt, out, **extra)
+            if self.silences.background is not None:
+                return  # background work (IN_PROGRESS): the budget bounds the silence
+            if ended_work and open_utt.start_t >= self.silences.background_ended_from:
+                # IDLE closes the background task, not what the caller said meanwhile: the
+                # answer deadline (from now at the earliest) bounds that
+                return
+            self._unanswered(t, UnansweredRule.EMPTY_TURN, open_utt, out, **extra)
 
     def _unanswered(
         self, t: float, rule: str, utt: Utterance | None, out: list[Output], **extra: Any
     ) -> None:
+        """An unanswered caller turn: its verdict, then recovery from the policy's first rung
+        (or, the second in a row or while suspect, a wedge with its ladder)."""
         c = self.counters
         if utt is not None:
             utt.judged = True
+        rule, more = self.silences.refine(rule, utt, self.policy.speech_evidence_window_s)
         c.in_row += 1
         if self.state == SUSPECT:
             c.while_suspect += 1
         if c.run_start_t is None:
             c.run_start_t = utt.start_t if utt is not None else t
-        ev = {"rule": rule, **self._snapshot(t), "unanswered_in_row": c.in_row, **extra}
+        ev = {"rule": rule, **self._snapshot(t), "unanswered_in_row": c.in_row, **extra, **more}
         if utt is not None:
             ev["utterance_start_t"] = _r(utt.start_t)
             ev["utterance_end_t"] = _r(utt.end_t)
             ev["waited_s"] = _r(t - utt.end_t) if utt.end_t is not None else None
             ev["utterance_source"] = utt.source
-        self._count("unanswered_turn")
-        out.append(Verdict(t=t, kind="unanswered_turn", turn=self.turns.turn, evidence=ev))
+        self._count(VerdictKind.UNANSWERED_TURN)
+        out.append(
+            Verdict(t=t, kind=VerdictKind.UNANSWERED_TURN, turn=self.turns.turn, evidence=ev)
+        )
         p = self.policy
         if self.state == SUSPECT and c.while_suspect >= p.wedge_unanswered_while_suspect:
             wedge_rule = "unanswered_while_suspect"
         elif c.in_row >= p.wedge_unanswered_in_row:
             wedge_rule = "unanswered_in_row"
         else:
+            if utt is not None:  # every unanswered caller turn starts recovery
+                self._recover(t, VerdictKind.UNANSWERED_TURN, c.run_start_t, out)
             return
         wev = {
             **ev,
@@ -413,19 +483,63 @@ class Guard:
             "unanswered_while_suspect": c.while_suspect,
             "suspect_t": _r(self.suspect_t),
         }
-        self._count("wedge")
-        out.append(Verdict(t=t, kind="wedge", turn=self.turns.turn, evidence=wev))
+        self._count(VerdictKind.WEDGE)
+        out.append(Verdict(t=t, kind=VerdictKind.WEDGE, turn=self.turns.turn, evidence=wev))
         self._set_health(t, WEDGED, out)
         origin = self.suspect_t if self.suspect_t is not None else c.run_start_t
+        self._recover(t, VerdictKind.WEDGE, origin, out)
+
+    def _recover(self, t: float, kind: str, origin_t: float | None, out: list[Output]) -> None:
+        """Start the ladder the policy gives verdicts of `kind` (none: the verdict only)."""
+        rungs = self.policy.ladder_for(kind, list(self.policy.rungs))
+        if not rungs:
+            return
         self._start_ladder(
             t,
-            "wedge",
-            list(p.rungs),
+            kind,
+            rungs,
             needs_answer=True,
-            origin_t=origin,
-            replay_from_t=c.run_start_t,
+            origin_t=origin_t,
+            replay_from_t=self.counters.run_start_t,
             out=out,
         )
+
+    def _background_stall(self, t: float, out: list[Output]) -> None:
+        """Background work silent past its budget: a stall; recovery starts."""
+        ev = {**self.silences.stall_evidence(t), **self._snapshot(t)}
+        bg = self.silences.background
+        assert bg is not None
+        out.extend(self.silences.end_background(t, BackgroundPhase.OVER_BUDGET))
+        utt = self.turns.awaiting
+        if utt is not None and not utt.judged:
+            utt.judged = True
+            ev["utterance_start_t"] = _r(utt.start_t)
+        c = self.counters
+        c.in_row += 1
+        if c.run_start_t is None:
+            c.run_start_t = utt.start_t if utt is not None else bg.start_t
+        self._count(VerdictKind.BACKGROUND_STALL)
+        out.append(
+            Verdict(t=t, kind=VerdictKind.BACKGROUND_STALL, turn=self.turns.turn, evidence=ev)
+        )
+        self._recover(t, VerdictKind.BACKGROUND_STALL, bg.start_t, out)
+
+    def _check_cut(self, t: float, out: list[Output]) -> None:
+        """A heard turn that ends mid-sentence with its audio stopping abruptly: cut short."""
+        ev = self.silences.cut_evidence(self.turns)
+        if ev is None:
+            return
+        ev = {**ev, **self._snapshot(t)}
+        self._count(VerdictKind.CUT_ANSWER)
+        out.append(Verdict(t=t, kind=VerdictKind.CUT_ANSWER, turn=self.turns.turn, evidence=ev))
+        self._recover(t, VerdictKind.CUT_ANSWER, None, out)
+
+    def _setup_timeout(self, t: float, out: list[Output]) -> None:
+        """No setupComplete in time: the verdict; the session closes the attempt and reports
+        it as an `UpstreamClosed`, which the ladder treats as any lost connection (a retry)."""
+        ev = {**self.silences.setup_evidence(t), **self._snapshot(t)}
+        self._count(VerdictKind.SETUP_TIMEOUT)
+        out.append(Verdict(t=t, kind=VerdictKind.SETUP_TIMEOUT, turn=self.turns.turn, evidence=ev))
 
     def _on_answered(self, t: float, out: list[Output]) -> None:
         c = self.counters
@@ -451,7 +565,7 @@ class Guard:
         p = self.policy
         if self.counters.recoveries >= p.max_recoveries_per_session:
             reason = f"{reason}; recovery budget exhausted"
-            rungs = ["fallback"] if "fallback" in p.rungs else []
+            rungs = [Rung.FALLBACK] if Rung.FALLBACK in p.rungs else []
         else:
             self.counters.recoveries += 1
         if origin_t is not None:
@@ -465,7 +579,7 @@ class Guard:
             started_t=t,
         )
         self._set_health(t, RECOVERING, out)
-        if p.filler_while_recovering and rungs and rungs[0] != "fallback":
+        if p.filler_while_recovering and rungs and rungs[0] != Rung.FALLBACK:
             out.append(PlayFiller())
         self._next_rung(t, out)
 
@@ -484,11 +598,11 @@ class Guard:
         while lad.rungs:
             rung = lad.rungs.pop(0)
             action: Action | None = None
-            if rung == "nudge":
+            if rung == Rung.NUDGE:
                 text = self.turns.unanswered_text() or self.turns.last_user_tx
                 if text and not self._connecting:
                     action = SendText(text=text)
-            elif rung == "resume":
+            elif rung == Rung.RESUME:
                 rec = (
                     self.handles.newest_before(lad.origin_t)
                     if lad.origin_t is not None
@@ -497,18 +611,18 @@ class Guard:
                 if rec is not None:
                     start, text = self._replay()
                     action = Reconnect(
-                        "resume", handle=rec.handle, replay_from_t=start, replay_text=text
+                        Purpose.RESUME, handle=rec.handle, replay_from_t=start, replay_text=text
                     )
-            elif rung == "fresh":
+            elif rung == Rung.FRESH:
                 self.handles.poison_all()  # they belong to the session we abandon
                 start, text = self._replay()
                 action = Reconnect(
-                    "fresh",
+                    Purpose.FRESH,
                     seed_turns=self.turns.seed_turns(),
                     replay_from_t=start,
                     replay_text=text,
                 )
-            elif rung == "fallback":
+            elif rung == Rung.FALLBACK:
                 self._fallback(t, lad, out)
                 return
             if action is None:
@@ -528,10 +642,10 @@ class Guard:
 
     def _fallback(self, t: float, lad: _Ladder, out: list[Output]) -> None:
         lad.attempt += 1
-        out.append(RecoveryStarted(t=t, rung="fallback", attempt=lad.attempt, reason=lad.reason))
+        out.append(RecoveryStarted(t=t, rung=Rung.FALLBACK, attempt=lad.attempt, reason=lad.reason))
         out.append(PlayFallback(reason=lad.reason))
         out.append(OperatorAlert(t=t, reason=f"caller got the fallback prompt ({lad.reason})"))
-        out.append(RecoveryFinished(t=t, rung="fallback", outcome="done", duration_s=0.0))
+        out.append(RecoveryFinished(t=t, rung=Rung.FALLBACK, outcome=Outcome.DONE, duration_s=0.0))
         self._ladder = None
         self._set_health(t, FAILED, out)
 
@@ -555,17 +669,22 @@ class Guard:
         self._set_health(t, HEALTHY, out)
 
     def _rung_timeout(self, t: float, out: list[Output]) -> None:
-        self._finish_rung(t, "timeout", out)
+        self._finish_rung(t, Outcome.TIMEOUT, out)
         self._next_rung(t, out)
 
-    def _on_model_audio(self, t: float, out: list[Output]) -> None:
+    def _on_model_audio(self, t: float, event: ModelAudio, out: list[Output]) -> None:
+        if not self.turns.audible(event.level):
+            return  # the caller hears nothing: no answer, no recovery success
+        self.silences.on_audible(t)
         lad = self._ladder
         if lad is not None and lad.rung is not None and not lad.awaiting_connect:
-            self._ladder_succeeded(t, "answered", out)
+            self._ladder_succeeded(t, Outcome.ANSWERED, out)
 
     # ------------------------------------------------------------------ connections
 
     def _on_connected(self, t: float, out: list[Output]) -> None:
+        self.silences.setup = None
+        out.extend(self.silences.end_background(t, BackgroundPhase.END))  # died with the old one
         self._connecting = False
         self._initial_pending = False
         self._connected_t = t
@@ -575,16 +694,20 @@ class Guard:
             if lad.needs_answer:
                 lad.deadline = t + self.policy.rung_deadline_s(lad.rung or "")
             else:
-                self._ladder_succeeded(t, "done", out)
+                self._ladder_succeeded(t, Outcome.DONE, out)
         g = self._goaway
         if g is not None and g.started_t is not None:
             dur = round(t - g.started_t, 6)
-            out.append(RecoveryFinished(t=t, rung="rotate", outcome="done", duration_s=dur))
+            out.append(
+                RecoveryFinished(t=t, rung=Rung.ROTATE, outcome=Outcome.DONE, duration_s=dur)
+            )
         self._goaway = None  # a new connection: the old one's GoAway no longer applies
 
     def _on_closed(self, t: float, event: UpstreamClosed, out: list[Output]) -> None:
+        self.silences.setup = None
         if event.side != "server" or self._failed_hard:
             return  # our own close (before a reconnect, or hanging up) is not a fault
+        out.extend(self.silences.end_background(t, BackgroundPhase.END))
         never_connected = self._initial_pending
         self._connecting = False
         self._initial_pending = False
@@ -597,13 +720,15 @@ class Guard:
         if rotating:
             assert g is not None and g.started_t is not None
             dur = round(t - g.started_t, 6)
-            out.append(RecoveryFinished(t=t, rung="rotate", outcome="failed", duration_s=dur))
+            out.append(
+                RecoveryFinished(t=t, rung=Rung.ROTATE, outcome=Outcome.FAILED, duration_s=dur)
+            )
         self._goaway = None
         if lad is not None:
             if lad.rung is not None:
-                self._finish_rung(t, "failed", out)
-            if event.code == 1008 and "resume" in lad.rungs:
-                lad.rungs.remove("resume")  # the session is gone: resuming cannot work
+                self._finish_rung(t, Outcome.FAILED, out)
+            if event.code == 1008 and Rung.RESUME in lad.rungs:
+                lad.rungs.remove(Rung.RESUME)  # the session is gone: resuming cannot work
             self._next_rung(t, out)
             return
         needs_answer = self.turns.awaiting is not None
@@ -613,9 +738,9 @@ class Guard:
             # while the caller talks on), not the rung's.
             self.turns.reopen_cut_answer(t)
         not_found = event.code == 1008 and ("not found" in event.reason.lower() or rotating)
-        rungs = ["fresh"] if not_found else ["resume", "fresh"]
-        if "fallback" in self.policy.rungs:
-            rungs.append("fallback")
+        rungs = [Rung.FRESH] if not_found else [Rung.RESUME, Rung.FRESH]
+        if Rung.FALLBACK in self.policy.rungs:
+            rungs.append(Rung.FALLBACK)
         exhausted = self.counters.recoveries >= self.policy.max_recoveries_per_session
         self._start_ladder(
             t,
@@ -635,10 +760,10 @@ class Guard:
     def _config_error(self, t: float, event: UpstreamClosed, out: list[Output]) -> None:
         ev = {"rule": f"close_{event.code}", "code": event.code, "reason": event.reason}
         ev["side"] = event.side
-        self._count("config_error")
-        out.append(Verdict(t=t, kind="config_error", turn=self.turns.turn, evidence=ev))
+        self._count(VerdictKind.CONFIG_ERROR)
+        out.append(Verdict(t=t, kind=VerdictKind.CONFIG_ERROR, turn=self.turns.turn, evidence=ev))
         if self._ladder is not None and self._ladder.rung is not None:
-            self._finish_rung(t, "failed", out)
+            self._finish_rung(t, Outcome.FAILED, out)
         self._ladder = None
         self._goaway = None
         self._failed_hard = True
@@ -657,7 +782,10 @@ class Guard:
     def _at_boundary(self) -> bool:
         tr = self.turns
         utt = tr.awaiting
-        return not tr.caller_speaking and not tr.model_active and (utt is None or utt.judged)
+        idle = self.silences.background is None  # rotating now would lose the model's work
+        return (
+            idle and not tr.caller_speaking and not tr.model_active and (utt is None or utt.judged)
+        )
 
     def _maybe_rotate(self, t: float, out: list[Output], hard: bool = False) -> None:
         g = self._goaway
@@ -679,13 +807,17 @@ class Guard:
         text = (utt.text.strip() or None) if utt is not None else None
         g.started_t = t
         self._connecting = True
-        out.append(RecoveryStarted(t=t, rung="rotate", attempt=1, reason="go_away"))
-        out.append(Reconnect("rotate", handle=rec.handle, replay_from_t=start, replay_text=text))
+        out.append(RecoveryStarted(t=t, rung=Rung.ROTATE, attempt=1, reason="go_away"))
+        out.append(
+            Reconnect(Purpose.ROTATE, handle=rec.handle, replay_from_t=start, replay_text=text)
+        )
 
     def _on_session_ended(self, t: float, out: list[Output]) -> None:
+        out.extend(self.silences.end_background(t, BackgroundPhase.END))
+        self.silences.setup = None
         lad = self._ladder
         if lad is not None and lad.rung is not None:
-            self._finish_rung(t, "failed", out)
+            self._finish_rung(t, Outcome.FAILED, out)
         self._ladder = None
         self._pending.clear()
         self._ended = True

@@ -10,16 +10,21 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import ConfigDict, Field, field_validator
 
-from liveguard.events import Event, UpstreamClosed, UpstreamConnected, UpstreamConnecting
+from liveguard.events import Event, Rung, UpstreamClosed, UpstreamConnected, UpstreamConnecting
 from liveguard.guard.actions import FailSession, Reconnect
+from liveguard.guard.silence_policy import SilencePolicy
 
-RUNGS = ("nudge", "resume", "fresh", "fallback")
+RUNGS = (Rung.NUDGE, Rung.RESUME, Rung.FRESH, Rung.FALLBACK)
 
 
-class GuardPolicy(BaseModel):
-    """Defaults follow docs/guard.md; tune them offline with `liveguard replay`."""
+class GuardPolicy(SilencePolicy):
+    """Defaults follow docs/guard.md; tune them offline with `liveguard replay`.
+
+    The settings for today's silences (audibility, background work, setup timeout, which verdict
+    starts which rung) come from its base, `SilencePolicy` (guard/silence_policy.py).
+    """
 
     model_config = ConfigDict(extra="forbid")
 

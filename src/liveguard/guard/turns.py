@@ -1,11 +1,14 @@
 """Turn tracking: who spoke last, what is waiting for an answer, and the counters of the incident.
 
-A plain object fed every event of a session (no clock of its own: times come from the events). It
-knows the turn number, the model audio counters (`gemini_audio_chunks`, per turn), token counts,
-the last input transcript and its age, the caller utterance that awaits an answer, and the
-conversation as (role, text) turns for re-seeding a fresh session. It emits `TurnAnswered` on the
-first model audio after a caller utterance. The guard builds its rules on it; the session reads it
-to fill the incident's fields (`last_user_tx`, `last_user_tx_age_ms`) on `Interrupted`.
+A plain object fed every event of a session (no clock of its own: times come from the events).
+It is the one owner of the session's counters (the session's `MessageTranslator` stamps events
+from it). It knows the turn number, the model audio counters (`gemini_audio_chunks`, per turn),
+token counts, the last input transcript and its age, the caller utterance that awaits an answer,
+and the conversation as (role, text) turns for re-seeding a fresh session. It emits
+`TurnAnswered` on the first audible model audio after a caller utterance (chunks below
+`inaudible_level` are counted, but a caller cannot hear them, so they answer nothing). The guard
+builds its rules on it; the session reads it to fill the incident's fields (`last_user_tx`,
+`last_user_tx_age_ms`) on `Interrupted`.
 
 When is a caller utterance awaiting an answer? Local VAD is authoritative when it runs: the
 utterance ends at `CallerSpeechEnded` (speech shorter than `min_utterance_s` only counts once a
@@ -41,6 +44,8 @@ from liveguard.events import (
 )
 
 ANY_TOOL = "*"  # stands for a tool call whose ids were not given
+USER_TX_GAP_S = 2.0  # input-transcript fragments closer than this are one utterance
+_TAIL_CHARS = 200  # output transcript kept per turn (the end of a sentence is what matters)
 
 
 @dataclass(slots=True)
@@ -59,6 +64,11 @@ class Utterance:
     source: str = "vad"  # "vad" | "transcript" | "text"
     judged: bool = False  # the guard already gave a verdict on it
     tools: set[str] = field(default_factory=set)
+    # model audio sent for it that a caller could not hear (evidence of an inaudible answer)
+    inaudible_chunks: int = 0
+    inaudible_bytes: int = 0
+    level_sum: float = 0.0
+    level_max: float = 0.0
 
     @property
     def paused(self) -> bool:
@@ -73,21 +83,30 @@ class TurnTracker:
         self,
         *,
         min_utterance_s: float = 0.25,
+        inaudible_level: float = 0.0,
         blip_confirm_s: float = 2.0,
         max_history_turns: int = 64,
         max_turn_chars: int = 2000,
     ) -> None:
         self.min_utterance_s = min_utterance_s
+        self.inaudible_level = inaudible_level
         self.blip_confirm_s = blip_confirm_s
         self.max_turn_chars = max_turn_chars
         self.turn = 1  # the model turn in progress; each TurnComplete closes one
         self.gemini_audio_chunks = 0  # model audio chunks this session (the incident's counter)
         self.turn_audio_chunks = 0
+        self.turn_audible_chunks = 0  # chunks of this turn a caller can hear
+        self.turn_level_max = 0.0  # loudest chunk of this turn (mean |sample|)
+        self.turn_level_sum = 0.0  # for the turn's mean level
+        self.last_chunk_level = -1.0  # level of the turn's latest chunk (-1: unknown / none)
+        self.turn_output_text = ""  # the turn's output transcript (its tail, bounded)
+        self.turn_generation_complete = False
         self.input_tokens = 0
         self.output_tokens = 0
         self.turn_output_tokens: int | None = None  # None: no usage reported in this turn
-        self.last_user_tx = ""
+        self.last_user_tx = ""  # the caller's latest utterance as transcribed (incident's field)
         self.last_user_tx_t: float | None = None
+        self._user_tx = ""
         self.last_model_audio_t: float | None = None
         self.caller_speaking = False
         self.vad_in_use = False  # local VAD reported speech at least once
@@ -161,10 +180,20 @@ class TurnTracker:
 
     # ------------------------------------------------------------------ feeding
 
+    def audible(self, level: float) -> bool:
+        """Can a caller hear a chunk of this level? -1 (unknown, an older log) counts as audible."""
+        return level < 0 or level >= self.inaudible_level
+
+    @property
+    def turn_level_mean(self) -> float:
+        return self.turn_level_sum / self.turn_audio_chunks if self.turn_audio_chunks else 0.0
+
     def feed(self, event: Event) -> list[Event]:
         """Update from one event; returns `TurnAnswered` when this event answered the caller."""
         if isinstance(event, ModelAudio):
-            return self._on_model_audio(event.t)
+            # a coalesced log record stands for several chunks: its running count says how many
+            n = max(1, event.gemini_audio_chunks - self.gemini_audio_chunks)
+            return self._on_model_audio(event.t, event.level, event.bytes, n)
         if isinstance(event, CallerSpeechStarted):
             self._on_speech_started(event.t)
         elif isinstance(event, CallerSpeechEnded):
@@ -175,8 +204,10 @@ class TurnTracker:
             self._on_caller_text(event.t, event.text)
         elif isinstance(event, OutputTranscript):
             self._append("model", event.text)
+            self.turn_output_text = (self.turn_output_text + event.text)[-_TAIL_CHARS:]
         elif isinstance(event, GenerationComplete):
             self.answering = None  # every word of the answer reached us
+            self.turn_generation_complete = True
         elif isinstance(event, Interrupted):
             self.answering = None
             self.model_active = False
@@ -201,18 +232,35 @@ class TurnTracker:
         return []
 
     def _end_turn(self) -> None:
-        self.turn_audio_chunks = 0
+        self.turn_audio_chunks = self.turn_audible_chunks = 0
+        self.turn_level_max = self.turn_level_sum = 0.0
+        self.last_chunk_level = -1.0
+        self.turn_output_text = ""
+        self.turn_generation_complete = False
         self.turn_output_tokens = None
         self.model_active = False
         self.turn_interrupted = False
         self._turn_first_audio_t = None
         self.answering = None
 
-    def _on_model_audio(self, t: float) -> list[Event]:
-        self.gemini_audio_chunks += 1
-        self.turn_audio_chunks += 1
+    def _on_model_audio(self, t: float, level: float, size: int, n: int = 1) -> list[Event]:
+        self.gemini_audio_chunks += n
+        self.turn_audio_chunks += n
         self.last_model_audio_t = t
         self.model_active = True
+        self.last_chunk_level = level
+        if level >= 0:
+            self.turn_level_sum += level * n
+            self.turn_level_max = max(self.turn_level_max, level)
+        if not self.audible(level):  # the caller hears nothing: it answers nothing
+            utt = self.awaiting
+            if utt is not None:
+                utt.inaudible_chunks += n
+                utt.inaudible_bytes += size
+                utt.level_sum += level * n
+                utt.level_max = max(utt.level_max, level)
+            return []
+        self.turn_audible_chunks += n
         self._blip = None
         if self._turn_first_audio_t is None:
             self._turn_first_audio_t = t
@@ -261,7 +309,10 @@ class TurnTracker:
 
     def _on_input_transcript(self, t: float, text: str) -> None:
         self._append("user", text)
-        self.last_user_tx = self._history[-1][1].strip() if self._history else ""
+        prev = self.last_user_tx_t
+        raw = (self._user_tx + text) if prev is not None and t - prev < USER_TX_GAP_S else text
+        self._user_tx = raw[: self.max_turn_chars]
+        self.last_user_tx = self._user_tx.strip()
         self.last_user_tx_t = t
         utt = self.awaiting
         if utt is not None:

@@ -18,13 +18,12 @@ from aiohttp import web
 
 from liveguard import events as ev
 from liveguard.config.settings import Settings
+from liveguard.emulator.wire import SCENARIO_HEADER
 from liveguard.relay.resume import HandleStore, MemoryBackend
 from liveguard.relay.security import AdmissionLimiter
 from liveguard.telemetry import MetricsRecorder, SessionLog, SessionRegistry, open_session_log
 
 log = logging.getLogger("liveguard.relay")
-
-SCENARIO_HEADER = "x-liveguard-scenario"
 
 
 @dataclass

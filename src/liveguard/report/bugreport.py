@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 
 from liveguard.events import (
     ActivitySignal,
+    BackgroundWork,
     CallerSpeechEnded,
     CallerText,
     Event,
@@ -21,6 +22,7 @@ from liveguard.events import (
     Interrupted,
     ModelAudio,
     OperatorAlert,
+    OutputTranscript,
     PlayoutCleared,
     RecoveryFinished,
     RecoveryStarted,
@@ -31,12 +33,29 @@ from liveguard.events import (
     UpstreamClosed,
     UpstreamConnected,
     Verdict,
+    VerdictKind,
 )
 from liveguard.report.summary import SessionSummary
 
 MAX_EVIDENCE_LINES = 60
 MAX_EXCERPT_RECORDS = 30
 UTTERANCE_GAP_S = 2.0
+
+
+_TROUBLE = frozenset(
+    {
+        VerdictKind.UNANSWERED_TURN,
+        VerdictKind.WEDGE,
+        VerdictKind.BACKGROUND_STALL,
+        VerdictKind.CUT_ANSWER,
+        VerdictKind.SETUP_TIMEOUT,
+    }
+)
+INAUDIBLE_LEVEL = 100.0  # the guard's default `inaudible_level`: quieter chunks are not heard
+
+
+def _inaudible(e: ModelAudio) -> bool:
+    return 0 <= e.level < INAUDIBLE_LEVEL
 
 
 def _is_phantom_signature(e: Interrupted) -> bool:
@@ -46,7 +65,9 @@ def _is_phantom_signature(e: Interrupted) -> bool:
 def _anchor(events: Sequence[Event]) -> tuple[int, str]:
     """Index of the evidence's T+0 event and why: the turn_complete just before the first
     suspicious interrupt (as in the incident), else before the first verdict, else the start."""
-    phantom_ts = {e.t for e in events if isinstance(e, Verdict) and e.kind == "phantom_interrupt"}
+    phantom_ts = {
+        e.t for e in events if isinstance(e, Verdict) and e.kind == VerdictKind.PHANTOM_INTERRUPT
+    }
     target = None
     for i, e in enumerate(events):
         if isinstance(e, Interrupted) and (
@@ -56,15 +77,17 @@ def _anchor(events: Sequence[Event]) -> tuple[int, str]:
             break
     if target is None:
         target = next(
-            (
-                i
-                for i, e in enumerate(events)
-                if isinstance(e, Verdict) and e.kind in ("unanswered_turn", "wedge")
-            ),
+            (i for i, e in enumerate(events) if isinstance(e, Verdict) and e.kind in _TROUBLE),
             None,
         )
     if target is None:
         return 0, "session start"
+    verdict = events[target]
+    if isinstance(verdict, Verdict) and "utterance_start_t" in verdict.evidence:
+        # start before the caller's utterance, so the evidence shows what it got
+        before = float(verdict.evidence.get("utterance_start_t") or verdict.t)
+        while target > 0 and events[target].t >= before:
+            target -= 1
     for j in range(target, -1, -1):
         if isinstance(events[j], TurnComplete):
             tc = events[j]
@@ -110,9 +133,13 @@ def evidence_lines(events: Sequence[Event], start: int) -> list[str]:
         if isinstance(e, ModelAudio):
             if not audio_since_caller:
                 flush_tx()
+                level = ""
+                if e.level >= 0:
+                    heard = "INAUDIBLE" if _inaudible(e) else "audible"
+                    level = f", level mean |x|={e.level:g}: {heard}"
                 lines.append(
                     f"{rel} model audio arrives (turn={e.turn}, "
-                    f"gemini_audio_chunks={e.gemini_audio_chunks})"
+                    f"gemini_audio_chunks={e.gemini_audio_chunks}{level})"
                 )
                 audio_since_caller = True
             continue
@@ -123,6 +150,10 @@ def evidence_lines(events: Sequence[Event], start: int) -> list[str]:
             if e.turn_audio_chunks == 0:
                 note += ", no model audio"
             reason = f" reason={e.reason}" if e.reason else ""
+            if e.interaction_status:
+                reason += f" interaction_status={e.interaction_status}"
+            if e.waiting_for_input:
+                reason += " waiting_for_input=True"
             line = (
                 f"{rel} turn_complete turn={e.turn} gemini_audio_chunks={e.gemini_audio_chunks}"
                 f"{reason}{note}"
@@ -139,7 +170,13 @@ def evidence_lines(events: Sequence[Event], start: int) -> list[str]:
             audio_since_caller = False
             line = f"{rel} caller text sent: {_quote(e.text)}"
         elif isinstance(e, Verdict):
-            line = f"{rel} liveguard verdict: {e.kind} (turn={e.turn})"
+            line = f"{rel} liveguard verdict: {e.kind} (turn={e.turn}{_verdict_detail(e)})"
+        elif isinstance(e, BackgroundWork):
+            line = (
+                f"{rel} background work (interactionStatus IN_PROGRESS) {e.phase}"
+                + (f" after {e.duration_s:.1f}s" if e.phase != "start" else "")
+                + f", budget {e.budget_s:g}s"
+            )
         elif isinstance(e, RecoveryStarted):
             line = f"{rel} liveguard recovery: {e.rung} (attempt {e.attempt})"
         elif isinstance(e, RecoveryFinished):
@@ -167,6 +204,64 @@ def evidence_lines(events: Sequence[Event], start: int) -> list[str]:
     return lines
 
 
+def _verdict_detail(e: Verdict) -> str:
+    ev = e.evidence
+    rule = ev.get("rule")
+    if rule == "inaudible_answer":
+        return (
+            f", rule=inaudible_answer: {ev.get('inaudible_chunks')} chunk(s) at mean |x|="
+            f"{ev.get('level_mean')}, max {ev.get('level_max')}"
+        )
+    return f", rule={rule}" if rule else ""
+
+
+def _inaudible_section(events: Sequence[Event]) -> list[str]:
+    """The inaudible answers laid out as gemini-live-api-examples#40 did: the amplitude of what
+    the caller got against the session's audible audio, and what the transcript claimed."""
+    cases = [
+        e for e in events if isinstance(e, Verdict) and e.evidence.get("rule") == "inaudible_answer"
+    ]
+    if not cases:
+        return []
+    heard = [e.level for e in events if isinstance(e, ModelAudio) and e.level >= INAUDIBLE_LEVEL]
+    md = ["Inaudible answers (mean absolute PCM16 sample value per 24 kHz chunk):", ""]
+    md.append(r"| when | chunks | audio | mean \|x\| | max \|x\| | output_transcription claimed |")
+    md.append("|---|---|---|---|---|---|")
+    t0 = events[0].t
+    for v in cases:
+        ev = v.evidence
+        said = _claimed(events, v)
+        md.append(
+            f"| T+{v.t - t0:.1f}s | {ev.get('inaudible_chunks')} | "
+            f"{ev.get('inaudible_audio_s', 0):.1f} s | {ev.get('level_mean')} | "
+            f"{ev.get('level_max')} | {_quote(said) if said else '(none)'} |"
+        )
+    md.append("")
+    if heard:
+        mean = sum(heard) / len(heard)
+        md.append(
+            f"For comparison, the audible model audio of this session: {len(heard)} chunk(s), "
+            f"mean |x| {mean:.0f} (range {min(heard):.0f}–{max(heard):.0f}). Healthy calls in "
+            "#40 measured 2,061–10,747; the broken ones 18."
+        )
+    else:
+        md.append("No audible model audio in this session at all (healthy calls measure 2,061+).")
+    md.append("")
+    return md
+
+
+def _claimed(events: Sequence[Event], v: Verdict) -> str:
+    """The output transcript of the model turn the verdict judged (what the model 'said')."""
+    parts = [
+        e.text
+        for e in events
+        if isinstance(e, OutputTranscript)
+        and e.t <= v.t
+        and e.t >= float(v.evidence.get("utterance_end_t") or 0.0)
+    ]
+    return "".join(parts).strip()
+
+
 def _title(summary: SessionSummary, events: Sequence[Event]) -> str:
     signature = any(isinstance(e, Interrupted) and _is_phantom_signature(e) for e in events)
     if summary.phantom_interrupts or signature:
@@ -176,8 +271,19 @@ def _title(summary: SessionSummary, events: Sequence[Event]) -> str:
                 "model into zero-audio state"
             )
         return "Live API: phantom server_content.interrupted=True with no user audio"
+    if summary.inaudible_answers:
+        return (
+            "Live API: model audio arrives at near-zero amplitude (inaudible) while "
+            "output_transcription claims speech"
+        )
+    if summary.background_stalls:
+        return "Live API: interactionStatus IN_PROGRESS is never followed by output"
     if summary.unanswered_turns or summary.wedges:
         return "Live API: model produces zero audio for user turns while input_transcription fires"
+    if summary.cut_answers:
+        return "Live API: turnComplete arrives mid-sentence, the answer's audio stops abruptly"
+    if summary.setup_timeouts:
+        return "Live API: setupComplete never arrives"
     return "Live API: session report"
 
 
@@ -255,6 +361,7 @@ def render_bug_report(
     md.append("")
     md += [f"- {line}" for line in evidence_lines(events, start)]
     md.append("")
+    md += _inaudible_section(events)
     md.append(
         f"Final session tokens: input={summary.input_tokens}, output={summary.output_tokens}. "
         f"gemini_audio_chunks={summary.gemini_audio_chunks} at the end (the count of audio chunks "
@@ -267,7 +374,25 @@ def render_bug_report(
     md.append("")
     md += [f"- {line}" for line in _ruled_out(events, start)]
     md.append("")
-    md += [
+    md += _questions(summary)
+    if excerpt:
+        md += _excerpt(events, start)
+    md.append("Generated by `liveguard report` from the session's event log.")
+    return "\n".join(md) + "\n"
+
+
+def _questions(summary: SessionSummary) -> list[str]:
+    if summary.inaudible_answers and not summary.phantom_interrupts:
+        return [
+            "Questions:",
+            "",
+            "1. Why does the model send full-length audio whose samples are near zero while "
+            "output_transcription says it spoke?",
+            "2. Is there a server-side signal that a response's audio is silent, so clients need "
+            "not measure it?",
+            "",
+        ]
+    return [
         "Questions:",
         "",
         "1. Why does server_content.interrupted=True fire when no client audio has been "
@@ -278,21 +403,30 @@ def render_bug_report(
         "reconnect?",
         "",
     ]
-    if excerpt:
-        keep = {
-            "turn_complete",
-            "interrupted",
-            "upstream_closed",
-            "session_end",
-            "verdict",
-            "recovery_start",
-            "recovery_end",
-        }
-        records = [e.to_record() for e in events[start:] if e.name in keep]
-        if records:
-            md += ["<details><summary>Log excerpt (liveguard JSONL)</summary>", "", "```json"]
-            for r in records[:MAX_EXCERPT_RECORDS]:
-                md.append(json.dumps(r, ensure_ascii=False))
-            md += ["```", "", "</details>", ""]
-    md.append("Generated by `liveguard report` from the session's event log.")
-    return "\n".join(md) + "\n"
+
+
+def _excerpt(events: Sequence[Event], start: int) -> list[str]:
+    """The key records from T+0 on (as JSONL), with the first chunks of any inaudible audio."""
+    keep = {
+        "background",
+        "turn_complete",
+        "interrupted",
+        "upstream_closed",
+        "session_end",
+        "verdict",
+        "recovery_start",
+        "recovery_end",
+    }
+    quiet = 0
+    records = []
+    for e in events[start:]:
+        if isinstance(e, ModelAudio) and _inaudible(e) and quiet < 3:
+            quiet += 1
+            records.append(e.to_record())
+        elif e.name in keep:
+            records.append(e.to_record())
+    if not records:
+        return []
+    md = ["<details><summary>Log excerpt (liveguard JSONL)</summary>", "", "```json"]
+    md += [json.dumps(r, ensure_ascii=False) for r in records[:MAX_EXCERPT_RECORDS]]
+    return [*md, "```", "", "</details>", ""]

@@ -91,6 +91,9 @@ LEGEND = (
     ("#8b0000", "wedge"),
     ("#fff0b3", "suspect"),
     ("#cfe0ff", "recovering"),
+    ("#b0b0b0", "inaudible model audio"),
+    ("#e5d8f0", "background work (IN_PROGRESS)"),
+    ("#e377c2", "background stall"),
 )
 
 

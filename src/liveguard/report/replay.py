@@ -27,6 +27,7 @@ import yaml
 
 from liveguard.events import (
     GUARD_EVENTS,
+    BackgroundWork,
     Event,
     HealthChanged,
     OperatorAlert,
@@ -75,6 +76,11 @@ def describe(item: Any, *, with_details: bool = True) -> str:
         return f"turn_answered turn={item.turn}{tail}"
     if isinstance(item, OperatorAlert):
         return f"operator_alert {item.reason}"
+    if isinstance(item, BackgroundWork):
+        tail = f" budget_s={item.budget_s:g}" if with_details else ""
+        if with_details and item.phase != "start":
+            tail += f" duration_s={item.duration_s:.3f}"
+        return f"background {item.phase} turn={item.turn}{tail}"
     if isinstance(item, Event):
         return f"{item.name} " + json.dumps(item.fields(), sort_keys=True, default=str)
     # an Action: a frozen dataclass

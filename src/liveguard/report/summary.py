@@ -20,10 +20,13 @@ from typing import Any
 
 from liveguard.events import (
     GUARD_EVENTS,
+    BackgroundPhase,
+    BackgroundWork,
     CallerSpeechEnded,
     CallerSpeechStarted,
     CallerText,
     Event,
+    Health,
     HealthChanged,
     InputTranscript,
     Interrupted,
@@ -31,17 +34,21 @@ from liveguard.events import (
     OperatorAlert,
     RecoveryFinished,
     RecoveryStarted,
+    Rung,
     SessionEnded,
     SessionStarted,
     TurnAnswered,
     TurnComplete,
+    UnansweredRule,
     UpstreamClosed,
     Usage,
     Verdict,
+    VerdictKind,
 )
 
 UTTERANCE_GAP_S = 2.0  # input-transcript fragments closer than this are one utterance
 DEFAULT_SILENCE_THRESHOLD_S = 3.0
+DEFAULT_INAUDIBLE_LEVEL = 100.0  # the guard's default `inaudible_level` (mean |sample|)
 
 
 @dataclass
@@ -68,6 +75,14 @@ class SessionSummary:
     phantom_wedged: int = 0
     wedges: int = 0
     wedges_recovered: int = 0
+    # today's silences (issue 13)
+    inaudible_answers: int = 0  # unanswered turns whose audio was below the audible level
+    barge_in_freezes: int = 0
+    background_phases: int = 0
+    max_background_s: float = 0.0
+    background_stalls: int = 0
+    cut_answers: int = 0
+    setup_timeouts: int = 0
     silence_s: float = 0.0
     max_silence_s: float = 0.0
     latencies: list[float] = field(default_factory=list)
@@ -76,7 +91,7 @@ class SessionSummary:
     input_tokens: int = 0
     output_tokens: int = 0
     gemini_audio_chunks: int = 0
-    health: str = "healthy"
+    health: str = Health.HEALTHY
     operator_alerts: int = 0
     derived: bool = False  # verdicts came from replaying the guard, not from the log
 
@@ -86,6 +101,8 @@ class SessionSummary:
         if self.phantom_wedged or self.wedges > self.wedges_recovered:
             return "wedged"
         if self.phantom_interrupts or self.wedges or self.unanswered_turns:
+            return "recovered"
+        if self.background_stalls or self.cut_answers or self.setup_timeouts:
             return "recovered"
         return "healthy"
 
@@ -154,7 +171,8 @@ def summarize(
     open_recoveries: dict[str, int] = Counter()
     # caller-turn tracking for silence and recovered/wedged
     has_vad = any(isinstance(e, CallerSpeechEnded) for e in events)
-    waits = _caller_waits(events, has_vad)
+    quiet_below = float(getattr(policy, "inaudible_level", DEFAULT_INAUDIBLE_LEVEL))
+    waits = _caller_waits(events, has_vad, quiet_below)
     for wait, _answered in waits:
         s.caller_turns += 1
         s.max_silence_s = max(s.max_silence_s, wait)
@@ -165,15 +183,30 @@ def summarize(
     for e in events:
         if isinstance(e, ModelAudio):
             s.gemini_audio_chunks = max(s.gemini_audio_chunks, e.gemini_audio_chunks)
-            for w in watchers:
-                w.audio()
+            if not 0 <= e.level < quiet_below:  # what the caller could hear
+                for w in watchers:
+                    w.audio()
+        elif isinstance(e, BackgroundWork):
+            if e.phase == BackgroundPhase.START:
+                s.background_phases += 1
+            else:
+                s.max_background_s = max(s.max_background_s, e.duration_s)
         elif isinstance(e, Verdict):
-            if e.kind == "phantom_interrupt":
+            if e.kind == VerdictKind.PHANTOM_INTERRUPT:
                 s.phantom_interrupts += 1
                 watchers.append(_Watch("phantom"))
-            elif e.kind == "unanswered_turn":
+            elif e.kind == VerdictKind.UNANSWERED_TURN:
                 s.unanswered_turns += 1
-            elif e.kind == "wedge":
+                rule = e.evidence.get("rule")
+                s.inaudible_answers += rule == UnansweredRule.INAUDIBLE_ANSWER
+                s.barge_in_freezes += rule == UnansweredRule.BARGE_IN_FREEZE
+            elif e.kind == VerdictKind.BACKGROUND_STALL:
+                s.background_stalls += 1
+            elif e.kind == VerdictKind.CUT_ANSWER:
+                s.cut_answers += 1
+            elif e.kind == VerdictKind.SETUP_TIMEOUT:
+                s.setup_timeouts += 1
+            elif e.kind == VerdictKind.WEDGE:
                 s.wedges += 1
                 # a wedge is judged after the unanswered turn: the next answer recovers it
                 watchers.append(_Watch("wedge", waiting=True))
@@ -274,16 +307,20 @@ def _utterance_end_checker(has_vad: bool):
     return check
 
 
-def _caller_waits(events: list[Event], has_vad: bool) -> list[tuple[float, bool]]:
-    """For each caller utterance: seconds from its end to the first model audio (or to the
-    caller's next utterance / the end of the session if none came), and whether audio came."""
+def _caller_waits(
+    events: list[Event], has_vad: bool, quiet_below: float = 0.0
+) -> list[tuple[float, bool]]:
+    """For each caller utterance: seconds from its end to the first audible model audio (or to
+    the caller's next utterance / the end of the session if none came), and whether it came.
+    Chunks with a measured level below `quiet_below` are audio the caller could not hear."""
     ends: list[float] = []
     starts: list[float] = []
     audio: list[float] = []
     last_tx: float | None = None
     for e in events:
         if isinstance(e, ModelAudio):
-            audio.append(e.t)
+            if not 0 <= e.level < quiet_below:
+                audio.append(e.t)
         elif has_vad and isinstance(e, CallerSpeechEnded):
             ends.append(e.t)
         elif has_vad and isinstance(e, CallerSpeechStarted):
@@ -352,6 +389,13 @@ class WindowSummary:
     wedges: int = 0
     wedges_recovered: int = 0
     wedged_sessions: int = 0
+    inaudible_answers: int = 0
+    barge_in_freezes: int = 0
+    background_phases: int = 0
+    max_background_s: float = 0.0
+    background_stalls: int = 0
+    cut_answers: int = 0
+    setup_timeouts: int = 0
     silence_s: float = 0.0
     max_silence_s: float = 0.0
     recoveries: Counter[tuple[str, str]] = field(default_factory=Counter)
@@ -372,16 +416,42 @@ class WindowSummary:
             "phantom_wedged",
             "wedges",
             "wedges_recovered",
+            "inaudible_answers",
+            "barge_in_freezes",
+            "background_phases",
+            "background_stalls",
+            "cut_answers",
+            "setup_timeouts",
             "silence_s",
         ):
             setattr(self, name, getattr(self, name) + getattr(s, name))
         self.max_silence_s = max(self.max_silence_s, s.max_silence_s)
+        self.max_background_s = max(self.max_background_s, s.max_background_s)
         self.wedged_sessions += s.outcome == "wedged"
         self.recoveries.update(s.recoveries)
         self.closes.update(s.closes)
         self.derived_sessions += s.derived
         if s.model:
             self.models[s.model] += 1
+
+    def todays_silences(self) -> str:
+        """The line on today's silences (issue 13), or "" when there were none."""
+        if not (
+            self.inaudible_answers
+            or self.barge_in_freezes
+            or self.background_phases
+            or self.background_stalls
+            or self.cut_answers
+            or self.setup_timeouts
+        ):
+            return ""
+        return (
+            f"Inaudible answers: {self.inaudible_answers}; freezes after a barge-in: "
+            f"{self.barge_in_freezes}; background work: {self.background_phases} phase(s), "
+            f"longest {self.max_background_s:.1f} s, {self.background_stalls} stall(s) past the "
+            f"budget; answers cut mid-sentence: {self.cut_answers}; setup timeouts: "
+            f"{self.setup_timeouts}."
+        )
 
     def label(self) -> str:
         if self.start is None:
@@ -410,6 +480,9 @@ class WindowSummary:
             f"  Wedges: {self.wedges} ({self.wedges_recovered} recovered); "
             f"sessions that ended wedged: {self.wedged_sessions}."
         )
+        today = self.todays_silences()
+        if today:
+            lines.append(f"  {today}")
         lines.append(
             f"  Callers spent {self.silence_s:.1f} s in silence (waits over "
             f"{DEFAULT_SILENCE_THRESHOLD_S:g} s for an answer; longest {self.max_silence_s:.1f} s)."
@@ -430,7 +503,7 @@ def format_recoveries(recoveries: Counter[tuple[str, str]]) -> str:
     by_rung: dict[str, Counter[str]] = {}
     for (rung, outcome), n in recoveries.items():
         by_rung.setdefault(rung, Counter())[outcome] += n
-    order = ["nudge", "resume", "fresh", "fallback", "rotate", "reconnect"]
+    order = list(Rung)
     parts = []
     for rung in sorted(by_rung, key=lambda r: (order.index(r) if r in order else 99, r)):
         outcomes = by_rung[rung]

@@ -17,16 +17,20 @@ from dataclasses import dataclass
 from html import escape
 
 from liveguard.events import (
+    BackgroundPhase,
+    BackgroundWork,
     CallerSpeechEnded,
     CallerSpeechStarted,
     CallerText,
     Event,
     GoAway,
+    Health,
     HealthChanged,
     InputTranscript,
     Interrupted,
     ModelAudio,
     OperatorAlert,
+    Outcome,
     OutputTranscript,
     PlayoutCleared,
     RecoveryFinished,
@@ -35,29 +39,37 @@ from liveguard.events import (
     UpstreamClosed,
     UpstreamConnected,
     Verdict,
+    VerdictKind,
 )
 
 MODEL_AUDIO_BYTES_PER_S = 24000 * 2  # PCM16 mono at 24 kHz
 LANES = ("caller speech", "caller said", "model audio", "model said", "server", "guard")
 HEALTH_COLORS = {
-    "healthy": "#d8f0d8",
-    "suspect": "#fff0b3",
-    "wedged": "#f7c6c6",
-    "recovering": "#cfe0ff",
-    "failed": "#e0a0a0",
+    Health.HEALTHY: "#d8f0d8",
+    Health.SUSPECT: "#fff0b3",
+    Health.WEDGED: "#f7c6c6",
+    Health.RECOVERING: "#cfe0ff",
+    Health.FAILED: "#e0a0a0",
 }
 VERDICT_COLORS = {
-    "phantom_interrupt": "#d62728",
-    "unanswered_turn": "#ff7f0e",
-    "wedge": "#8b0000",
-    "real_interrupt": "#7f7f7f",
-    "config_error": "#9467bd",
+    VerdictKind.PHANTOM_INTERRUPT: "#d62728",
+    VerdictKind.UNANSWERED_TURN: "#ff7f0e",
+    VerdictKind.WEDGE: "#8b0000",
+    VerdictKind.REAL_INTERRUPT: "#7f7f7f",
+    VerdictKind.CONFIG_ERROR: "#9467bd",
+    VerdictKind.BACKGROUND_STALL: "#e377c2",
+    VerdictKind.CUT_ANSWER: "#bcbd22",
+    VerdictKind.SETUP_TIMEOUT: "#8c564b",
 }
+AUDIBLE_COLOR, INAUDIBLE_COLOR = "#2ca02c", "#b0b0b0"
+BACKGROUND_COLOR = "#e5d8f0"
+#: chunks quieter than this (mean |sample|) are drawn as inaudible (the guard's default level)
+INAUDIBLE_LEVEL = 100.0
 OUTCOME_COLORS = {
-    "answered": "#2ca02c",
-    "done": "#2ca02c",
-    "failed": "#d62728",
-    "timeout": "#ff7f0e",
+    Outcome.ANSWERED: "#2ca02c",
+    Outcome.DONE: "#2ca02c",
+    Outcome.FAILED: "#d62728",
+    Outcome.TIMEOUT: "#ff7f0e",
 }
 UTTERANCE_GAP_S = 2.0
 MAX_TEXT = 300
@@ -95,8 +107,9 @@ def _layout(events: Sequence[Event]) -> tuple[dict[str, list], float, float]:
     out_group: list[OutputTranscript] = []
     playout_end = t0
     audio_span: _Span | None = None
-    health_state, health_since = "healthy", t0
+    health_state, health_since = str(Health.HEALTHY), t0
     open_recovery: dict[str, RecoveryStarted] = {}
+    background_start: BackgroundWork | None = None
 
     def flush_input() -> None:
         if not in_group:
@@ -158,22 +171,46 @@ def _layout(events: Sequence[Event]) -> tuple[dict[str, list], float, float]:
             dur = e.bytes / MODEL_AUDIO_BYTES_PER_S
             start = max(e.t, playout_end)
             playout_end = start + dur
-            if audio_span is not None and start - audio_span.end < 0.25:
+            quiet = 0 <= e.level < INAUDIBLE_LEVEL
+            color = INAUDIBLE_COLOR if quiet else AUDIBLE_COLOR
+            level = f" level={e.level:g}" if e.level >= 0 else ""
+            if (
+                audio_span is not None
+                and start - audio_span.end < 0.25
+                and audio_span.color == color
+            ):
                 audio_span.end = playout_end
                 audio_span.title = (
                     audio_span.title.split(" | ")[0]
-                    + f" | gemini_audio_chunks={e.gemini_audio_chunks}"
+                    + f" | gemini_audio_chunks={e.gemini_audio_chunks}{level}"
                 )
             else:
+                what = "INAUDIBLE model audio" if quiet else "model audio"
                 audio_span = _Span(
                     start,
                     playout_end,
-                    f"model audio turn={e.turn} from T+{start - t0:.1f}s"
-                    f" | gemini_audio_chunks={e.gemini_audio_chunks}",
-                    "#2ca02c",
+                    f"{what} turn={e.turn} from T+{start - t0:.1f}s"
+                    f" | gemini_audio_chunks={e.gemini_audio_chunks}{level}",
+                    color,
                 )
                 lanes["model audio"].append(audio_span)
             t1 = max(t1, playout_end)
+        elif isinstance(e, BackgroundWork):
+            if e.phase == BackgroundPhase.START:
+                background_start = e
+            else:
+                a = background_start.t if background_start is not None else e.t - e.duration_s
+                lanes["model audio"].insert(
+                    0,
+                    _Span(
+                        a,
+                        e.t,
+                        f"background work (interactionStatus IN_PROGRESS) T+{a - t0:.1f}s, "
+                        f"{e.t - a:.1f}s, ended: {e.phase}",
+                        BACKGROUND_COLOR,
+                    ),
+                )
+                background_start = None
         elif isinstance(e, TurnComplete):
             flush_output()
             title = (
@@ -181,6 +218,8 @@ def _layout(events: Sequence[Event]) -> tuple[dict[str, list], float, float]:
                 f" gemini_audio_chunks={e.gemini_audio_chunks}"
                 f" turn_audio_chunks={e.turn_audio_chunks}"
                 + (f" reason={e.reason}" if e.reason else "")
+                + (" waiting_for_input=True" if e.waiting_for_input else "")
+                + (f" interaction_status={e.interaction_status}" if e.interaction_status else "")
             )
             color = "#d62728" if e.turn_audio_chunks == 0 else "#888888"
             lanes["server"].append(_Mark(e.t, title, color, "tick"))
@@ -275,6 +314,11 @@ def _layout(events: Sequence[Event]) -> tuple[dict[str, list], float, float]:
                 f"health {health_state}",
                 HEALTH_COLORS.get(health_state, "#eeeeee"),
             ),
+        )
+    if background_start is not None:
+        a = background_start.t
+        lanes["model audio"].insert(
+            0, _Span(a, t1, f"background work T+{a - t0:.1f}s, no end logged", BACKGROUND_COLOR)
         )
     for rung, started in open_recovery.items():
         lanes["guard"].append(

@@ -1,20 +1,22 @@
 """Turn the SDK's `LiveServerMessage` objects into liveguard events, with session-wide counters.
 
-Why a plain object: the counters (`turn`, `gemini_audio_chunks`, per-turn audio, the last caller
-transcript and its age) must survive any number of reconnects and be testable without a socket.
-The incident's field names are kept so operators recognise them.
+Why a plain object: the counters it stamps on events (`turn`, `gemini_audio_chunks`, per-turn
+audio, the last caller transcript and its age) must survive any number of reconnects and be
+testable without a socket; they live in one `TurnTracker` (see `MessageTranslator`). The
+incident's field names are kept so operators recognise them.
 """
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import Protocol
 
+import numpy as np
 from google.genai import types
 
 from liveguard import events as ev
 from liveguard.fastpath.sdk_parse import ModelAudioChunk
+from liveguard.guard.turns import TurnTracker
 
 _DURATION = re.compile(r"^\s*(-?\d+(?:\.\d+)?)s\s*$")
 _RATE = re.compile(r"rate=(\d+)")
@@ -26,6 +28,19 @@ def parse_duration(text: str | None) -> float:
         return 0.0
     m = _DURATION.match(str(text))
     return float(m.group(1)) if m else 0.0
+
+
+def audio_level(pcm: bytes) -> float:
+    """Mean absolute sample value of PCM16 little-endian audio (0..32768), rounded to 0.1.
+
+    What decides whether a caller could hear a chunk; about 4 µs per 20 ms at 24 kHz (numpy on the
+    bytes, no copy until the float conversion). An odd trailing byte is ignored.
+    """
+    n = len(pcm) // 2
+    if n == 0:
+        return 0.0
+    x = np.frombuffer(pcm, dtype="<i2", count=n).astype(np.float32)
+    return round(float(np.abs(x, out=x).sum()) / n, 1)
 
 
 def audio_rate(mime_type: str | None, default: int = 24000) -> int:
@@ -51,49 +66,70 @@ class Translation:
     function_calls: list[types.FunctionCall] = field(default_factory=list)
 
 
-class CallerTranscript(Protocol):
-    """Where `last_user_tx` comes from (the guard's `TurnTracker` has these members)."""
-
-    last_user_tx: str
-
-    def last_user_tx_age_ms(self, now: float) -> int: ...
-
-
 class MessageTranslator:
-    """Session-wide counters fed by server messages and caller transcripts; survives reconnects.
+    """Server messages -> events, stamped with the session's counters; survives reconnects.
 
-    `caller`, when given (the guard's TurnTracker), supplies `last_user_tx` and its age for
-    `Interrupted`, so the session and the guard report the same values; else this object keeps
-    its own from input transcription.
+    The counters (`turn`, `gemini_audio_chunks`, per-turn audio, tokens, `last_user_tx`) have one
+    owner, a `TurnTracker` fed every event. In a session that is the guard's tracker (`caller`):
+    the session feeds every event of one message to the guard before it translates the next, so
+    the tracker is current when a message starts. Without one (`liveguard convert`, tests) the
+    translator keeps a tracker of its own and feeds it. Within one message a cursor counts ahead
+    of the tracker, because one message can carry audio and its turnComplete.
     """
 
-    def __init__(self, caller: CallerTranscript | None = None) -> None:
-        self.caller = caller
-        self.turn = 1  # the model turn in progress; the greeting is turn 1 as in the incident
-        self.gemini_audio_chunks = 0
-        self.turn_audio_chunks = 0
-        self.input_tokens = 0
-        self.output_tokens = 0
-        self.last_user_tx = ""
-        self.last_user_tx_t: float | None = None
+    def __init__(self, caller: TurnTracker | None = None) -> None:
+        self.tracker = caller if caller is not None else TurnTracker()
+        self._feeds = caller is None
+
+    # the incident's counters, read from their one owner
+    @property
+    def turn(self) -> int:
+        return self.tracker.turn
+
+    @property
+    def gemini_audio_chunks(self) -> int:
+        return self.tracker.gemini_audio_chunks
+
+    @property
+    def turn_audio_chunks(self) -> int:
+        return self.tracker.turn_audio_chunks
+
+    @property
+    def input_tokens(self) -> int:
+        return self.tracker.input_tokens
+
+    @property
+    def output_tokens(self) -> int:
+        return self.tracker.output_tokens
+
+    @property
+    def last_user_tx(self) -> str:
+        return self.tracker.last_user_tx
 
     def last_user_tx_age_ms(self, now: float) -> int:
-        if self.last_user_tx_t is None:
-            return -1
-        return max(0, round((now - self.last_user_tx_t) * 1000))
+        return self.tracker.last_user_tx_age_ms(now)
 
     def translate(self, msg: types.LiveServerMessage | ModelAudioChunk, t: float) -> Translation:
         out = Translation()
+        tr = self.tracker
+        cur = _Cursor(tr.turn, tr.gemini_audio_chunks, tr.turn_audio_chunks)
         if isinstance(msg, ModelAudioChunk):  # the lean wire's audio-only message
             for pcm, mime in msg.parts:
-                self._model_audio(pcm, mime, t, out)
-            return out
+                self._model_audio(pcm, mime, t, cur, out)
+        else:
+            self._message(msg, t, cur, out)
+        if self._feeds:
+            for event in out.events:
+                tr.feed(event)
+        return out
+
+    def _message(
+        self, msg: types.LiveServerMessage, t: float, cur: _Cursor, out: Translation
+    ) -> None:
         add = out.events.append
         if msg.usage_metadata is not None:
             u = msg.usage_metadata
             inp, outp = u.prompt_token_count or 0, u.response_token_count or 0
-            self.input_tokens += inp
-            self.output_tokens += outp
             add(
                 ev.Usage(
                     t=t, input_tokens=inp, output_tokens=outp, total_tokens=u.total_token_count or 0
@@ -104,7 +140,7 @@ class MessageTranslator:
             add(ev.VoiceActivity(t=t, kind=getattr(kind, "value", str(kind))))
         sc = msg.server_content
         if sc is not None:
-            self._server_content(sc, t, out)
+            self._server_content(sc, t, cur, out)
         if msg.tool_call is not None:
             calls = list(msg.tool_call.function_calls or [])
             out.function_calls.extend(calls)
@@ -122,62 +158,77 @@ class MessageTranslator:
             upd = msg.session_resumption_update
             resumable = bool(upd.resumable)
             handle = upd.new_handle if resumable and upd.new_handle else None
-            add(ev.ResumptionUpdate(t=t, handle=handle, resumable=resumable, turn=self.turn))
+            add(ev.ResumptionUpdate(t=t, handle=handle, resumable=resumable, turn=cur.turn))
         if msg.go_away is not None:
             add(ev.GoAway(t=t, time_left_s=parse_duration(msg.go_away.time_left)))
-        return out
 
-    def _server_content(self, sc: types.LiveServerContent, t: float, out: Translation) -> None:
+    def _server_content(
+        self, sc: types.LiveServerContent, t: float, cur: _Cursor, out: Translation
+    ) -> None:
         add = out.events.append
         if sc.input_transcription is not None and sc.input_transcription.text:
-            text = sc.input_transcription.text
-            self.last_user_tx = (self.last_user_tx + text) if self._tx_open(t) else text.lstrip()
-            self.last_user_tx_t = t
-            add(ev.InputTranscript(t=t, text=text))
+            add(ev.InputTranscript(t=t, text=sc.input_transcription.text))
         if sc.model_turn is not None:
             for part in sc.model_turn.parts or ():
                 blob = part.inline_data
                 if blob is not None and blob.data and (blob.mime_type or "").startswith("audio/"):
-                    self._model_audio(blob.data, blob.mime_type or "", t, out)
+                    self._model_audio(blob.data, blob.mime_type or "", t, cur, out)
         if sc.output_transcription is not None and sc.output_transcription.text:
             add(ev.OutputTranscript(t=t, text=sc.output_transcription.text))
         if sc.interrupted:
-            src = self.caller if self.caller is not None else self
             add(
                 ev.Interrupted(
                     t=t,
-                    turn=self.turn,
-                    last_user_tx=src.last_user_tx,
-                    last_user_tx_age_ms=src.last_user_tx_age_ms(t),
+                    turn=cur.turn,
+                    last_user_tx=self.tracker.last_user_tx,
+                    last_user_tx_age_ms=self.tracker.last_user_tx_age_ms(t),
                     skip_audio=False,  # liveguard never discards model audio on its own
                 )
             )
         if sc.generation_complete:
-            add(ev.GenerationComplete(t=t, turn=self.turn))
+            add(ev.GenerationComplete(t=t, turn=cur.turn))
         if sc.turn_complete:
             reason = sc.turn_complete_reason
+            status = sc.interaction_status
             add(
                 ev.TurnComplete(
                     t=t,
-                    turn=self.turn,
-                    gemini_audio_chunks=self.gemini_audio_chunks,
-                    turn_audio_chunks=self.turn_audio_chunks,
-                    reason=getattr(reason, "value", reason) if reason is not None else None,
+                    turn=cur.turn,
+                    gemini_audio_chunks=cur.chunks,
+                    turn_audio_chunks=cur.turn_chunks,
+                    reason=_enum_value(reason),
                     waiting_for_input=bool(sc.waiting_for_input),
+                    interaction_status=_enum_value(status),
                 )
             )
-            self.turn += 1
-            self.turn_audio_chunks = 0
+            cur.turn += 1
+            cur.turn_chunks = 0
 
-    def _model_audio(self, pcm: bytes, mime: str, t: float, out: Translation) -> None:
-        self.gemini_audio_chunks += 1
-        self.turn_audio_chunks += 1
+    def _model_audio(self, pcm: bytes, mime: str, t: float, cur: _Cursor, out: Translation) -> None:
+        cur.chunks += 1
+        cur.turn_chunks += 1
         event = ev.ModelAudio(
-            t=t, bytes=len(pcm), gemini_audio_chunks=self.gemini_audio_chunks, turn=self.turn
+            t=t,
+            bytes=len(pcm),
+            gemini_audio_chunks=cur.chunks,
+            turn=cur.turn,
+            level=audio_level(pcm),
         )
         out.events.append(event)
         out.audio.append(AudioPart(pcm, audio_rate(mime), event))
 
-    def _tx_open(self, t: float) -> bool:
-        """Fragments within 2 s of each other belong to the same caller utterance."""
-        return self.last_user_tx_t is not None and t - self.last_user_tx_t < 2.0
+
+@dataclass(slots=True)
+class _Cursor:
+    """The counters as they stand within one message (the tracker catches up when fed)."""
+
+    turn: int
+    chunks: int
+    turn_chunks: int
+
+
+def _enum_value(value: object) -> str | None:
+    """An SDK enum (or a plain string from a newer wire) as its string value; None stays None."""
+    if value is None:
+        return None
+    return str(getattr(value, "value", value))

@@ -141,6 +141,7 @@ class SessionLog:
         redact_transcripts: bool = False,
         hash_handles: bool = True,
         coalesce_audio_s: float = 1.0,
+        audible_level: float = 100.0,
         buffer_bytes: int = 64 * 1024,
         flush_interval_s: float = 1.0,
         recent_events: int = 200,
@@ -153,6 +154,7 @@ class SessionLog:
             secrets, redact_transcripts=redact_transcripts, hash_handles=hash_handles
         )
         self.coalesce_audio_s = coalesce_audio_s
+        self.audible_level = audible_level  # runs never mix chunks on both sides of it
         self.buffer_bytes = buffer_bytes
         self.flush_interval_s = flush_interval_s
         self.recent: deque[Event] = deque(maxlen=recent_events)
@@ -164,6 +166,7 @@ class SessionLog:
         self._buf_size = 0
         self._last_flush = clock()
         self._run: dict[str, Any] | None = None  # pending coalesced model-audio record
+        self._run_class = ""  # "quiet" | "loud" | "unknown": the level class of the run's chunks
         self._in_run = False  # the last event logged was model audio
         self._closed = False
 
@@ -194,19 +197,26 @@ class SessionLog:
             self._append(event.to_record())
             return
         run = self._run
+        level = event.level
+        cls = "unknown" if level < 0 else "quiet" if level < self.audible_level else "loud"
         if (
             run is not None
             and event.t - run["t"] < self.coalesce_audio_s
             and event.turn == run["turn"]
+            and cls == self._run_class
         ):
+            n = run["chunks"]
             run["bytes"] += event.bytes
             run["gemini_audio_chunks"] = event.gemini_audio_chunks
-            run["chunks"] += 1
+            run["chunks"] = n + 1
             run["t_end"] = round(event.t, 6)
+            if level >= 0:  # the run's level: the mean of its chunks'
+                run["level"] = round((run["level"] * n + level) / (n + 1), 1)
             return
         if run is not None:
             self._append(run)
         self._run = {**event.to_record(), "chunks": 1, "t_end": round(event.t, 6)}
+        self._run_class = cls
 
     def _end_run(self) -> None:
         run, self._run = self._run, None

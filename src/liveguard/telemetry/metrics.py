@@ -24,13 +24,17 @@ from liveguard.events import (
     Event,
     Interrupted,
     OperatorAlert,
+    Outcome,
     RecoveryFinished,
     RecoveryStarted,
+    Rung,
     SessionEnded,
     SessionStarted,
     TurnAnswered,
+    UnansweredRule,
     UpstreamClosed,
     Verdict,
+    VerdictKind,
 )
 from liveguard.telemetry.hotpath import LoopCounter, LoopHistogram
 
@@ -39,10 +43,14 @@ DOWN = "down"  # model -> caller
 DIRECTIONS = (UP, DOWN)
 
 _TRANSPORTS = frozenset({"twilio", "browser", "library"})
-_RUNGS = frozenset({"nudge", "resume", "fresh", "fallback", "rotate", "reconnect"})
-_OUTCOMES = frozenset({"answered", "failed", "timeout", "done"})
+_RUNGS = frozenset(Rung)
+_OUTCOMES = frozenset(Outcome)
 _CLOSE_CODES = frozenset({1000, 1001, 1002, 1003, 1005, 1006, 1007, 1008, 1009, 1011, 1012, 1013})
 _SIDES = frozenset({"server", "client"})
+_SILENCE_RULES = frozenset({UnansweredRule.INAUDIBLE_ANSWER, UnansweredRule.BARGE_IN_FREEZE})
+_SILENCE_KINDS = frozenset(
+    {VerdictKind.BACKGROUND_STALL, VerdictKind.CUT_ANSWER, VerdictKind.SETUP_TIMEOUT}
+)
 
 LATENCY_BUCKETS = (0.25, 0.5, 0.75, 1.0, 1.5, 2.0, 2.5, 3.0, 4.0, 6.0, 10.0, 20.0)
 # fine enough around the 5 ms budget that p50/p99 can be read off the histogram
@@ -96,7 +104,7 @@ class MetricsRecorder:
         )
         self.answer_latency = Histogram(
             f"{ns}_answer_latency_seconds",
-            "Caller end of speech to first model audio",
+            "Caller end of speech to the first audible model audio",
             buckets=LATENCY_BUCKETS,
             registry=r,
         )
@@ -107,6 +115,13 @@ class MetricsRecorder:
             f"{ns}_phantom_interrupts", "Interrupts with no caller speech evidence", registry=r
         )
         self.wedges = Counter(f"{ns}_wedges", "Sessions judged wedged", registry=r)
+        self.silences = Counter(
+            f"{ns}_silences",
+            "Today's silences by kind: inaudible answers and freezes after a barge-in (unanswered "
+            "turns), background stalls, answers cut mid-sentence, setup timeouts",
+            ["kind"],
+            registry=r,
+        )
         self.recoveries_started = Counter(
             f"{ns}_recoveries_started", "Recovery rungs started", ["rung"], registry=r
         )
@@ -162,11 +177,16 @@ class MetricsRecorder:
             if event.latency_s >= 0:
                 self.answer_latency.observe(event.latency_s)
         elif isinstance(event, Verdict):
-            if event.kind == "phantom_interrupt":
+            if event.kind == VerdictKind.PHANTOM_INTERRUPT:
                 self.phantom_interrupts.inc()
-            elif event.kind == "unanswered_turn":
+            elif event.kind == VerdictKind.UNANSWERED_TURN:
                 self._turns_unanswered.inc()
-            elif event.kind == "wedge":
+                rule = event.evidence.get("rule")
+                if rule in _SILENCE_RULES:
+                    self.silences.labels(rule).inc()
+            elif event.kind in _SILENCE_KINDS:
+                self.silences.labels(str(event.kind)).inc()
+            elif event.kind == VerdictKind.WEDGE:
                 self.wedges.inc()
         elif isinstance(event, Interrupted):
             self.interrupts.inc()

@@ -16,8 +16,10 @@ from typing import Any
 
 from liveguard.events import (
     Event,
+    Health,
     HealthChanged,
     OperatorAlert,
+    Outcome,
     RecoveryFinished,
     RecoveryStarted,
     SessionEnded,
@@ -25,10 +27,18 @@ from liveguard.events import (
     TurnComplete,
     UpstreamClosed,
     Verdict,
+    VerdictKind,
 )
 
 # verdicts worth showing in "recent incidents" (real interrupts are normal barge-ins)
-INCIDENT_VERDICTS = frozenset({"phantom_interrupt", "unanswered_turn", "wedge", "config_error"})
+INCIDENT_VERDICTS = frozenset(
+    {
+        VerdictKind.PHANTOM_INTERRUPT,
+        VerdictKind.UNANSWERED_TURN,
+        VerdictKind.WEDGE,
+        VerdictKind.CONFIG_ERROR,
+    }
+)
 
 
 @dataclass
@@ -39,7 +49,7 @@ class LiveSession:
     started_wall: float
     transport: str = ""
     model: str = ""
-    health: str = "healthy"
+    health: str = Health.HEALTHY
     turns: int = 0
     incidents: int = 0
     ended_wall: float | None = None
@@ -110,7 +120,7 @@ class SessionRegistry:
         if live is not None:
             live.ended_wall = self._clock()
             live.end_reason = live.end_reason or reason
-            live.health = "ended" if live.health in ("healthy", "") else live.health
+            live.health = "ended" if live.health in (Health.HEALTHY, "") else live.health
             self._ended.append(live)
             self._changed()
 
@@ -180,7 +190,7 @@ def _incident(event: Event) -> dict[str, Any] | None:
         return {"t": event.t, "kind": event.kind, "detail": f"turn {event.turn}"}
     if isinstance(event, RecoveryStarted):
         return {"t": event.t, "kind": "recovery", "detail": f"{event.rung} #{event.attempt}"}
-    if isinstance(event, RecoveryFinished) and event.outcome != "answered":
+    if isinstance(event, RecoveryFinished) and event.outcome != Outcome.ANSWERED:
         return {"t": event.t, "kind": "recovery_" + event.outcome, "detail": event.rung}
     if isinstance(event, OperatorAlert):
         return {"t": event.t, "kind": "operator_alert", "detail": event.reason[:200]}

@@ -271,10 +271,6 @@ class TwilioMediaStream(MediaOut):
     # ------------------------------------------------------------------ outbound
 
     @property
-    def pending_marks(self) -> int:
-        return self.playout.pending
-
-    @property
     def marks_sent(self) -> int:
         return self.playout.marks_sent
 
