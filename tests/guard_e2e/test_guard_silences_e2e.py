@@ -123,15 +123,26 @@ BACKGROUND = {"background-phase", "endless-in-progress"}
 def calls(tmp_path_factory: pytest.TempPathFactory) -> dict[str, CallOutcome]:
     tmp = tmp_path_factory.mktemp("silences-e2e")
 
+    files = {}
+    for key, (scenario, _, _, _, yaml) in CALLS.items():
+        if yaml is not None:
+            files[key] = tmp / f"{scenario}.yaml"
+            files[key].write_text(yaml)
+
     async def run_all() -> dict[str, CallOutcome]:
         runs = []
-        for key, (scenario, model, script, extra, yaml) in CALLS.items():
+        for key, (scenario, model, script, extra, _) in CALLS.items():
             settings = {"model": model, **extra}
             if key in BACKGROUND:
                 settings["guard"] = {"background_budget_s": BUDGET_S}
             runs.append(
                 scenario_call(
-                    tmp / key, scenario, script, scenario_yaml=yaml, max_duration_s=60, **settings
+                    tmp / key,
+                    scenario,
+                    script,
+                    scenario_file=files.get(key),
+                    max_duration_s=60,
+                    **settings,
                 )
             )
         outcomes = await asyncio.gather(*runs)
