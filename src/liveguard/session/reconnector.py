@@ -69,6 +69,7 @@ class Reconnector:
         self._control: asyncio.Queue[Action] = asyncio.Queue(maxsize=CONTROL_QUEUE)
         self._recv_task: asyncio.Task | None = None
         self._attempt = 0
+        self.last_close: tuple[int, str] | None = None  # the last server close reported
 
     def request(self, action: Action) -> None:
         """Queue a guard `Reconnect` / `FailSession` for the control task."""
@@ -146,12 +147,13 @@ class Reconnector:
     async def retry_first_connect(self, failure: tuple[int, str]) -> tuple[int, str] | None:
         """The first connect timed out waiting for `setupComplete`: report it to the guard and
         carry out its ladder (fresh connects, its backoff) until one connects (None) or the guard
-        gives up (the close that ended it). Runs before the control task exists."""
+        gives up (the last close: its reason names a likely cause). Runs before the control task
+        exists; the ladder has one fresh rung, so a setup that stalls every time fails fast."""
         await self.server_closed(*failure)
         while not self.open:
             action = await self._control.get()
             if isinstance(action, FailSession):
-                return failure[0], action.reason
+                return self.last_close or failure
             if isinstance(action, Reconnect):
                 await self.reconnect(action)
         return None
@@ -216,6 +218,7 @@ class Reconnector:
     async def server_closed(self, code: int, reason: str) -> None:
         """Report a server-side close (or refused connect) and carry out what the guard picks
         (the next rung, a backoff, or the end of the session: `Guard` always answers one)."""
+        self.last_close = (code, reason)
         closed = ev.UpstreamClosed(t=self.pipe.now(), code=code, reason=reason, side="server")
         await self.pipe.emit(closed)
         await self.sender.gate_lifecycle(closed, None)
