@@ -12,16 +12,28 @@ and the rest recovering by themselves (phantom-recovers), plus 1011 drops mid-an
 mid-answer; the rest are healthy. The incident report gives 4 phantom interrupts in 6 h (peak 6 in
 1 h) without a call volume; we assume it is at most 2 % of calls, so 20 % is ≥ 10× its rate.
 
+Today's faults (issue 13) come on top, on `--today-share` of calls (default 40 %): a single
+silent stall, inaudible answers, a RESPONSE_REJECTED run, an answer cut mid-sentence, a freeze
+after a barge-in (that call's script barges in), an IN_PROGRESS that never ends, a background
+phase (8 s, inside the default 30 s budget) and a setupComplete that never comes (once per
+emulator process). Every call also draws a model profile: 2.5 native audio, 3.1 flash live, 3.8
+live, 3.8 extended thinking (`--profiles`); the relays of a lane (scenario x profile) run that
+model, and the emulator follows the model name.
+
 Reported:
-- share of caller turns answered (target 100 %);
-- caller end of speech → first model audio, p50/p99, for healthy calls (the baseline, same run)
-  and for fault calls;
-- caller silence: the maximum, and how many turns waited over 6 s (target: none);
+- share of caller turns answered (target 100 %), per profile too;
+- caller end of speech → first AUDIBLE model audio (inaudible frames answer nothing), p50/p99,
+  for healthy calls (the baseline, same run) and for fault calls;
+- caller silence (end of speech to audible audio, or a gap inside an answer): the maximum, and
+  how many turns waited over 6 s (target: none); for background work, the silence from
+  IN_PROGRESS to the next audible audio in the session log (target: budget + 3 s) and any
+  recovery action inside the budget (target: none);
 - time to recover by rung, from the session logs: each successful rung's own duration, and the
   ladder's time from its first rung's start to the answer;
 - false detections: fault verdicts (phantom, unanswered, wedge) on calls whose scenario has no
-  phantom or wedge, plus any but `phantom_interrupt` on calls whose phantom does not wedge (target:
-  zero). `real_interrupt` (caller speech over an answer, flushed) is listed, not counted.
+  phantom or wedge, plus any but `phantom_interrupt` on calls whose phantom does not wedge, plus
+  on today's faults any verdict of a kind that fault does not explain (target: zero).
+  `real_interrupt` (caller speech over an answer, flushed) is listed, not counted.
 Bounded: a fixed number of calls, each with a time limit, and a wall-clock cap; stops by itself.
 
 Usage: .venv/bin/python bench/bench_soak.py [--calls 200] [--concurrency 20] [--seed 2333]
@@ -46,12 +58,34 @@ from typing import Any
 
 from benchlib import percentile, start_ready, stop
 from liveguard.caller.script import parse_script
-from liveguard.caller.simulated import CallResult, run_call
+from liveguard.caller.simulated import AUDIBLE_LEVEL, CallResult, run_call
 
 MAX_CALLS = 1000  # hard bounds whatever the command line says
 MAX_CONCURRENCY = 50
 CALL_LIMIT_S = 90.0
 SILENCE_TARGET_S = 6.0
+
+#: --profiles names -> model
+PROFILES = {
+    "2.5": "gemini-2.5-flash-native-audio-preview-12-2025",
+    "3.1": "gemini-3.1-flash-live-preview",
+    "3.8": "gemini-3.8-live",
+    "3.8x": "gemini-3.8-live-extended-thinking",
+}
+#: today's faults (relative weights) and the verdict kinds each explains (any other is false)
+TODAY = {
+    "silent-stall": (2, {"unanswered_turn"}),
+    "inaudible-answers": (2, {"unanswered_turn", "wedge"}),
+    "response-rejected-run": (1, {"unanswered_turn", "wedge"}),
+    "cut-answer": (1, {"cut_answer"}),
+    "freeze-after-barge-in": (1, {"unanswered_turn", "wedge"}),
+    "endless-in-progress": (1, {"background_stall", "unanswered_turn", "wedge"}),
+    "background-phase": (2, set()),
+    "setup-never-completes": (1, {"setup_timeout"}),
+}
+BARGE_IN = {"freeze-after-barge-in"}
+BACKGROUND = {"endless-in-progress", "background-phase"}
+BACKGROUND_BUDGET_S = 30.0  # the guard's default (the relays run default settings)
 
 WEDGING = {"seed-2333": 2, "phantom-late-wedge": 1, "poisoned-handle": 1}  # relative weights
 NO_VERDICT = {"healthy", "drop-1011", "goaway-mid-answer"}  # any verdict here is false
@@ -59,23 +93,40 @@ PHANTOM_ONLY = {"phantom-recovers"}  # only phantom_interrupt verdicts are right
 UTTERANCES = ["check_order", "order_number", "opening_hours", "change_address", "thanks_bye"]
 
 
-def scenario_weights(phantom_share: float, drop_share: float, goaway_share: float) -> dict:
+def scenario_weights(
+    phantom_share: float, drop_share: float, goaway_share: float, today_share: float = 0.0
+) -> dict:
     """Per-call probabilities; a quarter of the phantom calls wedge."""
     wedge_total = sum(WEDGING.values())
     w = {name: phantom_share * 0.25 * k / wedge_total for name, k in WEDGING.items()}
     w["phantom-recovers"] = phantom_share * 0.75
     w["drop-1011"] = drop_share
     w["goaway-mid-answer"] = goaway_share
+    today_total = sum(k for k, _ in TODAY.values())
+    for name, (k, _) in TODAY.items():
+        w[name] = today_share * k / today_total
     w["healthy"] = max(0.0, 1.0 - sum(w.values()))
     return w
 
 
-def script_for(rng: random.Random) -> Any:
-    """Greeting, then two caller turns; 2 s of quiet ends an answer (a re-asked one is heard)."""
+def script_for(rng: random.Random, scenario: str = "healthy") -> Any:
+    """Greeting, then two caller turns; 2 s of quiet ends an answer (a re-asked one is heard).
+    The second turn barges in on the first answer for a barge-in fault."""
     first, second = rng.sample(UTTERANCES[:-1], 2)
     wait = {"wait_answer": {"timeout": 20, "quiet": 2.0}}
-    steps = [wait, {"say": first}, wait, {"say": second}, wait]
+    if scenario in BACKGROUND:  # a caller who waits through the work before going on
+        steps = [wait, {"say": first}, {"wait_answer": {"timeout": 60, "quiet": 12.0}}]
+        steps += [{"say": second}, {"wait_answer": {"timeout": 45, "quiet": 2.0}}]
+    elif scenario in BARGE_IN:
+        steps = [wait, {"say": first}, {"barge_in": "still_there", "after": 0.4}, wait]
+    else:
+        steps = [wait, {"say": first}, wait, {"say": second}, wait]
     return parse_script({"name": "soak", "steps": steps})
+
+
+def lane(scenario: str, profile: str) -> str:
+    """A relay (and log directory) per scenario and profile."""
+    return f"{scenario}@{profile}"
 
 
 # --------------------------------------------------------------------------- relay worker
@@ -99,6 +150,7 @@ async def relay_worker(args: argparse.Namespace) -> int:
             port=0,
             log_dir=Path(args.log_root) / name,
             api_key=emu["api_key"],
+            model=PROFILES[name.split("@", 1)[1]],
             # every simulated caller comes from 127.0.0.1: lift the per-source admission limits
             max_calls_per_source=10_000,
             new_calls_per_source_per_min=100_000,
@@ -121,14 +173,24 @@ async def relay_worker(args: argparse.Namespace) -> int:
 # --------------------------------------------------------------------------- the soak
 
 
-async def soak(args: argparse.Namespace, urls: dict[str, str]) -> list[tuple[str, CallResult]]:
+def make_plan(args: argparse.Namespace) -> list[tuple[str, str, Any]]:
+    """(scenario, profile, script) per call, seeded."""
     rng = random.Random(args.seed)
-    weights = scenario_weights(args.phantom_share, args.drop_share, args.goaway_share)
+    weights = scenario_weights(
+        args.phantom_share, args.drop_share, args.goaway_share, args.today_share
+    )
     names = list(weights)
-    plan = [
-        (rng.choices(names, [weights[n] for n in names])[0], script_for(rng))
-        for _ in range(args.calls)
-    ]
+    profiles = args.profiles.split(",")
+    plan = []
+    for _ in range(args.calls):
+        scenario = rng.choices(names, [weights[n] for n in names])[0]
+        plan.append((scenario, rng.choice(profiles), script_for(rng, scenario)))
+    return plan
+
+
+async def soak(
+    args: argparse.Namespace, plan: list[tuple[str, str, Any]], urls: dict[str, str]
+) -> list[tuple[str, CallResult]]:
     queue: asyncio.Queue = asyncio.Queue()
     for item in plan:
         queue.put_nowait(item)
@@ -137,17 +199,17 @@ async def soak(args: argparse.Namespace, urls: dict[str, str]) -> list[tuple[str
 
     async def worker() -> None:
         while not queue.empty() and time.monotonic() - t0 < args.max_wall:
-            scenario, script = queue.get_nowait()
+            scenario, profile, script = queue.get_nowait()
             try:
                 result = await run_call(
-                    urls[scenario],
+                    urls[lane(scenario, profile)],
                     script,
                     parameters={"scenario": scenario},
                     max_duration_s=CALL_LIMIT_S,
                 )
             except Exception as exc:  # a call that could not even connect still counts
                 result = CallResult(errors=[f"call failed: {exc!r}"])
-            results.append((scenario, result))
+            results.append((lane(scenario, profile), result))
             if len(results) % 20 == 0:
                 print(f"  {len(results)} calls done ({time.monotonic() - t0:.0f} s)", flush=True)
 
@@ -180,51 +242,116 @@ def ladder_times(records: list[dict]) -> list[tuple[str, float, float]]:
     return out
 
 
+def scenario_of(lane_name: str) -> str:
+    return lane_name.split("@", 1)[0]
+
+
+def false_verdict(scenario: str, kind: str) -> bool:
+    """A verdict the call's scenario does not explain."""
+    if kind == "real_interrupt":
+        return False  # the caller spoke over an answer: a barge-in, rightly flushed
+    if scenario in TODAY:
+        return kind not in TODAY[scenario][1]
+    return scenario in NO_VERDICT or (scenario in PHANTOM_ONLY and kind != "phantom_interrupt")
+
+
+def background_figures(recs: list[dict]) -> tuple[list[float], int]:
+    """(silence from each IN_PROGRESS to the next audible audio, recovery actions inside a
+    budget) from one session log."""
+    silences, actions = [], 0
+    start: float | None = None
+    for r in recs:
+        ev = r["event"]
+        if ev == "background":
+            if r["phase"] == "start":
+                start = r["t"]
+            elif r["phase"] == "end":
+                start = None
+            else:  # over_budget: what follows is recovery, rightly
+                start = None
+        elif start is not None and ev in ("recovery_start", "upstream_connecting", "caller_text"):
+            actions += 1
+        if ev == "background" and r["phase"] == "start":
+            heard = next(
+                (
+                    x["t"]
+                    for x in recs
+                    if x["event"] == "model_audio"
+                    and x["t"] > r["t"]
+                    and x.get("level", -1) >= AUDIBLE_LEVEL
+                ),
+                None,
+            )
+            if heard is not None:
+                silences.append(heard - r["t"])
+    return silences, actions
+
+
+def latency_line(label: str, xs: list[float]) -> str:
+    return f"{label} p50 {percentile(xs, 0.5):.2f} p99 {percentile(xs, 0.99):.2f} (n={len(xs)})"
+
+
 def report(results: list[tuple[str, CallResult]], logs: dict, wall: float) -> dict:
-    turns = [(sc, t) for sc, r in results for t in r.turns]
+    turns = [(ln, t) for ln, r in results for t in r.turns]
     answered = sum(1 for _, t in turns if t["answered"])
-    healthy_lat = [
-        t["end_of_speech_to_first_audio_s"] for sc, t in turns if sc == "healthy" and t["answered"]
-    ]
-    fault_lat = [
-        t["end_of_speech_to_first_audio_s"] for sc, t in turns if sc != "healthy" and t["answered"]
-    ]
-    all_lat = healthy_lat + fault_lat
-    silences = [t["silence_s"] for _, t in turns]
+    lat = defaultdict(list)
+    by_profile: dict[str, list[int]] = defaultdict(lambda: [0, 0])
+    for ln, t in turns:
+        sc, prof = ln.split("@", 1)
+        by_profile[prof][1] += 1
+        if t["answered"]:
+            by_profile[prof][0] += 1
+            x = t["end_of_speech_to_first_audio_s"]
+            lat["all"].append(x)
+            lat["healthy" if sc == "healthy" else "fault"].append(x)
+            lat[f"profile {prof}"].append(x)
+            if sc in TODAY:
+                lat["today"].append(x)
+            if sc not in BACKGROUND:  # background work is silent by design, within its budget
+                lat["not background"].append(x)
+    silences = [t["silence_s"] for ln, t in turns if scenario_of(ln) not in BACKGROUND]
     errors = [e for _, r in results for e in r.errors]
-    mix = Counter(sc for sc, _ in results)
+    mix = Counter(scenario_of(ln) for ln, _ in results)
 
     false: Counter = Counter()
     verdicts: Counter = Counter()
     recover: dict[str, list[tuple[float, float]]] = defaultdict(list)
-    for scenario, sessions in logs.items():
+    bg_silence: list[float] = []
+    bg_actions = 0
+    for ln, sessions in logs.items():
+        scenario = scenario_of(ln)
         for recs in sessions:
             for r in recs:
                 if r["event"] == "verdict":
                     verdicts[(scenario, r["kind"])] += 1
-                    if r["kind"] == "real_interrupt":
-                        continue  # the caller spoke over an answer: a barge-in, rightly flushed
-                    if scenario in NO_VERDICT or (
-                        scenario in PHANTOM_ONLY and r["kind"] != "phantom_interrupt"
-                    ):
-                        false[(scenario, r["kind"])] += 1
+                    if false_verdict(scenario, r["kind"]):
+                        false[(ln, r["kind"])] += 1
             for rung, own, total in ladder_times(recs):
                 recover[rung].append((own, total))
+            xs, n = background_figures(recs)
+            bg_silence += xs
+            bg_actions += n
 
     print(f"\ncalls: {len(results)} in {wall:.0f} s; mix: {dict(sorted(mix.items()))}")
     share = 100 * answered / max(1, len(turns))
     print(f"caller turns answered: {answered}/{len(turns)} ({share:.2f} %)")
+    print("  per profile: " + ", ".join(f"{p} {a}/{n}" for p, (a, n) in sorted(by_profile.items())))
+    print("end of speech -> first audible model audio (s):")
+    keys = ("all", "not background", "healthy", "fault", "today")
+    for key in (*keys, *sorted(k for k in lat if "profile" in k)):
+        label = "healthy calls (baseline)" if key == "healthy" else key
+        print(f"  {latency_line(label, lat.get(key, []))}")
+    over = [(scenario_of(ln), t["silence_s"]) for ln, t in turns if t["silence_s"] > 6.0]
+    over = [o for o in over if o[0] not in BACKGROUND]
     print(
-        "end of speech -> model audio (s): "
-        f"all p50 {percentile(all_lat, 0.5):.2f} p99 {percentile(all_lat, 0.99):.2f}; "
-        f"healthy calls (baseline) p50 {percentile(healthy_lat, 0.5):.2f} "
-        f"p99 {percentile(healthy_lat, 0.99):.2f}; "
-        f"fault calls p50 {percentile(fault_lat, 0.5):.2f} p99 {percentile(fault_lat, 0.99):.2f}"
+        f"caller silence (background calls apart): max {max(silences, default=0):.2f} s; turns "
+        f"over {SILENCE_TARGET_S:.0f} s: {len(over)} {sorted(over, key=lambda x: -x[1])[:10]}"
     )
-    over = [(sc, t["silence_s"]) for sc, t in turns if t["silence_s"] > SILENCE_TARGET_S]
+    bound = BACKGROUND_BUDGET_S + 3.0
     print(
-        f"caller silence: max {max(silences, default=0):.2f} s; turns over "
-        f"{SILENCE_TARGET_S:.0f} s: {len(over)} {sorted(over, key=lambda x: -x[1])[:10]}"
+        f"background work: {len(bg_silence)} phases; IN_PROGRESS -> audible audio max "
+        f"{max(bg_silence, default=0):.2f} s (bound {bound:.0f} s); recovery actions inside "
+        f"the budget: {bg_actions}"
     )
     print("time to recover by rung (successful rungs; own duration / from the ladder's start):")
     for rung in ("nudge", "resume", "fresh", "fallback", "rotate"):
@@ -245,6 +372,7 @@ def report(results: list[tuple[str, CallResult]], logs: dict, wall: float) -> di
         "answered_share": answered / max(1, len(turns)),
         "false_detections": sum(false.values()),
         "max_silence_s": max(silences, default=0.0),
+        "background_ok": max(bg_silence, default=0.0) <= bound and bg_actions == 0,
     }
 
 
@@ -258,7 +386,8 @@ async def main_async(args: argparse.Namespace) -> int:
         )
         relay_proc = None
         try:
-            scenarios = list(scenario_weights(0.2, 0.1, 0.1))
+            plan = make_plan(args)
+            scenarios = sorted({lane(sc, prof) for sc, prof, _ in plan})
             relay_proc, urls = start_ready(
                 [
                     sys.executable,
@@ -278,11 +407,12 @@ async def main_async(args: argparse.Namespace) -> int:
             print(
                 f"soak: {args.calls} calls, {args.concurrency} at a time, seed {args.seed}, "
                 f"phantom share {args.phantom_share:.0%} (a quarter wedging), "
-                f"1011 drops {args.drop_share:.0%}, goAways {args.goaway_share:.0%}",
+                f"1011 drops {args.drop_share:.0%}, goAways {args.goaway_share:.0%}, "
+                f"today's faults {args.today_share:.0%}; profiles {args.profiles}",
                 flush=True,
             )
             t0 = time.monotonic()
-            results = await soak(args, urls)
+            results = await soak(args, plan, urls)
             wall = time.monotonic() - t0
         finally:
             if relay_proc is not None:
@@ -293,9 +423,13 @@ async def main_async(args: argparse.Namespace) -> int:
         figures["answered_share"] == 1.0
         and figures["false_detections"] == 0
         and figures["max_silence_s"] <= SILENCE_TARGET_S
+        and figures["background_ok"]
     )
     verdict = "met" if ok else "NOT met"
-    print(f"targets (100 % answered, no silence over 6 s, zero false detections): {verdict}")
+    print(
+        "targets (100 % answered, no silence over 6 s, background within budget + 3 s and "
+        f"left alone, zero false detections): {verdict}"
+    )
     return 0
 
 
@@ -307,6 +441,8 @@ def main() -> int:
     p.add_argument("--phantom-share", type=float, default=0.20)
     p.add_argument("--drop-share", type=float, default=0.10)
     p.add_argument("--goaway-share", type=float, default=0.10)
+    p.add_argument("--today-share", type=float, default=0.40)
+    p.add_argument("--profiles", default=",".join(PROFILES), help="of " + ",".join(PROFILES))
     p.add_argument("--max-wall", type=float, default=330.0, help="stop starting calls after this")
     p.add_argument("--relay-worker", action="store_true", help=argparse.SUPPRESS)
     p.add_argument("--emulator", help=argparse.SUPPRESS)

@@ -25,7 +25,7 @@ from liveguard.events import (
     VoiceActivity,
 )
 from liveguard.guard import Guard, GuardPolicy
-from liveguard.guard.actions import PlayFiller, SendText
+from liveguard.guard.actions import PlayFiller, Reconnect, SendText
 
 LOUD, QUIET = 4000.0, 18.0  # mean |x| of a healthy answer's chunk; of #40's inaudible answers
 
@@ -202,6 +202,24 @@ def test_background_silence_past_the_budget_is_a_stall_and_recovery_starts():
     assert stall.t == pytest.approx(42.6)  # IN_PROGRESS at 12.6 + 30 s of silence
     assert stall.evidence["silent_s"] == 30.0 and stall.evidence["budget_s"] == 30.0
     assert out[4] == SendText(text="book me a table")
+
+
+def test_a_stalled_background_task_is_replayed_from_the_request_it_was_for():
+    """endless-in-progress: the filler answered the request, then nothing; a nudge cannot reach
+    the stuck connection, and the resume must ask the request again (its audio from its start),
+    not replay the silence since IN_PROGRESS."""
+    guard = greeted(GuardPolicy(background_budget_s=5.0))
+    _filler_then_in_progress(guard)  # "book me a table" spoken at 10.0-11.0, IN_PROGRESS at 12.6
+    out = run(guard, [], until=30.0)
+    assert labels(out)[:5] == [
+        "background",
+        "verdict:background_stall",
+        "health:recovering",
+        "recovery_start:nudge",
+        "SendText",
+    ]
+    resume = next(o for o in out if isinstance(o, Reconnect))
+    assert resume.purpose == "resume" and resume.replay_from_t == pytest.approx(10.0)
 
 
 def test_audible_progress_restarts_the_background_budget():

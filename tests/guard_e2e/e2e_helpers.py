@@ -76,12 +76,16 @@ async def scenario_call(
     script: CallScript | str,
     *,
     max_duration_s: float = 120.0,
+    scenario_file: Path | None = None,
     **settings: Any,
 ) -> CallOutcome:
-    """Start an emulator and a relay, place one call picking `scenario`, stop both, collect."""
+    """Start an emulator and a relay, place one call picking `scenario`, stop both, collect.
+
+    `scenario_file`: a scenario of the test's own (its `name` must be `scenario`), served as the
+    emulator's default, e.g. a built-in fault with shorter parameters."""
     log_dir = tmp / f"logs-{scenario}-{id(script)}"
     lines: list[dict[str, Any]] = []
-    async with Emulator(scenario="healthy") as emu:
+    async with Emulator(scenario=scenario_file or "healthy") as emu:
         s = Settings.load(None, port=0, log_dir=log_dir, **settings)
         relay = Relay(s, client=emu.client(), emulated=True)
         await relay.start()

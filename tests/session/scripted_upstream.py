@@ -38,6 +38,9 @@ class ScriptedUpstream:
         self.line.log.append(("open", self.index))
         if self.line.refusals:
             raise self.line.refusals.pop(0)
+        if self.line.stalls:  # setupComplete never comes: only the session's timeout ends this
+            self.line.stalls -= 1
+            await asyncio.Event().wait()
         self.is_open = True
 
     async def close(self) -> None:
@@ -114,11 +117,13 @@ class ScriptedUpstream:
 
 
 class ScriptedLine:
-    """Every connection a session opened, in order; `refusals` fail the next opens."""
+    """Every connection a session opened, in order; `refusals` fail the next opens, `stalls`
+    never complete theirs."""
 
     def __init__(self) -> None:
         self.connections: list[ScriptedUpstream] = []
         self.refusals: list[Exception] = []
+        self.stalls = 0  # the next opens that never get setupComplete
         self.log: list[tuple[str, int]] = []
 
     def factory(self, config: types.LiveConnectConfig) -> ScriptedUpstream:

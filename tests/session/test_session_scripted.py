@@ -217,6 +217,32 @@ async def test_a_refused_start_raises_and_never_retries():
     assert [e.code for e in rec.of(ev.UpstreamClosed)] == [1007]
 
 
+async def test_a_resume_without_setup_complete_times_out_and_the_ladder_goes_fresh():
+    """A drop, then the resume's setupComplete never comes: the connect ends after
+    `setup_timeout_s` as a setup_timeout verdict and a 1006 close, and the next rung connects."""
+    line, rec = ScriptedLine(), Recorder()
+    session = scripted_session(line, rec, policy={"setup_timeout_s": 0.2})
+    async with session:
+        greet(line.current)
+        await rec.wait(ev.TurnComplete, turn=1)
+        line.stalls = 1
+        line.current.drop(1011, "Internal error")
+        await rec.wait(ev.UpstreamConnected, purpose="fresh")
+    # the stalled attempt is closed by us before the next connect
+    assert line.log[:5] == [("open", 0), ("close", 0), ("open", 1), ("close", 1), ("open", 2)]
+    connecting = rec.of(ev.UpstreamConnecting)
+    assert [c.purpose for c in connecting] == ["initial", "resume", "fresh"]
+    (verdict,) = rec.of(ev.Verdict)
+    assert verdict.kind == "setup_timeout" and verdict.evidence["purpose"] == "resume"
+    closes = [e for e in rec.of(ev.UpstreamClosed) if e.side == "server"]
+    assert [(c.code, c.reason) for c in closes] == [
+        (1011, "Internal error"),
+        (1006, "setupComplete timeout"),
+    ]
+    assert closes[1].t - connecting[1].t == pytest.approx(0.2, abs=0.1)
+    assert session.stats.setup_timeouts == 1
+
+
 def test_bounds_are_one_object_and_keywords_still_work():
     line = ScriptedLine()
     policy = GuardPolicy(max_connect_failures=7)

@@ -4,8 +4,9 @@ Why: tests, demos and benchmarks need a caller that behaves like the carrier on 
 opening messages first, 20 ms frames at real-time pace (silence between utterances, as a phone
 line sends), markers echoed only when the audio before them has been "played" (playout is
 simulated at real time), a clear dropping what is buffered — and that measures what a caller
-experiences: the silence between the end of their speech and the first model audio, and how much
-of the answer they actually heard. The carrier's spelling of all this (Twilio by default; Telnyx,
+experiences: the silence between the end of their speech and the first audible model audio
+(inaudible frames answer nothing), the longest silence inside an answer, and how much of the
+answer they actually heard. The carrier's spelling of all this (Twilio by default; Telnyx,
 Plivo, Vonage, Exotel) is the `CallerWire` in wire.py; the caller itself works in μ-law 8 kHz.
 
 Output: one JSON line per caller turn
@@ -28,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
+import numpy as np
 
 from liveguard.audio import mulaw, wav
 from liveguard.audio.clips import load_clip, resample_pcm16
@@ -50,6 +52,10 @@ FRAME_BYTES = 160
 FRAME_S = 0.02
 SILENCE_FRAME = b"\xff" * FRAME_BYTES
 MAX_RECORD_S = 1800.0  # bound on the audio a caller keeps (30 min of μ-law is 14 MB)
+#: a frame whose mean |sample| is below this is inaudible: it does not answer the caller (the
+#: guard's `inaudible_level`; gemini-live-api-examples#40 measured 18 for inaudible answers and
+#: 2,061-10,747 for healthy ones)
+AUDIBLE_LEVEL = 100.0
 _RESYNC_S = 0.2  # if the sender falls this far behind real time, it resyncs instead of bursting
 
 
@@ -73,6 +79,7 @@ class _Turn:
     kind: str = "say"
     end_of_speech: float | None = None
     first_audio: float | None = None
+    longest_gap: float = 0.0  # longest stretch after the end of speech with nothing audible
     heard_at_end_of_speech: float = 0.0
     clears_at_start: int = 0
     cleared_s_at_start: float = 0.0
@@ -132,6 +139,9 @@ class SimulatedCaller:
         self._scheduled_s = 0.0
         self._cleared_s = 0.0
         self._last_media_at: float | None = None
+        self._last_audible_at: float | None = None  # the last frame the caller could hear
+        self._audible_end = 0.0  # when the last audible frame's playout ends
+        self.inaudible_frames = 0
         self._first_media_at: float | None = None
         self._marks: deque[tuple[float, str]] = deque()
         self._marks_changed = asyncio.Event()
@@ -221,9 +231,18 @@ class SimulatedCaller:
             if self._first_media_at is None:
                 self._first_media_at = now
             self._last_media_at = now
+            if float(np.abs(mulaw.decode_array(audio), dtype=np.float32).mean()) < AUDIBLE_LEVEL:
+                self.inaudible_frames += 1  # played, but nobody hears it: no answer
+                self._media_event.set()
+                return
+            self._last_audible_at = now
             turn = self._turn
-            if turn and turn.end_of_speech is not None and turn.first_audio is None:
-                turn.first_audio = now
+            if turn and turn.end_of_speech is not None:
+                gap = start - max(turn.end_of_speech, self._audible_end)
+                turn.longest_gap = max(turn.longest_gap, gap)
+                if turn.first_audio is None:
+                    turn.first_audio = now
+            self._audible_end = start + secs
             self._media_event.set()
         elif kind == "mark":
             if isinstance(value, str):
@@ -236,6 +255,7 @@ class SimulatedCaller:
             if drop:
                 del self._heard[-drop:]
             self._play_end = now
+            self._audible_end = min(self._audible_end, now)
             self.result.clears += 1
             # Twilio (and Telnyx) answer a clear by echoing every pending mark at once; others
             # drop them and acknowledge the clear
@@ -318,7 +338,11 @@ class SimulatedCaller:
             "answered": turn.first_audio is not None,
             "end_of_speech_to_first_audio_s": latency,
             "heard_s": round(max(0.0, self.heard_s(now) - turn.heard_at_end_of_speech), 3),
-            "silence_s": round(latency if latency is not None else now - eos, 3),
+            # the longest the caller sat in silence: before the answer, or inside it (a filler,
+            # then background work); the quiet after the turn's last audible audio is not waiting
+            "silence_s": round(
+                max(latency, turn.longest_gap) if latency is not None else now - eos, 3
+            ),
         }
         if turn.kind == "barge_in":
             line["barged"] = bool(turn.barged)
@@ -353,7 +377,8 @@ class SimulatedCaller:
             await asyncio.wait_for(self._media_event.wait(), max(0.0, seconds))
 
     def _audio_since(self, t: float) -> bool:
-        return self._last_media_at is not None and self._last_media_at >= t
+        """Audible model audio came at or after `t` (inaudible audio answers nothing)."""
+        return self._last_audible_at is not None and self._last_audible_at >= t
 
     async def _wait_answer(self, step: WaitAnswer) -> None:
         """Until model audio came after the last speech and then stopped for `quiet` seconds."""
@@ -458,6 +483,7 @@ class SimulatedCaller:
             "heard_s": round(self.heard_s(), 3),
             "frames_sent": self.frames_sent,
             "frames_received": self.frames_received,
+            "inaudible_frames": self.inaudible_frames,
             "audio_received_s": round(self.audio_received_s, 3),
             "marks_echoed": self.result.marks_echoed,
             "clears": self.result.clears,

@@ -519,7 +519,10 @@ class Guard:
         c = self.counters
         c.in_row += 1
         if c.run_start_t is None:
-            c.run_start_t = utt.start_t if utt is not None else bg.start_t
+            # replay from the request the work was for (a filler answered it), so a resumed or
+            # fresh session hears it again instead of the silence since IN_PROGRESS
+            req = utt or self.turns.last_answered
+            c.run_start_t = req.start_t if req is not None else bg.start_t
         self._count(VerdictKind.BACKGROUND_STALL)
         out.append(
             Verdict(t=t, kind=VerdictKind.BACKGROUND_STALL, turn=self.turns.turn, evidence=ev)

@@ -117,6 +117,9 @@ class TurnTracker:
         # the utterance whose answer is being spoken: audio came, generation not yet complete
         # (a connection lost now cuts the answer short; see `reopen_cut_answer`)
         self.answering: Utterance | None = None
+        #: the last utterance audible audio answered (a filler counts): the request background
+        #: work is for, replayed when that work stalls
+        self.last_answered: Utterance | None = None
         self._speech_start_t: float | None = None
         self._speech_text = ""
         self._blip: tuple[float, float] | None = None  # short VAD speech awaiting a transcript
@@ -270,7 +273,7 @@ class TurnTracker:
         if utt is None:
             return []
         self.awaiting = None
-        self.answering = utt
+        self.answering = self.last_answered = utt
         end = utt.end_t if utt.end_t is not None else t
         return [TurnAnswered(t=t, turn=self.turn, latency_s=round(max(0.0, t - end), 6))]
 

@@ -69,5 +69,6 @@ class SessionCounters:
     texts_sent: int = 0
     activity_signals: int = 0
     connects: int = 0  # successful upstream connects, the first included
-    connect_failures: int = 0
+    connect_failures: int = 0  # refused connects and setup timeouts
+    setup_timeouts: int = 0  # connects abandoned without setupComplete (guard.setup_timeout_s)
     max_queued: int = 0  # deepest the outbound queue got

@@ -47,6 +47,7 @@ from liveguard.session.pipe import EventPipe, EventSink
 from liveguard.session.reconnector import Reconnector
 from liveguard.session.ringbuffer import AudioRingBuffer
 from liveguard.session.sender import Sender
+from liveguard.session.setup_wait import SETUP_TIMEOUT_REASON
 from liveguard.session.speech import SpeechFeed
 from liveguard.session.toolrun import build_session_tools
 from liveguard.session.translate import MessageTranslator
@@ -177,6 +178,7 @@ class GuardedSession:
             spawn=self._spawn,
             fail=self._fail,
             closing=lambda: self._closing,
+            model=s.model,
         )
         pipe.send_text = self._queue_text
         pipe.control = self._link.request
@@ -267,11 +269,15 @@ class GuardedSession:
         )
         await self._pipe.process(started)
         failure = await self._link.connect("initial", self._resume_handle)
+        retried = failure is not None and failure[1].startswith(SETUP_TIMEOUT_REASON)
+        if retried:
+            assert failure is not None
+            failure = await self._link.retry_first_connect(failure)  # the guard's ladder retries
         if failure is not None:
             code, reason = failure
-            # logged for telemetry, not fed to the guard: a refused start is the caller's to handle
-            closed = ev.UpstreamClosed(t=self.now(), code=code, reason=reason, side="server")
-            await self._pipe.process(closed, feed_guard=False)
+            if not retried:  # a refused start is the caller's to handle: logged, not fed
+                closed = ev.UpstreamClosed(t=self.now(), code=code, reason=reason, side="server")
+                await self._pipe.process(closed, feed_guard=False)
             cls = LiveConfigError if code == 1007 else SessionFailed
             self.failure = cls(f"upstream refused the session: {code} {reason}".strip(), code)
             await self._finish(f"connect failed: {code} {reason}".strip())

@@ -28,6 +28,7 @@ from liveguard.session.items import AudioOut, ToolCallOut
 from liveguard.session.pipe import EventPipe
 from liveguard.session.ringbuffer import Chunk
 from liveguard.session.sender import Sender
+from liveguard.session.setup_wait import SETUP_TIMEOUT_CODE, setup_suspects, timeout_reason
 from liveguard.session.translate import MessageTranslator
 from liveguard.session.upstream import close_info
 from liveguard.session.upstream_api import UpstreamFactory, UpstreamLink
@@ -53,6 +54,7 @@ class Reconnector:
         spawn: Callable[[Coroutine[Any, Any, None], str], asyncio.Task],
         fail: Callable[[str], Awaitable[None]],
         closing: Callable[[], bool],
+        model: str = "",
     ) -> None:
         self.pipe = pipe
         self.sender = sender
@@ -64,9 +66,11 @@ class Reconnector:
         self._spawn = spawn  # starts a task that fails the session on an unexpected error
         self._fail = fail
         self._closing = closing
+        self._model = model  # names the likely cause of a setup timeout
         self._control: asyncio.Queue[Action] = asyncio.Queue(maxsize=CONTROL_QUEUE)
         self._recv_task: asyncio.Task | None = None
         self._attempt = 0
+        self.last_close: tuple[int, str] | None = None  # the last server close reported
 
     def request(self, action: Action) -> None:
         """Queue a guard `Reconnect` / `FailSession` for the control task."""
@@ -99,10 +103,15 @@ class Reconnector:
             self.sender.tools.ledger.connecting(handle)
         await self.pipe.process(connecting)
         await self.sender.gate_lifecycle(connecting, None)
-        up = self._factory(self._config(handle))
+        config = self._config(handle)
+        up = self._factory(config)
         started = now()
         try:
-            await up.open()
+            async with asyncio.timeout(self.pipe.guard.policy.setup_timeout_s):
+                await up.open()
+        except TimeoutError:
+            self.stats.connect_failures += 1
+            return await self._setup_timed_out(up, config, attempt)
         except asyncio.CancelledError:
             raise
         except Exception as exc:
@@ -121,6 +130,35 @@ class Reconnector:
         await self.pipe.process(connected)
         # the caller is still speaking: the activity that died with the old connection reopens
         await self.sender.gate_lifecycle(connected, up)
+        return None
+
+    async def _setup_timed_out(
+        self, up: UpstreamLink, config: types.LiveConnectConfig, attempt: int
+    ) -> tuple[int, str]:
+        """No `setupComplete` within `guard.setup_timeout_s`: the attempt is abandoned, the
+        guard's `setup_timeout` verdict is due (the ticker may not run yet: the first connect),
+        and the attempt ends as a server close the guard's ladder retries."""
+        with contextlib.suppress(Exception):
+            await up.close()
+        self.stats.setup_timeouts += 1
+        await self.pipe.apply(self.pipe.guard.tick(self.pipe.now()))
+        suspects = setup_suspects(config, self._model)
+        reason = timeout_reason(suspects)
+        log.warning("connect attempt %d: %s", attempt, reason)
+        return SETUP_TIMEOUT_CODE, reason
+
+    async def retry_first_connect(self, failure: tuple[int, str]) -> tuple[int, str] | None:
+        """The first connect timed out waiting for `setupComplete`: report it to the guard and
+        carry out its ladder (fresh connects, its backoff) until one connects (None) or the guard
+        gives up (the last close: its reason names a likely cause). Runs before the control task
+        exists; the ladder has one fresh rung, so a setup that stalls every time fails fast."""
+        await self.server_closed(*failure)
+        while not self.open:
+            action = await self._control.get()
+            if isinstance(action, FailSession):
+                return self.last_close or failure
+            if isinstance(action, Reconnect):
+                await self.reconnect(action)
         return None
 
     async def close_upstream(self, reason: str) -> None:
@@ -183,6 +221,7 @@ class Reconnector:
     async def server_closed(self, code: int, reason: str) -> None:
         """Report a server-side close (or refused connect) and carry out what the guard picks
         (the next rung, a backoff, or the end of the session: `Guard` always answers one)."""
+        self.last_close = (code, reason)
         closed = ev.UpstreamClosed(t=self.pipe.now(), code=code, reason=reason, side="server")
         await self.pipe.emit(closed)
         await self.sender.gate_lifecycle(closed, None)
