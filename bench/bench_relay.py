@@ -38,8 +38,13 @@ After the steps, one line projects TARGET_CALLS calls on this machine, linearly 
 step: the relay as measured and at 100 µs per 20 ms of call, plus the emulator and callers, which
 share this machine only because they stand in for Google and Twilio.
 
+With `--workers N` the relay is `liveguard serve --workers N` (a supervisor and N workers on one
+port, unpinned): each step also reports every worker's calls, CPU and CPU per call-second (calls
+per worker from the host's dashboard) and the whole host's CPU per call-second; the latency
+figures come from the host's `/metrics` (all workers).
+
 Usage: .venv/bin/python bench/bench_relay.py [--steps 25,50,100,150,200,300] [--direct 20]
-       [--repeat 3] [--all-steps] [--svg FILE]
+       [--repeat 3] [--all-steps] [--svg FILE] [--workers N]
 (LIVEGUARD_LOOP=asyncio runs both relays and the callers on asyncio's loop instead of uvloop.)
 """
 
@@ -99,7 +104,7 @@ def start_emulator(env: dict) -> tuple[subprocess.Popen, dict]:
 
 
 def start_relay(
-    env: dict, emu: dict, log_dir: Path, max_calls: int
+    env: dict, emu: dict, log_dir: Path, max_calls: int, workers: int = 1
 ) -> tuple[subprocess.Popen, dict]:
     renv = dict(env)
     renv.update(
@@ -108,9 +113,29 @@ def start_relay(
         LIVEGUARD_UPSTREAM_CA_FILE=emu["ca_file"],
         LIVEGUARD_LOG_DIR=str(log_dir),
         LIVEGUARD_MAX_CALLS=str(max_calls),
+        # every simulated caller comes from 127.0.0.1: the per-source admission limits
+        # (docs/relay.md) would refuse all but the first few calls of a step
+        LIVEGUARD_MAX_CALLS_PER_SOURCE=str(max_calls),
+        LIVEGUARD_NEW_CALLS_PER_SOURCE_PER_MIN=str(max_calls * 60),
     )
     cmd = [sys.executable, "-m", "liveguard", "serve", "--port", "0", "--log-level", "WARNING"]
-    return start_ready(cmd, renv)
+    return start_ready([*cmd, "--workers", str(workers)], renv)
+
+
+def relay_processes(rproc: subprocess.Popen) -> list[psutil.Process]:
+    """The relay: one process, or the supervisor and its workers (`--workers N`)."""
+    root = psutil.Process(rproc.pid)
+    return [root, *root.children(recursive=True)]
+
+
+async def calls_by_worker(http: aiohttp.ClientSession, url: str) -> dict[int, int]:
+    """Live calls per worker pid, from the host's dashboard."""
+    data = await (await http.get(url + "/sessions.json")).json()
+    out: dict[int, int] = {}
+    for s in data["live"]:
+        pid = int(s["worker"].rsplit(":", 1)[1]) if s.get("worker") else 0
+        out[pid] = out.get(pid, 0) + 1
+    return out
 
 
 # --------------------------------------------------------------------------- the direct path
@@ -279,8 +304,31 @@ def ms(x: float) -> float:
 
 
 def _cpu_s(procs: list[psutil.Process]) -> list[float]:
-    """CPU seconds (user + system) of each process so far."""
-    return [sum(proc.cpu_times()[:2]) for proc in procs]
+    """CPU seconds (user + system) of each process so far (0 for one that is gone)."""
+    out = []
+    for proc in procs:
+        try:
+            out.append(sum(proc.cpu_times()[:2]))
+        except psutil.NoSuchProcess:
+            out.append(0.0)
+    return out
+
+
+class _Host:
+    """The relay's processes as one: summed CPU times and memory."""
+
+    def __init__(self, procs: list[psutil.Process]) -> None:
+        self.procs = procs
+
+    def cpu_times(self) -> argparse.Namespace:
+        user = system = 0.0
+        for proc in self.procs:
+            t = proc.cpu_times()
+            user, system = user + t.user, system + t.system
+        return argparse.Namespace(user=user, system=system)
+
+    def memory_info(self) -> argparse.Namespace:
+        return argparse.Namespace(rss=sum(p.memory_info().rss for p in self.procs))
 
 
 async def run_step(
@@ -295,7 +343,8 @@ async def run_step(
     window once every call is up (setup is reported per call, apart). `load_side` are the
     processes that feed the relay (callers, emulator, echo relay): their CPU over the window
     says whether they kept up."""
-    ps = psutil.Process(rproc.pid)
+    procs = relay_processes(rproc)
+    ps = _Host(procs)
     ramp_s = max(1.0, n / ARRIVALS_PER_S)
     window_at = ramp_s + SETTLE_S
     async with aiohttp.ClientSession() as http:
@@ -304,6 +353,7 @@ async def run_step(
         t0 = time.monotonic()
         peak_rss = [rss_idle]
         snaps: dict[str, tuple] = {}
+        spread: dict[int, int] = {}
 
         async def sampler() -> None:
             while True:
@@ -314,6 +364,12 @@ async def run_step(
             await asyncio.sleep(max(0.0, t0 + at - time.monotonic()))
             m, e = await scrape(http, relay["url"]), await scrape(http, echo["url"])
             snaps[name] = (ps.cpu_times(), time.monotonic(), m, e, _cpu_s(load_side))
+            snaps[name + "_procs"] = _cpu_s(procs)
+            if name == "w0":
+                by_pid = await calls_by_worker(http, relay["url"])
+                if len(procs) == 1:  # one process: every call is its own
+                    by_pid = {procs[0].pid: sum(by_pid.values())}
+                spread.update(by_pid)
 
         async def call(i: int):
             await asyncio.sleep(i * ramp_s / n)
@@ -374,8 +430,24 @@ async def run_step(
         for d in ("up", "down")
         for p in (0.5, 0.99)
     }
+    window = w1 - w0
+    per_proc = [(b - a) / window for a, b in zip(snaps["w0_procs"], snaps["w1_procs"], strict=True)]
+    workers = [
+        {
+            "pid": p.pid,
+            "calls": spread.get(p.pid, 0),
+            "cpu_cores": round(c, 3),
+            "cpu_ms_per_call_second": round(c / spread[p.pid] * 1e3, 2)
+            if spread.get(p.pid)
+            else None,
+        }
+        for p, c in zip(procs, per_proc, strict=True)
+        if spread.get(p.pid) or len(procs) == 1
+    ]
     return {
         "calls": n,
+        "workers": workers,
+        "host_cpu_ms_per_call_second": round(cpu_w / window / max(1, n) * 1e3, 2),
         "errors": errors,
         "unanswered_turns": unanswered,
         "wall_s": round(wall, 1),
@@ -536,14 +608,16 @@ async def main_async(args: argparse.Namespace) -> int:
     best, rows = 0, []
     with tempfile.TemporaryDirectory() as tmp:
         eproc, emu = start_emulator(env)
-        rproc, relay = start_relay(env, emu, Path(tmp) / "logs", max(steps) + 10)
+        rproc, relay = start_relay(env, emu, Path(tmp) / "logs", max(steps) + 10, args.workers)
         xproc, echo = start_echo(env)
-        placement = pin(rproc, eproc, xproc) if args.pin else "unpinned"
+        pinned = args.pin and args.workers == 1  # N workers need the cores: the OS places them
+        placement = pin(rproc, eproc, xproc) if pinned else "unpinned"
         load_side = [psutil.Process(), psutil.Process(eproc.pid), psutil.Process(xproc.pid)]
         try:
             loop_kind = eventloop.loop_name()
             print(
-                f"# relay {relay['url']} -> emulator {emu['base_url']}; echo relay {echo['url']}"
+                f"# relay {relay['url']} ({args.workers} worker(s)) -> emulator "
+                f"{emu['base_url']}; echo relay {echo['url']}"
                 f" (separate processes; event loop {loop_kind}; {placement})",
                 flush=True,
             )
@@ -645,6 +719,12 @@ def main() -> int:
         choices=range(1, 6),
         metavar="{1..5}",
         help="runs per step; the step is judged on the run with the median p99",
+    )
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="relay worker processes (`liveguard serve --workers N`); 1 = one process, pinned",
     )
     parser.add_argument("--serve-echo", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()

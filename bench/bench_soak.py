@@ -94,7 +94,15 @@ async def relay_worker(args: argparse.Namespace) -> int:
     client = make_client(base, base_url=emu["base_url"], ssl_context=ctx)
     relays: dict[str, Relay] = {}
     for name in args.scenarios.split(","):
-        s = Settings.load(None, port=0, log_dir=Path(args.log_root) / name, api_key=emu["api_key"])
+        s = Settings.load(
+            None,
+            port=0,
+            log_dir=Path(args.log_root) / name,
+            api_key=emu["api_key"],
+            # every simulated caller comes from 127.0.0.1: lift the per-source admission limits
+            max_calls_per_source=10_000,
+            new_calls_per_source_per_min=100_000,
+        )
         relay = Relay(s, client=client, emulated=True)
         await relay.start()
         relays[name] = relay

@@ -50,6 +50,27 @@ def talk(page: Page, url: str) -> dict:
     return {"title": title, "state": state, "shown": shown}
 
 
+def reconnect(page: Page, url: str) -> dict:
+    """The talk page through a relay-side drop: connected after the greeting (says so, and the
+    test drops the call), then back by itself with the same conversation."""
+    page.goto(url)
+    page.click("#start")
+    page.wait_for_function(
+        """() => window.liveguard.resume
+            && window.liveguard.events.some(e => e.type === 'turn_complete')""",
+        timeout=40_000,
+    )
+    first = page.evaluate("window.liveguard")
+    say({"connected": first["session"]})
+    page.wait_for_function(
+        "() => window.liveguard.resumed && window.liveguard.status === 'connected'",
+        timeout=40_000,
+    )
+    state = page.evaluate("window.liveguard")
+    page.click("#stop")
+    return {"first": first, "state": state, "shown": page.inner_text("#log")}
+
+
 SESSION_NAMES = (
     "[...document.querySelectorAll('#sessions tbody td:first-child')].map(td => td.dataset.v)"
 )
@@ -94,13 +115,18 @@ def dashboard(page: Page, url: str, shot: str) -> dict:
     return {"incidents": page.locator("#incidents tbody").inner_text()}
 
 
-PAGES: dict[str, Callable[..., dict]] = {"talk": talk, "report": report, "dashboard": dashboard}
+PAGES: dict[str, Callable[..., dict]] = {
+    "talk": talk,
+    "reconnect": reconnect,
+    "report": report,
+    "dashboard": dashboard,
+}
 
 
 def main(argv: list[str]) -> int:
     name, args = argv[0], argv[1:]
     extra: list[str] = []
-    if name == "talk":  # a fake microphone fed from the WAV file, and audio that plays by itself
+    if name in ("talk", "reconnect"):  # a fake microphone fed from the WAV, audio that plays
         wav, args = args[-1], args[:-1]
         extra = [
             "--use-fake-ui-for-media-stream",
@@ -118,7 +144,7 @@ def main(argv: list[str]) -> int:
                 errors: list[str] = []
                 page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
                 page.on("pageerror", lambda e: errors.append(str(e)))
-                if name != "talk":  # the talk page's own socket may fail as it stops
+                if name not in ("talk", "reconnect"):  # the talk page socket may fail as it stops
                     page.on("requestfailed", lambda r: errors.append(f"request failed: {r.url}"))
                 seen = PAGES[name](page, *args)
                 say({**seen, "console_errors": errors})

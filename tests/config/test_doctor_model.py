@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
+from cli_process import run_liveguard
 from liveguard.config.doctor import Finding, check
 from liveguard.config.settings import Settings
 
@@ -139,25 +138,11 @@ def test_doctor_cli_explains_a_38_file_and_exits_1(tmp_path: Path) -> None:
         f"tools:\n  - function: {TOOL}\n"
     )
     env = {k: v for k, v in os.environ.items() if not k.startswith(("LIVEGUARD_", "GOOGLE_GENAI"))}
-    res = subprocess.run(
-        [sys.executable, "-m", "liveguard", "doctor", str(path)],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=60,
-        check=False,
-    )
+    res = run_liveguard("doctor", str(path), env=env)
     assert res.returncode == 1, res.stdout + res.stderr
     assert "WARNING  thinking_level:" in res.stdout
     bad = tmp_path / "bad.yaml"
     bad.write_text("tools:\n  - function: no_such_module_xyz:run\n")
-    res = subprocess.run(
-        [sys.executable, "-m", "liveguard", "doctor", str(bad)],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=60,
-        check=False,
-    )
+    res = run_liveguard("doctor", str(bad), env=env)
     assert res.returncode == 2
     assert "tools[0] (no_such_module_xyz:run)" in res.stderr and "cannot import" in res.stderr

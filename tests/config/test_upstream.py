@@ -10,8 +10,6 @@ import base64
 import functools
 import json
 import os
-import subprocess
-import sys
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -22,6 +20,7 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
+from cli_process import run_liveguard, start_liveguard
 from liveguard.caller.simulated import run_call
 from liveguard.config.settings import Settings
 from liveguard.config.upstream import UpstreamError, choose_upstream, vertex_selected
@@ -139,6 +138,13 @@ def adc_file(no_adc: Path, token_server: TokenServer, monkeypatch: pytest.Monkey
     return path
 
 
+def use_vertex(monkeypatch: pytest.MonkeyPatch, project: str, location: str) -> None:
+    """The SDK's environment selecting Vertex AI in `project` at `location`."""
+    monkeypatch.setenv("GOOGLE_GENAI_USE_VERTEXAI", "true")
+    monkeypatch.setenv("GOOGLE_CLOUD_PROJECT", project)
+    monkeypatch.setenv("GOOGLE_CLOUD_LOCATION", location)
+
+
 def test_no_credentials_of_either_kind_is_the_emulator(no_adc: Path) -> None:
     s = Settings.load(None)
     up = choose_upstream(s)
@@ -189,9 +195,7 @@ def test_settings_select_vertex_over_the_environment(
 def test_vertex_without_credentials_stops_with_a_clear_error(
     no_adc: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv("GOOGLE_GENAI_USE_VERTEXAI", "true")
-    monkeypatch.setenv("GOOGLE_CLOUD_PROJECT", "proj-a")
-    monkeypatch.setenv("GOOGLE_CLOUD_LOCATION", "us-central1")
+    use_vertex(monkeypatch, "proj-a", "us-central1")
     s = Settings.load(None)
     assert not s.uses_emulator()
     with pytest.raises(UpstreamError) as info:
@@ -208,9 +212,7 @@ def test_vertex_with_credentials_that_cannot_get_a_token_stops(
 ) -> None:
     adc = write_adc(no_adc, token_server.url, "revoked")
     monkeypatch.setenv("GOOGLE_APPLICATION_CREDENTIALS", str(adc))
-    monkeypatch.setenv("GOOGLE_GENAI_USE_VERTEXAI", "true")
-    monkeypatch.setenv("GOOGLE_CLOUD_PROJECT", "proj-a")
-    monkeypatch.setenv("GOOGLE_CLOUD_LOCATION", "us-central1")
+    use_vertex(monkeypatch, "proj-a", "us-central1")
     with pytest.raises(UpstreamError, match=r"cannot get an access token.*invalid_grant"):
         choose_upstream(Settings.load(None))
     assert len(token_server.requests) == 1
@@ -233,9 +235,7 @@ def test_vertex_without_a_location_or_project_says_which(
 async def test_relay_refuses_to_start_on_vertex_without_credentials(
     no_adc: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv("GOOGLE_GENAI_USE_VERTEXAI", "true")
-    monkeypatch.setenv("GOOGLE_CLOUD_PROJECT", "proj-a")
-    monkeypatch.setenv("GOOGLE_CLOUD_LOCATION", "us-central1")
+    use_vertex(monkeypatch, "proj-a", "us-central1")
     relay = Relay(Settings.load(None, port=0, log_dir=str(no_adc / "logs")))
     with pytest.raises(UpstreamError):
         await relay.start()
@@ -246,9 +246,7 @@ async def test_relay_refuses_to_start_on_vertex_without_credentials(
 async def test_relay_on_vertex_builds_a_vertex_client(
     adc_file: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv("GOOGLE_GENAI_USE_VERTEXAI", "true")
-    monkeypatch.setenv("GOOGLE_CLOUD_PROJECT", "proj-a")
-    monkeypatch.setenv("GOOGLE_CLOUD_LOCATION", "us-east5")
+    use_vertex(monkeypatch, "proj-a", "us-east5")
     async with Relay(Settings.load(None, port=0, log_dir=str(adc_file.parent / "logs"))) as relay:
         assert relay.emulator is None and relay.upstream.kind == "vertex"
         api = relay.ctx.client._api_client
@@ -263,14 +261,7 @@ def test_serve_on_vertex_without_credentials_exits_2(no_adc: Path) -> None:
         GOOGLE_CLOUD_LOCATION="us-central1",
     )
     env["LIVEGUARD_LOG_DIR"] = str(no_adc / "logs")
-    res = subprocess.run(
-        [sys.executable, "-m", "liveguard", "serve", "--port", "0"],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=60,
-        check=False,
-    )
+    res = run_liveguard("serve", "--port", "0", env=env)
     assert res.returncode == 2, res.stderr
     assert "Application Default Credentials" in res.stderr
     assert "emulator" not in res.stdout  # no ready line: it never served
@@ -290,13 +281,7 @@ def test_serve_without_any_credentials_says_it_embeds_the_emulator(no_adc: Path)
     for name in SDK_VARS:
         env.pop(name, None)
     env.update(CLOUDSDK_CONFIG=str(no_adc / "gcloud"), LIVEGUARD_LOG_DIR=str(no_adc / "logs"))
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "liveguard", "serve", "--port", "0"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=env,
-    )
+    proc = start_liveguard("serve", "--port", "0", env=env)
     try:
         ready = json.loads(proc.stdout.readline())
         assert ready["emulator"] is True
@@ -311,9 +296,7 @@ async def test_vertex_configured_relay_serves_a_call_through_the_emulators_verte
 ) -> None:
     """The SDK's own Vertex client (ADC bearer token, project and location in the model path),
     driven by a simulated phone caller through the relay, against the emulator's Vertex route."""
-    monkeypatch.setenv("GOOGLE_GENAI_USE_VERTEXAI", "true")
-    monkeypatch.setenv("GOOGLE_CLOUD_PROJECT", "proj-a")
-    monkeypatch.setenv("GOOGLE_CLOUD_LOCATION", "us-central1")
+    use_vertex(monkeypatch, "proj-a", "us-central1")
     async with Emulator(scenario="healthy") as emu:
         settings = Settings.load(
             None,

@@ -20,7 +20,7 @@ from liveguard.emulator.model import (
 from liveguard.emulator.scenario import Scenario, load_scenario, parse_scenario
 from liveguard.emulator.wire import ClientMessage
 
-MODEL = "models/gemini-2.5-flash-native-audio-preview-09-2025"
+MODEL = "models/gemini-2.5-flash-native-audio-preview-12-2025"
 FRAME_BYTES = 640  # 20 ms at 16 kHz
 
 

@@ -6,7 +6,7 @@ import pytest
 from model_harness import Harness, content, greet, speech_pcm, text
 
 from liveguard.audio.clips import clip_text
-from liveguard.emulator.model import ResumptionStore
+from liveguard.emulator.resumption import ResumptionStore
 from liveguard.emulator.scenario import load_scenario
 
 
@@ -343,4 +343,7 @@ def test_every_builtin_scenario_runs_a_short_call():
         h.run(8.0)
         h.say("order_number")
         h.run(8.0)
+        if name == "setup-never-completes":  # its point: the first connection never hears back
+            assert h.frames() == [] and h.session.stats.setup_stalled, name
+            continue
         assert h.frames(), name

@@ -20,8 +20,10 @@ def test_setup_complete_is_the_first_frame():
     "model",
     [
         "models/gemini-2.5-flash-native-audio-preview-12-2025",
-        "gemini-live-2.5-flash-preview",
+        "gemini-3.8-live",
+        "models/gemini-3.8-live-extended-thinking",
         "models/gemini-3.1-flash-live-preview",
+        "publishers/google/models/gemini-3.8-live",
         "publishers/google/models/gemini-live-2.5-flash-native-audio",
         "projects/p/locations/us-central1/publishers/google/models/gemini-live-2.5-flash-native-audio",
     ],
@@ -33,8 +35,10 @@ def test_known_models_are_accepted(model):
 
 
 def test_known_models_set_has_every_prefix():
-    for bare in ("gemini-2.5-flash-native-audio-preview-09-2025", "gemini-2.0-flash-live-001"):
-        assert {bare, f"models/{bare}", f"publishers/google/models/{bare}"} <= KNOWN_MODELS
+    for bare in ("gemini-3.8-live", "gemini-2.5-flash-native-audio-preview-12-2025"):
+        assert {bare, f"models/{bare}"} <= KNOWN_MODELS
+    for bare in ("gemini-3.8-live", "gemini-live-2.5-flash-native-audio"):
+        assert f"publishers/google/models/{bare}" in KNOWN_MODELS
 
 
 def test_unknown_model_closes_1008_with_the_service_reason_truncated():

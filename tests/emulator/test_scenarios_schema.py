@@ -28,6 +28,18 @@ REQUIRED_BUILTINS = {
     "slow-pongs",
     "rejected",
     "nudge-clears",
+    # today's faults
+    "silent-stall",
+    "inaudible-answers",
+    "response-rejected-run",
+    "cut-answer",
+    "freeze-after-barge-in",
+    "endless-in-progress",
+    "background-phase",
+    "setup-never-completes",
+    "setup-stall-affective",
+    "resume-rejected-1011",
+    "deadline-1011",
 }
 
 
@@ -130,6 +142,102 @@ def test_builtin_files_round_trip_through_the_schema():
         assert again == s
 
 
+# ---------------------------------------------------------------- profiles and today's faults
+
+
+def test_builtins_for_todays_faults_carry_their_fault():
+    faults = {
+        "silent-stall": "silent_stall",
+        "inaudible-answers": "inaudible_answers",
+        "response-rejected-run": "rejected_run",
+        "cut-answer": "cut_answer",
+        "freeze-after-barge-in": "freeze_after_barge_in",
+        "endless-in-progress": "endless_background",
+        "background-phase": "background_phase",
+        "setup-never-completes": "setup_never_completes",
+        "setup-stall-affective": "setup_never_completes",
+        "resume-rejected-1011": "resume_rejected",
+    }
+    for name, field in faults.items():
+        assert getattr(load_scenario(name).faults, field) is not None, name
+    deadline = load_scenario("deadline-1011").faults.close
+    assert (deadline.code, deadline.reason, deadline.at_s) == (1011, "Deadline expired", 3480)
+    assert load_scenario("deadline-1011").connection.lifetime_s > deadline.at_s
+    assert load_scenario("seed-2333").model.profile == "2.5-native-audio"
+
+
+@pytest.mark.parametrize(
+    ("text", "where", "what"),
+    [
+        ("model: {profile: gemini-4}", "model.profile", "Input should be"),
+        (
+            "model: {background_work: {filler: still_here}}",
+            "model.background_work",
+            "on_utterances",
+        ),
+        (
+            "model: {background_work: {on_utterances: [nope]}}",
+            "model.background_work.on_utterances.0",
+            "unknown utterance clip 'nope'",
+        ),
+        (
+            "model: {background_work: {on_turns: [0]}}",
+            "model.background_work",
+            "user turn numbers",
+        ),
+        (
+            "model: {background_work: {on_turns: [2], phases: 0}}",
+            "model.background_work.phases",
+            "",
+        ),
+        ("faults: {silent_stall: {from_turn: 0}}", "faults.silent_stall.from_turn", ""),
+        ("faults: {silent_stall: {turns: 0}}", "faults.silent_stall.turns", ""),
+        ("faults: {silent_stall: {on_resume: sometimes}}", "faults.silent_stall.on_resume", ""),
+        ("faults: {rejected_run: {reason: SAFETY}}", "faults.rejected_run.reason", ""),
+        ("faults: {inaudible_answers: {mean_abs: -1}}", "faults.inaudible_answers.mean_abs", ""),
+        ("faults: {inaudible_answers: {mean_abs: 40000}}", "faults.inaudible_answers.mean_abs", ""),
+        ("faults: {cut_answer: {fraction: 1.0}}", "faults.cut_answer.fraction", ""),
+        ("faults: {cut_answer: {fraction: 0}}", "faults.cut_answer.fraction", ""),
+        ("faults: {freeze_after_barge_in: {after_barge_ins: 0}}", "after_barge_ins", ""),
+        (
+            "faults: {background_phase: {seconds: {uniform: [3, 1]}}}",
+            "background_phase.seconds",
+            "",
+        ),
+        (
+            "faults: {endless_background: {filler: hmm}}",
+            "faults.endless_background.filler",
+            "unknown reply clip 'hmm'",
+        ),
+        (
+            "faults: {setup_never_completes: {when_setup_has: [voice]}}",
+            "faults.setup_never_completes.when_setup_has.0",
+            "",
+        ),
+        ("faults: {setup_never_completes: {when_setup_has: []}}", "when_setup_has", ""),
+        ("faults: {resume_rejected: {code: 1006}}", "faults.resume_rejected.code", ""),
+        ("faults: {silent_stall: {after_turn: 2}}", "faults.silent_stall.after_turn", "unknown"),
+    ],
+)
+def test_bad_fault_and_profile_fields_are_named(text, where, what):
+    with pytest.raises(ScenarioError) as err:
+        parse_scenario(f"name: x\n{text}\n", "today.yaml")
+    msg = str(err.value)
+    assert msg.startswith("today.yaml")
+    assert where in msg, msg
+    assert what in msg, msg
+
+
+def test_turn_fault_covers_its_run():
+    s = parse_scenario(
+        "name: x\nfaults:\n  rejected_run: {from_turn: 3, turns: 2}\n"
+        "  inaudible_answers: {from_turn: 2, turns: null}\n"
+    )
+    run = s.faults.rejected_run
+    assert [t for t in range(1, 8) if run.covers(t)] == [3, 4]
+    assert [t for t in range(1, 8) if s.faults.inaudible_answers.covers(t)] == [2, 3, 4, 5, 6, 7]
+
+
 # ---------------------------------------------------------------- fuzzing
 
 _keys = st.sampled_from(
@@ -150,6 +258,19 @@ _keys = st.sampled_from(
         "x",
         "greeting",
         "probability",
+        "profile",
+        "background_work",
+        "silent_stall",
+        "rejected_run",
+        "inaudible_answers",
+        "cut_answer",
+        "background_phase",
+        "setup_never_completes",
+        "resume_rejected",
+        "from_turn",
+        "turns",
+        "mean_abs",
+        "fraction",
     ]
 )
 _leaf = st.one_of(

@@ -64,6 +64,20 @@ def test_list_scenarios(capsys) -> None:
     out = capsys.readouterr().out
     names = {line.split()[0] for line in out.splitlines() if line.strip()}
     assert {"healthy", "seed-2333"} <= names
+    todays = {
+        "silent-stall",
+        "inaudible-answers",
+        "response-rejected-run",
+        "cut-answer",
+        "freeze-after-barge-in",
+        "endless-in-progress",
+        "background-phase",
+        "setup-never-completes",
+        "setup-stall-affective",
+        "resume-rejected-1011",
+        "deadline-1011",
+    }
+    assert todays <= names
 
 
 def test_bad_scenario_file_exits_2_with_a_clear_error(tmp_path, capsys) -> None:

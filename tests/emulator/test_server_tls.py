@@ -24,7 +24,7 @@ async def test_state_dir_ca_is_reused_across_restarts(tmp_path, emulator_factory
     async with raw(second) as ws:
         assert ws is not None
     async with second.client(async_client_args={"ssl": ctx}).aio.live.connect(
-        model="gemini-2.0-flash-live-001"
+        model="gemini-2.5-flash-native-audio-preview-12-2025"
     ) as session:
         assert session is not None
 

@@ -43,3 +43,23 @@ async def test_page_talks_through_the_microphone_and_hears_the_reply(relay, tmp_
     assert seconds_received > 3.0  # greeting and answer, 24 kHz PCM16
     assert state["playedSeconds"] > 0  # the playback worklet really played it
     assert "You:" in seen["shown"] and "Model:" in seen["shown"]
+
+
+async def test_page_reconnects_by_itself_and_resumes(relay, tmp_path: Path) -> None:
+    wav = tmp_path / "mic.wav"
+    write_mic_wav(wav, "opening_hours")
+    dropped: list[str] = []
+
+    def on_line(line: dict) -> None:
+        if "connected" in line:  # the relay goes away under the page (a restart, a deploy)
+            for call in list(relay.ctx.calls.values()):
+                call.stop("relay restarting")
+                dropped.append(call.call_id)
+
+    seen = await browse("reconnect", relay.base_url + "/?processing=off", str(wav), on_line=on_line)
+    assert dropped == [seen["first"]["session"]]
+    state = seen["state"]
+    assert state["closeCode"] == 1001 and state["reconnects"] == 1
+    assert state["resumed"] is True and state["resume"] == seen["first"]["resume"]
+    assert state["session"] != seen["first"]["session"]  # a new call, the same conversation
+    assert "the conversation goes on" in seen["shown"]

@@ -5,25 +5,18 @@ from __future__ import annotations
 import json
 import os
 import signal
-import subprocess
-import sys
 from pathlib import Path
 
 import aiohttp
 
+from cli_process import start_liveguard
 from liveguard.caller.simulated import run_call
 
 
 async def test_serve_without_key_embeds_the_emulator(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if not k.endswith("API_KEY")}
     env["LIVEGUARD_LOG_DIR"] = str(tmp_path / "logs")
-    proc = subprocess.Popen(  # noqa: ASYNC220 - a long-lived server, not a blocking call
-        [sys.executable, "-m", "liveguard", "serve", "--port", "0", "--scenario", "healthy"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=env,
-    )
+    proc = start_liveguard("serve", "--port", "0", "--scenario", "healthy", env=env)
     try:
         ready = json.loads(proc.stdout.readline())
         assert ready["emulator"] is True and ready["scenario"] == "healthy"

@@ -188,3 +188,14 @@ def test_open_session_log_scrubs_the_carriers_secrets(tmp_path):
     text = log.path.read_text()
     assert not [t for t in tokens.values() if t in text]
     assert text.count("[redacted]") == 3
+
+
+def test_open_session_log_scrubs_the_operator_token_and_the_redis_url(tmp_path):
+    secrets = {"auth_token": "operator-secret-0004", "redis_url": "redis://:pw-0005@r:6379/0"}
+    log = open_session_log(tmp_path, "s", settings=Settings(**secrets), wall0=WALL0)
+    for i, secret in enumerate(secrets.values()):
+        log(ev.CallerError(t=float(i), reason=f"somewhere {secret}"))
+    log.close()
+    text = log.path.read_text()
+    assert not [s for s in secrets.values() if s in text]
+    assert text.count("[redacted]") == 2

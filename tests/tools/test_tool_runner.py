@@ -13,6 +13,7 @@ from google.genai import types
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from json_strategies import json_values
 from liveguard import events as ev
 from liveguard.config.settings import Settings
 from liveguard.tools import ToolLimits, ToolRunner
@@ -200,16 +201,10 @@ def valid_order_args(args: dict) -> bool:
     )
 
 
-json_values = st.recursive(
-    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=14),
-    lambda inner: (
-        st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5), inner, max_size=3)
-    ),
-    max_leaves=6,
-)
 arguments = st.dictionaries(
     st.sampled_from(["order_number", "order", "x", ""]) | st.text(max_size=6),
-    st.from_regex(r"[0-9]{1,14}", fullmatch=True) | json_values,
+    st.from_regex(r"[0-9]{1,14}", fullmatch=True)
+    | json_values(text_size=14, key_size=5, size=3, leaves=6),
     max_size=3,
 )
 

@@ -10,6 +10,10 @@ loop does what it will do: every item to `ToolDispatcher.on_item`, responses thr
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from typing import Any
 
 import tool_fixtures
 
@@ -25,32 +29,49 @@ from liveguard.tools.examples import DEMO_TOOLS
 MODEL = "gemini-2.5-flash-native-audio-preview-12-2025"
 
 
-def of(log: list[ev.Event], cls: type) -> list:
-    return [e for e in log if isinstance(e, cls)]
+@dataclass
+class Run:
+    """What a tool session leaves for the assertions: its events and the emulator's counts."""
+
+    log: list[ev.Event] = field(default_factory=list)
+    model_stats: Any = None
 
 
-async def test_declared_example_tool_round_trip_through_the_sdk() -> None:
-    settings = Settings(model=MODEL, tools=DEMO_TOOLS, greeting=None)
-    log: list[ev.Event] = []
+@asynccontextmanager
+async def tool_session(tools: list) -> AsyncIterator[tuple[GuardedSession, ToolDispatcher, Run]]:
+    """A guarded session with `tools` declared, through the real SDK to the emulator's tool-call
+    scenario, and a dispatcher running them; the dispatcher is closed before the session."""
+    settings = Settings(model=MODEL, tools=tools, greeting=None)
+    run = Run()
     async with Emulator(scenario="tool-call") as emu:
         client = make_client(
             settings, api_key=emu.api_key, base_url=emu.base_url, ssl_context=emu.ssl_context()
         )
         async with GuardedSession(settings, client=client, greeting=False) as session:
-            session.add_event_sink(log.append)
-            runner = ToolRunner.from_entries(settings.tools, emit=log.append, clock=session.now)
-            tools = ToolDispatcher(runner, session.send_tool_response)
-            await session.send_text(clip_text("order_number"))
-            spoken = ""
-            async with asyncio.timeout(20):
-                async for item in session:
-                    tools.on_item(item)
-                    if isinstance(item, ev.OutputTranscript):
-                        spoken += item.text
-                        if spoken.strip() == clip_text("order_shipped"):
-                            break
-            await tools.aclose()
-        model_stats = emu.sessions[-1].model_stats
+            session.add_event_sink(run.log.append)
+            runner = ToolRunner.from_entries(settings.tools, emit=run.log.append, clock=session.now)
+            dispatcher = ToolDispatcher(runner, session.send_tool_response)
+            yield session, dispatcher, run
+            await dispatcher.aclose()
+        run.model_stats = emu.sessions[-1].model_stats
+
+
+def of(log: list[ev.Event], cls: type) -> list:
+    return [e for e in log if isinstance(e, cls)]
+
+
+async def test_declared_example_tool_round_trip_through_the_sdk() -> None:
+    async with tool_session(DEMO_TOOLS) as (session, tools, run):
+        await session.send_text(clip_text("order_number"))
+        spoken = ""
+        async with asyncio.timeout(20):
+            async for item in session:
+                tools.on_item(item)
+                if isinstance(item, ev.OutputTranscript):
+                    spoken += item.text
+                    if spoken.strip() == clip_text("order_shipped"):
+                        break
+    log, model_stats = run.log, run.model_stats
     finished = of(log, ev.ToolCallFinished)
     assert [(e.tool, e.outcome) for e in finished] == [("lookup_order", "ok")]
     calls, answers = of(log, ev.ToolCall), of(log, ev.ToolResponse)
@@ -65,28 +86,18 @@ async def test_declared_example_tool_round_trip_through_the_sdk() -> None:
 async def test_barge_in_cancels_the_running_tool_and_nothing_is_sent() -> None:
     tool_fixtures.state.update(cancelled=0, active=0)
     slow = [{"function": "tool_fixtures:slow_lookup", "name": "lookup_order"}]
-    settings = Settings(model=MODEL, tools=slow, greeting=None)
-    log: list[ev.Event] = []
-    async with Emulator(scenario="tool-call") as emu:
-        client = make_client(
-            settings, api_key=emu.api_key, base_url=emu.base_url, ssl_context=emu.ssl_context()
-        )
-        async with GuardedSession(settings, client=client, greeting=False) as session:
-            session.add_event_sink(log.append)
-            runner = ToolRunner.from_entries(settings.tools, emit=log.append, clock=session.now)
-            tools = ToolDispatcher(runner, session.send_tool_response)
-            await session.send_text(clip_text("order_number"))
-            async with asyncio.timeout(20):
-                async for item in session:
-                    tools.on_item(item)
-                    if isinstance(item, ToolCallOut):
-                        await asyncio.sleep(0.3)  # the tool is running; the caller speaks again
-                        await session.send_text(clip_text("still_there"))
-                    if isinstance(item, ev.ToolCallCancelled):
-                        break
-            await asyncio.sleep(0.3)  # a response, if one were sent, would reach the emulator
-            await tools.aclose()
-        model_stats = emu.sessions[-1].model_stats
+    async with tool_session(slow) as (session, tools, run):
+        await session.send_text(clip_text("order_number"))
+        async with asyncio.timeout(20):
+            async for item in session:
+                tools.on_item(item)
+                if isinstance(item, ToolCallOut):
+                    await asyncio.sleep(0.3)  # the tool is running; the caller speaks again
+                    await session.send_text(clip_text("still_there"))
+                if isinstance(item, ev.ToolCallCancelled):
+                    break
+        await asyncio.sleep(0.3)  # a response, if one were sent, would reach the emulator
+    log, model_stats = run.log, run.model_stats
     cancelled = of(log, ev.ToolCallCancelled)
     finished = of(log, ev.ToolCallFinished)
     assert len(cancelled) == 1 and cancelled[0].ids == (finished[0].call_id,)

@@ -12,6 +12,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from json_strategies import event_messages, json_values
 from liveguard.audio import alaw, mulaw
 from liveguard.transports.carrier import (
     AudioIn,
@@ -338,56 +339,38 @@ PROTOCOLS = {
     "vonage": (VonageWebSocket, vonage_connected()),
     "exotel": (ExotelAgentStream, exotel_start()),
 }
-_json_values = st.recursive(
-    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=20),
-    lambda kids: (
-        st.lists(kids, max_size=4) | st.dictionaries(st.text(max_size=10), kids, max_size=4)
-    ),
-    max_leaves=12,
-)
-_events = st.sampled_from(
-    [
-        "start",
-        "media",
-        "mark",
-        "dtmf",
-        "stop",
-        "connected",
-        "playedStream",
-        "clearedAudio",
-        "websocket:connected",
-        "websocket:notify",
-        "websocket:dtmf",
-        "error",
-        "x",
-    ]
-)
+_events = [
+    "start",
+    "media",
+    "mark",
+    "dtmf",
+    "stop",
+    "connected",
+    "playedStream",
+    "clearedAudio",
+    "websocket:connected",
+    "websocket:notify",
+    "websocket:dtmf",
+    "error",
+    "x",
+]
+_keys = [
+    "media",
+    "mark",
+    "dtmf",
+    "start",
+    "stream_id",
+    "streamId",
+    "stream_sid",
+    "payload",
+    "name",
+    "digit",
+    "content-type",
+]
 _messages = st.one_of(
     st.text(max_size=200),
     st.binary(max_size=1400),
-    st.builds(
-        lambda e, body: json.dumps({"event": e, **body}),
-        _events,
-        st.dictionaries(
-            st.sampled_from(
-                [
-                    "media",
-                    "mark",
-                    "dtmf",
-                    "start",
-                    "stream_id",
-                    "streamId",
-                    "stream_sid",
-                    "payload",
-                    "name",
-                    "digit",
-                    "content-type",
-                ]
-            ),
-            _json_values,
-            max_size=4,
-        ),
-    ),
+    event_messages(_events, _keys, json_values(), max_keys=4),
 )
 
 

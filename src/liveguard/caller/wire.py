@@ -37,6 +37,14 @@ def _dumps(obj: dict[str, Any]) -> str:
 class _Converter:
     """μ-law 8 kHz (the caller's own audio) ↔ a carrier codec at its rate, both ways stateful."""
 
+    @classmethod
+    def find(cls, kind: str, rate: int, rates: tuple[int, ...], unsupported: str) -> _Converter:
+        """The converter for codec `kind` at `rate`; ValueError(`unsupported`) if it is none."""
+        codec = find_codec(kind, rate, rates)
+        if codec is None:
+            raise ValueError(unsupported)
+        return cls(codec)
+
     def __init__(self, codec: Codec) -> None:
         self.codec = codec
         self._up = Resampler(8000, codec.rate) if codec.rate != 8000 else None
@@ -65,19 +73,28 @@ class CallerWire:
     carrier: ClassVar[str] = "twilio"
     clear_echoes_marks: ClassVar[bool] = True  # a clear answers every pending marker at once
     hangs_up_by_close: ClassVar[bool] = False  # no stop message: hanging up closes the socket
+    seq_key: ClassVar[str] = "sequenceNumber"  # how the carrier names its message counter
+    sid_key: ClassVar[str] = "streamSid"  # and the stream id in every message
 
     def __init__(self, parameters: dict[str, str], *, rate: int = 8000, codec: str = "") -> None:
         self.parameters = parameters
         self.stream_id = "MZ" + uuid.uuid4().hex
         self.call_id = "CA" + uuid.uuid4().hex
         self._seq = 0
+        self.conv = _Converter.find("pcmu", 8000, (8000,), "")  # Twilio: μ-law as it is
 
     def connect_url(self, url: str) -> str:
         return url
 
-    def _next(self) -> str:
+    def _next(self) -> str | int:
         self._seq += 1
         return str(self._seq)
+
+    def _msg(self, event: str, **fields: Any) -> str:
+        """`{"event", the counter, the stream id, **fields}` as the carrier spells the keys."""
+        return _dumps(
+            {"event": event, self.seq_key: self._next(), self.sid_key: self.stream_id, **fields}
+        )
 
     def handshake(self) -> list[Frame]:
         fmt = {"encoding": "audio/x-mulaw", "sampleRate": 8000, "channels": 1}
@@ -91,14 +108,7 @@ class CallerWire:
         }
         return [
             _dumps({"event": "connected", "protocol": "Call", "version": "1.0.0"}),
-            _dumps(
-                {
-                    "event": "start",
-                    "sequenceNumber": self._next(),
-                    "start": start,
-                    "streamSid": self.stream_id,
-                }
-            ),
+            self._msg("start", start=start),
         ]
 
     def media(self, ulaw: bytes, n: int) -> Frame | None:
@@ -110,40 +120,17 @@ class CallerWire:
             "timestamp": str(n * 20),
             "payload": base64.b64encode(ulaw).decode("ascii"),
         }
-        seq = self._next()
-        return _dumps(
-            {"event": "media", "sequenceNumber": seq, "media": media, "streamSid": self.stream_id}
-        )
+        return self._msg("media", media=media)
 
     def dtmf(self, digit: str) -> Frame:
-        return _dumps(
-            {
-                "event": "dtmf",
-                "sequenceNumber": self._next(),
-                "streamSid": self.stream_id,
-                "dtmf": {"track": "inbound_track", "digit": digit},
-            }
-        )
+        return self._msg("dtmf", dtmf={"track": "inbound_track", "digit": digit})
 
     def stop(self) -> Frame | None:
-        return _dumps(
-            {
-                "event": "stop",
-                "sequenceNumber": self._next(),
-                "streamSid": self.stream_id,
-                "stop": {"accountSid": "AC" + "0" * 32, "callSid": self.call_id},
-            }
-        )
+        return self._msg("stop", stop={"accountSid": "AC" + "0" * 32, "callSid": self.call_id})
 
     def echo(self, name: str) -> Frame:
-        return _dumps(
-            {
-                "event": "mark",
-                "sequenceNumber": self._next(),
-                "streamSid": self.stream_id,
-                "mark": {"name": name},
-            }
-        )
+        """The marker's echo, Twilio-style (Telnyx and Exotel spell it alike)."""
+        return self._msg("mark", mark={"name": name})
 
     def cleared(self) -> Frame | None:
         """What the carrier answers to a clear besides the marker echoes (nothing for Twilio)."""
@@ -174,27 +161,28 @@ class CallerWire:
 
     def _b64_audio(self, payload: Any) -> list[Event]:
         try:
-            return [("audio", self._from_wire(base64.b64decode(payload, validate=True)))]
+            return [("audio", self.conv.from_wire(base64.b64decode(payload, validate=True)))]
         except (TypeError, ValueError, binascii.Error):
             return [("error", "relay sent a bad media payload")]
-
-    def _from_wire(self, wire: bytes) -> bytes:
-        return wire
 
 
 class TelnyxWire(CallerWire):
     """Telnyx media streaming, bidirectional RTP (PCMU 8 kHz unless `codec`/`rate` say)."""
 
     carrier: ClassVar[str] = "telnyx"
+    seq_key: ClassVar[str] = "sequence_number"
+    sid_key: ClassVar[str] = "stream_id"
     _KINDS: ClassVar[dict[str, str]] = {"PCMU": "pcmu", "PCMA": "pcma", "L16": "l16be"}
 
     def __init__(self, parameters: dict[str, str], *, rate: int = 8000, codec: str = "") -> None:
         super().__init__(parameters)
         self.encoding = (codec or "PCMU").upper()
-        found = find_codec(self._KINDS.get(self.encoding, ""), rate, (8000, 16000))
-        if found is None:
-            raise ValueError(f"telnyx caller: unsupported codec {self.encoding}/{rate}")
-        self.conv = _Converter(found)
+        self.conv = _Converter.find(
+            self._KINDS.get(self.encoding, ""),
+            rate,
+            (8000, 16000),
+            f"telnyx caller: unsupported codec {self.encoding}/{rate}",
+        )
         self.stream_id = str(uuid.uuid4()).upper()
         self.call_id = "v3:" + uuid.uuid4().hex
 
@@ -214,43 +202,19 @@ class TelnyxWire(CallerWire):
         }
         return [
             _dumps({"event": "connected", "version": "1.0.0"}),
-            _dumps(
-                {
-                    "event": "start",
-                    "sequence_number": self._next(),
-                    "stream_id": self.stream_id,
-                    "start": start,
-                }
-            ),
+            self._msg("start", start=start),
         ]
 
     def media(self, ulaw: bytes, n: int) -> Frame | None:
         payload = base64.b64encode(self.conv.to_wire(ulaw)).decode("ascii")
         media = {"track": "inbound", "chunk": str(n), "timestamp": str(n * 20), "payload": payload}
-        seq = self._next()
-        return _dumps(
-            {"event": "media", "sequence_number": seq, "media": media, "stream_id": self.stream_id}
-        )
+        return self._msg("media", media=media)
 
     def dtmf(self, digit: str) -> Frame:
-        seq = self._next()
-        msg = {"event": "dtmf", "sequence_number": seq, "stream_id": self.stream_id}
-        return _dumps({**msg, "dtmf": {"digit": digit}})
+        return self._msg("dtmf", dtmf={"digit": digit})
 
     def stop(self) -> Frame | None:
-        stop = {"user_id": "", "call_control_id": self.call_id}
-        seq = self._next()
-        return _dumps(
-            {"event": "stop", "sequence_number": seq, "stop": stop, "stream_id": self.stream_id}
-        )
-
-    def echo(self, name: str) -> Frame:
-        seq = self._next()
-        msg = {"event": "mark", "sequence_number": seq, "stream_id": self.stream_id}
-        return _dumps({**msg, "mark": {"name": name}})
-
-    def _from_wire(self, wire: bytes) -> bytes:
-        return self.conv.from_wire(wire)
+        return self._msg("stop", stop={"user_id": "", "call_control_id": self.call_id})
 
 
 class PlivoWire(CallerWire):
@@ -259,15 +223,18 @@ class PlivoWire(CallerWire):
     carrier: ClassVar[str] = "plivo"
     clear_echoes_marks: ClassVar[bool] = False  # cleared checkpoints are never played
     hangs_up_by_close: ClassVar[bool] = True
+    sid_key: ClassVar[str] = "streamId"
 
     def __init__(self, parameters: dict[str, str], *, rate: int = 8000, codec: str = "") -> None:
         super().__init__(parameters)
         l16 = codec.lower() in ("l16", "audio/x-l16")
         self.content_type = "audio/x-l16" if l16 else "audio/x-mulaw"
-        found = find_codec("l16" if l16 else "pcmu", rate, (8000, 16000) if l16 else (8000,))
-        if found is None:
-            raise ValueError(f"plivo caller: unsupported {self.content_type}/{rate}")
-        self.conv = _Converter(found)
+        self.conv = _Converter.find(
+            "l16" if l16 else "pcmu",
+            rate,
+            (8000, 16000) if l16 else (8000,),
+            f"plivo caller: unsupported {self.content_type}/{rate}",
+        )
         self.stream_id = str(uuid.uuid4())
         self.call_id = str(uuid.uuid4())
 
@@ -280,57 +247,29 @@ class PlivoWire(CallerWire):
             "mediaFormat": {"encoding": self.content_type, "sampleRate": self.conv.codec.rate},
         }
         extra = ";".join(f"{k}={v}" for k, v in self.parameters.items())
+        msg = {"event": "start", "sequenceNumber": self._next(), "start": start}
+        return [_dumps({**msg, "extra_headers": extra})]
+
+    def _next(self) -> str | int:
         self._seq += 1
-        return [
-            _dumps(
-                {
-                    "event": "start",
-                    "sequenceNumber": self._seq,
-                    "start": start,
-                    "extra_headers": extra,
-                }
-            )
-        ]
+        return self._seq  # Plivo numbers its messages with JSON numbers
 
     def media(self, ulaw: bytes, n: int) -> Frame | None:
         payload = base64.b64encode(self.conv.to_wire(ulaw)).decode("ascii")
         media = {"track": "inbound", "timestamp": str(n * 20), "chunk": n, "payload": payload}
-        self._seq += 1
-        return _dumps(
-            {
-                "event": "media",
-                "sequenceNumber": self._seq,
-                "streamId": self.stream_id,
-                "media": media,
-            }
-        )
+        return self._msg("media", media=media)
 
     def dtmf(self, digit: str) -> Frame:
-        self._seq += 1
-        dtmf = {"track": "inbound", "digit": digit, "timestamp": "0"}
-        return _dumps(
-            {"event": "dtmf", "sequenceNumber": self._seq, "streamId": self.stream_id, "dtmf": dtmf}
-        )
+        return self._msg("dtmf", dtmf={"track": "inbound", "digit": digit, "timestamp": "0"})
 
     def stop(self) -> Frame | None:
         return None
 
     def echo(self, name: str) -> Frame:
-        self._seq += 1
-        return _dumps(
-            {
-                "event": "playedStream",
-                "sequenceNumber": self._seq,
-                "streamId": self.stream_id,
-                "name": name,
-            }
-        )
+        return self._msg("playedStream", name=name)
 
     def cleared(self) -> Frame | None:
-        self._seq += 1
-        return _dumps(
-            {"event": "clearedAudio", "sequenceNumber": self._seq, "streamId": self.stream_id}
-        )
+        return self._msg("clearedAudio")
 
     def _event(self, msg: dict[str, Any]) -> list[Event]:
         event = msg.get("event")
@@ -342,15 +281,14 @@ class PlivoWire(CallerWire):
             return [("clear", None)]
         return [("error", f"relay sent an unexpected event {str(event)[:40]!r}")]
 
-    def _from_wire(self, wire: bytes) -> bytes:
-        return self.conv.from_wire(wire)
-
 
 class ExotelWire(CallerWire):
     """Exotel AgentStream: PCM16 at 8 kHz, or 16/24 kHz by `?sample-rate=` on the URL; caller
     audio in ~100 ms chunks, as Exotel streams it (`chunk_frames` 20 ms frames per message)."""
 
     carrier: ClassVar[str] = "exotel"
+    seq_key: ClassVar[str] = "sequence_number"
+    sid_key: ClassVar[str] = "stream_sid"
 
     def __init__(
         self,
@@ -361,10 +299,9 @@ class ExotelWire(CallerWire):
         chunk_frames: int = 5,
     ) -> None:
         super().__init__(parameters)
-        found = find_codec("l16", rate, (8000, 16000, 24000))
-        if found is None:
-            raise ValueError(f"exotel caller: unsupported sample rate {rate}")
-        self.conv = _Converter(found)
+        self.conv = _Converter.find(
+            "l16", rate, (8000, 16000, 24000), f"exotel caller: unsupported sample rate {rate}"
+        )
         self.chunk_frames = chunk_frames
         self._held: list[bytes] = []
         self._chunks = 0
@@ -389,17 +326,7 @@ class ExotelWire(CallerWire):
                 "bit_rate": "16",
             },
         }
-        return [
-            _dumps({"event": "connected"}),
-            _dumps(
-                {
-                    "event": "start",
-                    "sequence_number": self._next(),
-                    "stream_sid": self.stream_id,
-                    "start": start,
-                }
-            ),
-        ]
+        return [_dumps({"event": "connected"}), self._msg("start", start=start)]
 
     def media(self, ulaw: bytes, n: int) -> Frame | None:
         self._held.append(self.conv.to_wire(ulaw))
@@ -409,30 +336,14 @@ class ExotelWire(CallerWire):
         self._chunks += 1
         payload = base64.b64encode(wire).decode("ascii")
         media = {"chunk": str(self._chunks), "timestamp": str(n * 20), "payload": payload}
-        seq = self._next()
-        return _dumps(
-            {"event": "media", "sequence_number": seq, "stream_sid": self.stream_id, "media": media}
-        )
+        return self._msg("media", media=media)
 
     def dtmf(self, digit: str) -> Frame:
-        seq = self._next()
-        msg = {"event": "dtmf", "sequence_number": seq, "stream_sid": self.stream_id}
-        return _dumps({**msg, "dtmf": {"digit": digit, "duration": "100"}})
+        return self._msg("dtmf", dtmf={"digit": digit, "duration": "100"})
 
     def stop(self) -> Frame | None:
-        seq = self._next()
         stop = {"call_sid": self.call_id, "account_sid": "exotel-test", "reason": "callended"}
-        return _dumps(
-            {"event": "stop", "sequence_number": seq, "stream_sid": self.stream_id, "stop": stop}
-        )
-
-    def echo(self, name: str) -> Frame:
-        seq = self._next()
-        msg = {"event": "mark", "sequence_number": seq, "stream_sid": self.stream_id}
-        return _dumps({**msg, "mark": {"name": name}})
-
-    def _from_wire(self, wire: bytes) -> bytes:
-        return self.conv.from_wire(wire)
+        return self._msg("stop", stop=stop)
 
 
 class VonageWire(CallerWire):
@@ -444,10 +355,9 @@ class VonageWire(CallerWire):
 
     def __init__(self, parameters: dict[str, str], *, rate: int = 16000, codec: str = "") -> None:
         super().__init__(parameters)
-        found = find_codec("l16", rate, (8000, 16000))
-        if found is None:
-            raise ValueError(f"vonage caller: unsupported rate {rate}")
-        self.conv = _Converter(found)
+        self.conv = _Converter.find(
+            "l16", rate, (8000, 16000), f"vonage caller: unsupported rate {rate}"
+        )
         self.call_id = str(uuid.uuid4())
 
     def handshake(self) -> list[Frame]:

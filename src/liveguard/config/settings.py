@@ -70,7 +70,7 @@ class Settings(BaseSettings):
     public_url: str | None = Field(
         None, description="externally reachable base URL for TwiML (wss)"
     )
-    model: str = "gemini-2.5-flash-native-audio-preview-09-2025"
+    model: str = "gemini-3.8-live"
     voice: str | None = "Kore"
     system_instruction: str = "You are a friendly, concise phone assistant."
     greeting: str | None = Field(
@@ -142,6 +142,25 @@ class Settings(BaseSettings):
         60.0, gt=0, description="model audio buffered towards one caller, seconds, before dropping"
     )
     shutdown_grace_s: float = Field(5.0, ge=0, description="time active calls get on shutdown")
+    # ---- production: workers, drain, security, scale-out (docs/relay.md "Production")
+    workers: int | None = Field(
+        None, ge=1, le=256, description="worker processes on one port (None = usable cores)"
+    )
+    drain_timeout_s: float = Field(
+        3600.0, ge=0, description="on SIGTERM / POST /drain, how long calls in progress may go on"
+    )
+    insecure: bool = Field(
+        False, description="allow a non-loopback address without auth_token / twilio_auth_token"
+    )
+    max_calls_per_source: int = Field(
+        20, ge=1, description="concurrent calls one source address may hold"
+    )
+    new_calls_per_source_per_min: int = Field(
+        60, ge=1, description="new calls one source address may start per minute"
+    )
+    redis_url: SecretStr | None = Field(
+        None, description="redis://... shared session index, incidents, resumption handles"
+    )
 
     @classmethod
     def settings_customise_sources(

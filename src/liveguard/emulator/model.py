@@ -6,16 +6,17 @@ connection. Everything that happens later (paced audio, turnComplete after playb
 faults) sits in a time-ordered queue that the server drains with `poll(now)` at `next_deadline()`.
 No sockets, no asyncio, no wall clock: tests drive it with plain floats and get identical results.
 
-Conversations outlive connections through `ResumptionStore`, which one emulator process shares
-between all its connections: handles map to snapshots of a conversation, and the store remembers
-which conversation is open where (the service refuses to resume a conversation still connected).
+Around the turn flow here: the model family's rules (`Profile`, profiles.py), what the model hears
+(`Listener`, listener.py), its context window (`ContextWindow`, context.py), which fault fires when
+(`FaultPlan`, faults.py), and conversations that outlive connections (`ResumptionStore`,
+resumption.py, shared by all the connections of one emulator process).
 """
 
 from __future__ import annotations
 
-import base64
 import heapq
 import itertools
+import math
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
@@ -23,8 +24,26 @@ from typing import Any
 
 from liveguard.audio.clips import clip_text
 from liveguard.emulator import speech
-from liveguard.emulator.activity import ActivityDetector, ActivityEvent, VadConfig, parse_pcm_rate
-from liveguard.emulator.scenario import Scenario, bare_model_name, is_known_model
+from liveguard.emulator.activity import VadConfig
+from liveguard.emulator.context import ContextWindow, usage_metadata
+from liveguard.emulator.faults import FaultPlan
+from liveguard.emulator.listener import Heard, Listener
+from liveguard.emulator.profiles import (
+    PROFILES,
+    Profile,
+    bare_model_name,
+    is_known_model,
+    profile_for,
+    setup_refusal,
+)
+from liveguard.emulator.profiles import unknown_model_reason as _unknown_model_reason
+from liveguard.emulator.resumption import (
+    TOKENS_PER_AUDIO_SECOND,
+    Conversation,
+    ResumptionStore,
+    Turn,
+)
+from liveguard.emulator.scenario import Scenario
 from liveguard.emulator.wire import ClientMessage, truncate_reason
 
 __all__ = [
@@ -47,20 +66,12 @@ GOAWAY_CLOSE_REASON = (
 PRECONDITION_FAILED = "Precondition check failed."
 INVALID_ARGUMENT = "Request contains an invalid argument."
 AUDIO_MIME = f"audio/pcm;rate={speech.OUTPUT_RATE}"
-TOKENS_PER_AUDIO_SECOND = 25
-MAX_TURN_AUDIO_S = 60.0  # caller audio kept for one turn's transcript; the rest is dropped
 MAX_PENDING_TURNS = 8  # caller turns queued behind a non-interruptible answer
-MAX_HISTORY_TURNS = 400
-PREROLL_S = 0.3
 
 
 def unknown_model_reason(model: str) -> str:
-    bare = bare_model_name(model)
-    return truncate_reason(
-        f"models/{bare} is not found for API version v1beta, or is not supported for "
-        "bidiGenerateContent. Call ModelService.ListModels to see the list of available models "
-        "and their supported methods."
-    )
+    """The service's 1008 reason for a model it does not serve, cut to 123 bytes."""
+    return truncate_reason(_unknown_model_reason(model))
 
 
 # --------------------------------------------------------------------------- outputs
@@ -105,6 +116,14 @@ class ModelStats:
     interrupts_sent: int = 0  # real barge-ins
     phantom_interrupts: int = 0
     wedged_turns: int = 0
+    empty_turns: int = 0  # silent stalls and rejected runs
+    inaudible_turns: int = 0
+    cut_turns: int = 0
+    background_phases: int = 0
+    held_back: int = 0  # spoken parts held while the caller spoke (polite profiles)
+    frozen: bool = False  # froze after a barge-in (fault)
+    setup_stalled: bool = False  # setupComplete withheld (fault)
+    profile: str = ""
     tool_calls_sent: int = 0
     tool_call_cancellations: int = 0
     handles_issued: int = 0
@@ -115,139 +134,15 @@ class ModelStats:
     transcripts: list[str] = field(default_factory=list)  # input transcripts, one per user turn
 
 
-# --------------------------------------------------------------------------- conversation
-
-
-@dataclass(frozen=True, slots=True)
-class _Turn:
-    role: str  # "user" | "model"
-    text: str
-    audio_s: float = 0.0
-    clip: str | None = None  # the reply clip of a model turn
-
-    @property
-    def tokens(self) -> int:
-        return max(1, len(self.text) // 4) + round(self.audio_s * TOKENS_PER_AUDIO_SECOND)
-
-
-@dataclass(slots=True)
-class _Conversation:
-    """What a resumption handle restores."""
-
-    lineage: str  # the conversation's id across all its connections
-    history: list[_Turn] = field(default_factory=list)
-    model_turns: int = 0
-    user_turns: int = 0
-    wedged: bool = False
-    seeded: bool = False  # history came from clientContent or a resumed handle
-
-    def copy(self) -> _Conversation:
-        return replace(self, history=list(self.history))
-
-    @property
-    def last_reply(self) -> str | None:
-        for turn in reversed(self.history):
-            if turn.role == "model" and turn.clip:
-                return turn.clip
-        return None
-
-
-@dataclass(slots=True)
-class _Saved:
-    conversation: _Conversation
-    issued_at: float
-    ttl_s: float
-
-
-class ResumptionStore:
-    """Process-wide: handles, open conversations, fault budgets, connection ordinals."""
-
-    MAX_HANDLES = 100_000
-    MAX_CONVERSATIONS = 100_000  # remembered closed conversations / fired faults (oldest dropped)
-
-    def __init__(self) -> None:
-        self._handles: dict[str, _Saved] = {}
-        self._open: dict[str, str] = {}  # lineage -> session_id holding it
-        self._closed_at: dict[str, float] = {}
-        self._wedged_lineages: dict[str, None] = {}
-        self._fired: dict[tuple[str, str], None] = {}
-        self._budget: dict[tuple[str, str], int] = {}
-        self._ordinals: dict[str, int] = {}
-        self._ids = itertools.count(1)
-
-    def next_ordinal(self, scenario: str) -> int:
-        n = self._ordinals.get(scenario, 0)
-        self._ordinals[scenario] = n + 1
-        return n
-
-    def new_lineage(self) -> str:
-        return f"c{next(self._ids)}"
-
-    def issue(self, conversation: _Conversation, now: float, ttl_s: float) -> str:
-        n = next(self._ids)
-        raw = f"liveguard-emulator:{conversation.lineage}:{n}".encode()
-        handle = base64.urlsafe_b64encode(raw).decode().rstrip("=")
-        if len(self._handles) >= self.MAX_HANDLES:
-            self._handles.pop(next(iter(self._handles)))
-        self._handles[handle] = _Saved(conversation.copy(), now, ttl_s)
-        return handle
-
-    def lookup(self, handle: str, now: float) -> _Conversation | None:
-        saved = self._handles.get(handle)
-        if saved is None:
-            return None
-        lineage = saved.conversation.lineage
-        closed = self._closed_at.get(lineage)
-        if lineage not in self._open and closed is not None and now - closed > saved.ttl_s:
-            return None
-        return saved.conversation.copy()
-
-    def acquire(self, lineage: str, session_id: str) -> bool:
-        """Mark the conversation open on this connection; False if another connection holds it."""
-        holder = self._open.get(lineage)
-        if holder is not None and holder != session_id:
-            return False
-        self._open[lineage] = session_id
-        return True
-
-    def release(self, lineage: str, session_id: str, now: float) -> None:
-        if self._open.get(lineage) == session_id:
-            del self._open[lineage]
-            self._closed_at.pop(lineage, None)
-            self._closed_at[lineage] = now
-            _trim(self._closed_at, self.MAX_CONVERSATIONS)
-
-    def mark_wedged(self, lineage: str) -> None:
-        self._wedged_lineages[lineage] = None
-        _trim(self._wedged_lineages, self.MAX_CONVERSATIONS)
-
-    def lineage_wedged(self, lineage: str) -> bool:
-        return lineage in self._wedged_lineages
-
-    def fired(self, lineage: str, fault: str) -> bool:
-        return (lineage, fault) in self._fired
-
-    def fire(self, lineage: str, fault: str, scenario: str, max_times: int | None) -> bool:
-        """Record that a fault fires now; False if it already fired here or its budget is spent."""
-        if (lineage, fault) in self._fired:
-            return False
-        key = (scenario, fault)
-        if max_times is not None and self._budget.get(key, 0) >= max_times:
-            return False
-        self._fired[(lineage, fault)] = None
-        _trim(self._fired, self.MAX_CONVERSATIONS)
-        self._budget[key] = self._budget.get(key, 0) + 1
-        return True
-
-
 # --------------------------------------------------------------------------- generations
 
 
 @dataclass(slots=True, eq=False)
 class _Gen:
-    """One model turn in progress (from the end of the user's turn to turnComplete)."""
+    """One model answer in progress, from the end of the user's turn to its final turnComplete
+    (with background work, several spoken parts, each ending in a turnComplete IN_PROGRESS)."""
 
-    kind: str  # "reply" | "tool" | "wedged" | "phantom"
+    kind: str  # "reply" | "tool" | "wedged" | "empty" | "phantom"
     interruptible: bool
     prompt_tokens: int
     prompt_audio_tokens: int
@@ -259,7 +154,14 @@ class _Gen:
     audio_s_sent: float = 0.0
     text_sent: list[str] = field(default_factory=list)
     tool_ids: list[str] = field(default_factory=list)
-    generation_complete: bool = False
+    status: str | None = None  # interactionStatus of its turnComplete (None: not sent)
+    fraction: float = 1.0  # the share of the answer spoken before turnComplete (cut answers)
+    level: float | None = None  # mean |sample| the answer is scaled to (inaudible answers)
+    background: bool = False  # in a background phase: caller speech does not interrupt it
+    phases: deque[float | None] = field(default_factory=deque)  # background phases still to come
+    filler: str | None = None  # spoken before each background phase
+    answer: str | None = None  # the answer clip, spoken after the background phases
+    reason: str | None = None  # turnCompleteReason of an empty turn
 
 
 @dataclass(frozen=True, slots=True)
@@ -269,6 +171,7 @@ class _UserInput:
     audio_s: float
     from_text: bool
     recorded: bool = False  # already in the history (clientContent turns)
+    turn: int = 0  # the conversation's user turn number
 
 
 # --------------------------------------------------------------------------- session
@@ -284,98 +187,109 @@ class EmulatedSession:
         self.store = store
         self.session_id = session_id
         self.stats = ModelStats()
-        self.started_at = now
-        self.ordinal = store.next_ordinal(scenario.name)
-        self.rng = scenario.rng(self.ordinal)
+        self.rng = scenario.rng(store.next_ordinal(scenario.name))
+        self.faults = FaultPlan(scenario, store, self.rng)
         self.model = ""
+        self.profile: Profile = PROFILES["2.5-native-audio"]
         self.closed = False
-        self._setup_done = False
+        self._frozen = False  # freeze after barge-in: never answers again on this connection
+        self._setup_stalled = False  # setupComplete never comes: every message is ignored
+        self._held: tuple[_Gen, str, bool, bool] | None = (
+            None  # speech waiting for the caller to stop
+        )
         self._queue: list[tuple[float, int, _Gen | None, Callable[[float], list[Output]]]] = []
         self._seq = itertools.count()
-        self._conv: _Conversation | None = None
+        self._conv: Conversation | None = None
         self._gen: _Gen | None = None
         self._pending: deque[_UserInput] = deque()
         self._last_seeded_user = ""  # the last user text of clientContent without turnComplete
-        self._vad = VadConfig()
-        self._detector: ActivityDetector | None = None
-        self._manual_open = False
-        self._manual_audio_s = 0.0
-        self._turn_audio = bytearray()
-        self._turn_rate = 16000
-        self._recent: deque[bytes] = deque()
-        self._recent_bytes = 0
+        self._ears = Listener(self.stats)
         self._input_tx = False
         self._output_tx = False
         self._resumption = False
         self._text_mode = False
         self._tools: set[str] = set()
-        self._system_tokens = 0
-        self._compression = False
-        self._audio_offset_s = 0.0
-        self._preroll_s = PREROLL_S
+        self._ctx = ContextWindow(scenario.model.context_window_tokens)
 
     # ------------------------------------------------------------------ public API
 
     def handle_setup(self, setup: dict, now: float) -> list[Output]:
-        """The first frame; validates the model and any resumption handle."""
+        """The first frame; validates the model, the profile's setup rules and any handle."""
         self.stats.frames_received += 1
         model = str(setup.get("model") or "")
         if not is_known_model(model):
             return self._close(1008, unknown_model_reason(model), now)
         self.model = bare_model_name(model)
-        gen_cfg = setup.get("generation_config") or {}
-        modalities = [str(m).upper() for m in gen_cfg.get("response_modalities") or []]
-        self._text_mode = modalities == ["TEXT"]
-        self._input_tx = setup.get("input_audio_transcription") is not None
-        self._output_tx = setup.get("output_audio_transcription") is not None
-        self._vad = VadConfig.from_setup(setup.get("realtime_input_config"))
-        self._detector = None if self._vad.disabled else ActivityDetector(self._vad)
-        self._preroll_s = max(PREROLL_S, self._vad.prefix_padding_ms / 1000 + 0.1)
-        self._compression = setup.get("context_window_compression") is not None
-        for tool in setup.get("tools") or []:
-            for decl in tool.get("function_declarations") or []:
-                if decl.get("name"):
-                    self._tools.add(str(decl["name"]))
-        self._system_tokens = _content_tokens(setup.get("system_instruction"))
-
-        resumption = setup.get("session_resumption")
-        self._resumption = resumption is not None
-        handle = (resumption or {}).get("handle")
-        if handle:
-            conv = self.store.lookup(str(handle), now)
-            if conv is None or not self.store.acquire(conv.lineage, self.session_id):
-                return self._close(1008, SESSION_NOT_FOUND, now)
-            wedge = self.scenario.faults.wedge
-            on_resume = wedge.on_resume if wedge else "clears"
-            if on_resume == "clears":
-                conv.wedged = False
-            elif on_resume == "keeps":
-                conv.wedged = conv.wedged or self.store.lineage_wedged(conv.lineage)
-            conv.seeded = True
-            self.stats.resumed = True
-        else:
-            conv = _Conversation(lineage=self.store.new_lineage())
-            self.store.acquire(conv.lineage, self.session_id)
-        self._conv = conv
+        pinned = self.scenario.model.profile
+        self.profile = PROFILES[profile_for(model) if pinned == "auto" else pinned]
+        self.stats.profile = self.profile.name
+        if refusal := setup_refusal(self.profile, setup):
+            return self._close(1007, refusal, now)
+        self._configure(setup)
+        refused = self._open_conversation(setup, now)
+        if refused is not None:
+            return refused
 
         conn = self.scenario.connection
         lifetime = conn.lifetime_s
         if conn.goaway_time_left_s > 0:
             self._at(now + lifetime - conn.goaway_time_left_s, None, self._goaway)
         self._at(now + lifetime, None, lambda t: self._close(1008, GOAWAY_CLOSE_REASON, t))
-        close = self.scenario.faults.close
-        if close is not None and close.at_s is not None:
-            self._at(now + close.at_s, None, self._timed_close_fault)
+        if self.faults.close_at_s is not None:
+            self._at(now + self.faults.close_at_s, None, self._timed_close_fault)
 
         delay = conn.setup_delay_s.sample(self.rng)
-        self._at(now + delay, None, self._setup_complete)
+        if self.faults.setup_stalls(setup):
+            self._setup_stalled = self.stats.setup_stalled = True
+        else:
+            self._at(now + delay, None, self._setup_complete)
         return self.poll(now)
+
+    def _configure(self, setup: dict) -> None:
+        gen_cfg = setup.get("generation_config") or {}
+        modalities = [str(m).upper() for m in gen_cfg.get("response_modalities") or []]
+        self._text_mode = modalities == ["TEXT"]
+        self._input_tx = setup.get("input_audio_transcription") is not None
+        self._output_tx = setup.get("output_audio_transcription") is not None
+        self._ears.configure(VadConfig.from_setup(setup.get("realtime_input_config")))
+        self._ctx.configure(setup)
+        for tool in setup.get("tools") or []:
+            for decl in tool.get("function_declarations") or []:
+                if decl.get("name"):
+                    self._tools.add(str(decl["name"]))
+
+    def _open_conversation(self, setup: dict, now: float) -> list[Output] | None:
+        """A new conversation, or the one a resumption handle names; the close if refused."""
+        resumption = setup.get("session_resumption")
+        self._resumption = resumption is not None
+        handle = (resumption or {}).get("handle")
+        if handle:
+            conv = self.store.lookup(str(handle), now)
+            if conv is None:
+                return self._close(1008, SESSION_NOT_FOUND, now)
+            if not self.store.acquire(conv.lineage, self.session_id):
+                self.faults.bind(conv)  # the previous connection still holds it
+                rejected = self.faults.resume_rejected()
+                if rejected is not None:
+                    return self._close(rejected.code, rejected.close_reason(), now)
+                return self._close(1008, SESSION_NOT_FOUND, now)
+            self.faults.resume(conv)
+            conv.seeded = True
+            self.stats.resumed = True
+        else:
+            conv = Conversation(lineage=self.store.new_lineage())
+            self.store.acquire(conv.lineage, self.session_id)
+        self._conv = self._ctx.conv = conv
+        self.faults.bind(conv)
+        return None
 
     def handle_client(self, msg: ClientMessage, now: float) -> list[Output]:
         """Any message after setup."""
         if self.closed:
             return []
         self.stats.frames_received += 1
+        if self._setup_stalled:
+            return []
         body = msg.body
         out: list[Output] = []
         if msg.kind == "realtime_input":
@@ -398,6 +312,8 @@ class EmulatedSession:
         if self.closed:
             return []
         self.stats.frames_received += 1
+        if self._setup_stalled:
+            return []
         return self._then_due(self._audio(data or b"", mime_type, now), now)
 
     def _then_due(self, out: list[Output], now: float) -> list[Output]:
@@ -445,10 +361,6 @@ class EmulatedSession:
     def wedged(self) -> bool:
         return bool(self._conv and self._conv.wedged)
 
-    @property
-    def generating(self) -> bool:
-        return self._gen is not None
-
     # ------------------------------------------------------------------ scheduling
 
     def _at(self, t: float, gen: _Gen | None, action: Callable[[float], list[Output]]) -> None:
@@ -467,7 +379,6 @@ class EmulatedSession:
         return [CloseConnection(code, truncate_reason(reason))]
 
     def _setup_complete(self, now: float) -> list[Output]:
-        self._setup_done = True
         return self._send({"setupComplete": {}})
 
     def _goaway(self, now: float) -> list[Output]:
@@ -477,19 +388,10 @@ class EmulatedSession:
         )
 
     def _timed_close_fault(self, now: float) -> list[Output]:
-        fault = self.scenario.faults.close
-        assert fault is not None and self._conv is not None
-        if not self._fault_fires("close", fault.probability, fault.max_times):
+        fault = self.faults.timed_close()
+        if fault is None:
             return []
         return self._close(fault.code, fault.close_reason(), now)
-
-    def _fault_fires(self, name: str, probability: float, max_times: int | None) -> bool:
-        assert self._conv is not None
-        if self.store.fired(self._conv.lineage, name):
-            return False
-        if probability < 1.0 and self.rng.random() >= probability:
-            return False
-        return self.store.fire(self._conv.lineage, name, self.scenario.name, max_times)
 
     # ------------------------------------------------------------------ realtime input
 
@@ -505,13 +407,13 @@ class EmulatedSession:
                     out += self._audio(blob.get("data") or b"", mime, now)
             return out
         if body.get("audio_stream_end"):
-            if self._detector is None:
-                return []
-            return self._activity_events(self._detector.flush(), now)
+            if not self.profile.stream_end_ends_turn:
+                return []  # 3.8: the end of speech is found in trailing audio only
+            return self._heard(self._ears.stream_end(), now)
         if "activity_start" in body:
-            return self._manual_start(now)
+            return self._heard(self._ears.activity_start(), now)
         if "activity_end" in body:
-            return self._manual_end(now)
+            return self._heard(self._ears.activity_end(), now)
         if "text" in body:
             text = str(body["text"] or "")
             if not text.strip():
@@ -523,60 +425,26 @@ class EmulatedSession:
         return []  # video frames: accepted, the emulated model does not look at them
 
     def _audio(self, data: bytes, mime: str | None, now: float) -> list[Output]:
-        rate = parse_pcm_rate(mime)
-        size = len(data)
-        seconds = size / 2 / rate
-        stats = self.stats
-        stats.audio_frames_received += 1
-        stats.audio_bytes_received += size
-        stats.audio_seconds_received += seconds
-        self._audio_offset_s += seconds
-        detector = self._detector
-        if detector is None:  # manual activity detection
-            if not self._manual_open:
-                stats.audio_frames_ignored += 1
-                return []
-            self._manual_audio_s += seconds
-            self._append_turn_audio(data, rate)
-            return []
-        recent = self._recent
-        if rate != self._turn_rate:
-            self._turn_rate = rate
-            recent.clear()
-            self._recent_bytes = 0
-        recent.append(data)
-        kept = self._recent_bytes + size
-        limit = int(self._preroll_s * rate * 2) + size
-        while kept - len(recent[0]) >= limit:
-            kept -= len(recent.popleft())
-        self._recent_bytes = kept
-        was_active = detector.active
-        events = detector.feed(data, rate)
-        if not events:  # the common case: no boundary in this frame
-            if was_active:
-                self._append_turn_audio(data, rate)
-            return []
-        if was_active and not any(e.kind == "start" for e in events):
-            self._append_turn_audio(data, rate)
-        return self._activity_events(events, now)
+        heard = self._ears.audio(data, mime)
+        return self._heard(heard, now) if heard else []
 
-    def _append_turn_audio(self, data: bytes, rate: int) -> None:
-        self._turn_rate = rate
-        if len(self._turn_audio) < MAX_TURN_AUDIO_S * rate * 2:
-            self._turn_audio += data
-
-    def _activity_events(self, events: list[ActivityEvent], now: float) -> list[Output]:
+    def _heard(self, heard: list[Heard], now: float) -> list[Output]:
+        """The caller's activity started (barge-in) or ended (a caller turn to answer)."""
         out: list[Output] = []
-        for event in events:
-            if event.kind == "start":
+        for h in heard:
+            if h.kind == "start":
                 self.stats.activity_starts += 1
-                self._turn_audio = bytearray(b"".join(self._recent))
-                out += self._voice_activity("ACTIVITY_START", event.offset_s)
+                out += self._voice_activity("ACTIVITY_START", h.offset_s)
                 out += self._barge_in(now)
-            else:
-                self.stats.activity_ends += 1
-                out += self._voice_activity("ACTIVITY_END", event.offset_s)
-                out += self._audio_turn_end(now)
+                continue
+            self.stats.activity_ends += 1
+            out += self._voice_activity("ACTIVITY_END", h.offset_s)
+            if h.empty:  # an empty manual activity: what the service does (spec §8.2)
+                content = self._with_status({"turnComplete": True}, None)
+                out += self._send({"serverContent": content, "usageMetadata": {}})
+                return out + self._close(1007, PRECONDITION_FAILED, now)
+            out += self._audio_turn_end(h.pcm, h.rate, now)
+            out += self._release_held(now)
         return out
 
     def _voice_activity(self, kind: str, offset_s: float) -> list[Output]:
@@ -589,52 +457,21 @@ class EmulatedSession:
             }
         )
 
-    def _manual_start(self, now: float) -> list[Output]:
-        if self._detector is not None or self._manual_open:
-            return []  # not allowed under automatic detection; nested starts are ignored
-        self._manual_open = True
-        self._manual_audio_s = 0.0
-        self._turn_audio = bytearray()
-        self.stats.activity_starts += 1
-        return self._voice_activity("ACTIVITY_START", self._audio_offset_s) + self._barge_in(now)
-
-    def _manual_end(self, now: float) -> list[Output]:
-        if self._detector is not None or not self._manual_open:
-            return []
-        self._manual_open = False
-        self.stats.activity_ends += 1
-        out = self._voice_activity("ACTIVITY_END", self._audio_offset_s)
-        if self._manual_audio_s == 0.0:  # an empty activity: what the service does (spec §8.2)
-            out += self._send({"serverContent": {"turnComplete": True}, "usageMetadata": {}})
-            return out + self._close(1007, PRECONDITION_FAILED, now)
-        return out + self._audio_turn_end(now)
-
-    def _audio_turn_end(self, now: float) -> list[Output]:
-        pcm = bytes(self._turn_audio)
-        self._turn_audio = bytearray()
-        audio_s = len(pcm) / 2 / self._turn_rate
-        name, text = speech.transcribe(
-            pcm, self._turn_rate, self.scenario.model.placeholder_transcript
-        )
-        out: list[Output] = []
-        delay = self.scenario.model.transcription_delay_s
-        t = now + delay
+    def _audio_turn_end(self, pcm: bytes, rate: int, now: float) -> list[Output]:
+        audio_s = len(pcm) / 2 / rate
+        name, text = speech.transcribe(pcm, rate, self.scenario.model.placeholder_transcript)
+        t = now + self.scenario.model.transcription_delay_s
         if self._input_tx:
             for piece in speech.fragments(text, self.scenario.model.transcript_fragment_words):
                 self._schedule_tx(t, "inputTranscription", piece)
                 t += 0.02
         if len(self.stats.transcripts) < 1000:
             self.stats.transcripts.append(text)
-        return out + self._user_input(_UserInput(text, name, audio_s, False), t, barge=False)
+        return self._user_input(_UserInput(text, name, audio_s, False), t, barge=False)
 
     def _schedule_tx(self, t: float, key: str, text: str, gen: _Gen | None = None) -> None:
         payload = {"serverContent": {key: {"text": text}}}
-        dup = self.scenario.faults.duplicate_transcriptions
-        times = 1
-        if dup is not None and (key == "inputTranscription" or dup.output):
-            if self.rng.random() < dup.probability:
-                times = 2
-        for _ in range(times):
+        for _ in range(self.faults.transcript_copies(key)):
             self._at(t, gen, lambda _t, p=payload: self._send(p))
 
     # ------------------------------------------------------------------ client content, tools
@@ -645,7 +482,7 @@ class EmulatedSession:
         turns = body.get("turns") or []
         complete = bool(body.get("turn_complete"))
         out: list[Output] = []
-        if turns or complete:
+        if complete or (turns and not self.profile.content_waits):
             out += self._barge_in(now, force=True)  # "will interrupt any current generation"
         texts: list[str] = []
         for turn in turns:
@@ -653,7 +490,7 @@ class EmulatedSession:
             text = " ".join(
                 str(p["text"]) for p in turn.get("parts") or [] if isinstance(p.get("text"), str)
             )
-            self._record(_Turn("model" if role == "model" else "user", text), now)
+            self._ctx.record(Turn("model" if role == "model" else "user", text))
             if role != "model" and text:
                 texts.append(text)
         if not complete:
@@ -689,17 +526,22 @@ class EmulatedSession:
         gen = self._gen
         if gen is None or not gen.interruptible:
             return []
-        if not force and not self._vad.interrupts:
-            return []
+        if not force and (not self._ears.vad.interrupts or gen.background):
+            return []  # the caller's speech never stops background work
         gen.cancelled = True
         self._gen = None
+        if self._held is not None and self._held[0] is gen:
+            self._held = None
         out: list[Output] = []
         if gen.tool_ids:
             self.stats.tool_call_cancellations += 1
             out += self._send({"toolCallCancellation": {"ids": list(gen.tool_ids)}})
         self.stats.interrupts_sent += 1
         out += self._send({"serverContent": {"interrupted": True}})
+        gen.status = "IDLE" if gen.status is not None else None
         out += self._finish_turn(gen, now, interrupted=True)
+        if self.faults.freezes(self.stats.interrupts_sent):
+            self._frozen = self.stats.frozen = True
         return out
 
     def _user_input(self, inp: _UserInput, t: float, *, barge: bool) -> list[Output]:
@@ -710,6 +552,7 @@ class EmulatedSession:
             out += self._barge_in(t)
         self.stats.user_turns += 1
         self._conv.user_turns += 1
+        inp = replace(inp, turn=self._conv.user_turns)
         if self._gen is not None:  # still answering (NO_INTERRUPTION, or a fault turn)
             if len(self._pending) < MAX_PENDING_TURNS:
                 self._pending.append(inp)
@@ -720,41 +563,27 @@ class EmulatedSession:
     def _respond(self, inp: _UserInput, t: float) -> None:
         conv = self._conv
         assert conv is not None
+        if self._frozen:  # freeze after barge-in: heard (transcribed) but never answered
+            return
         greeting_due = conv.model_turns == 0 and not conv.seeded
         if not inp.recorded:
-            self._record(_Turn("user", inp.text, inp.audio_s), t)
-        prompt = self._prompt_tokens()
-        if prompt > self.scenario.model.context_window_tokens and not self._compression:
+            self._ctx.record(Turn("user", inp.text, inp.audio_s))
+        prompt = self._ctx.prompt_tokens()
+        if self._ctx.exhausted:
             # the context is exhausted: the service closes 1007 (spec §9)
             self._at(t, None, lambda now: self._close(1007, INVALID_ARGUMENT, now))
             return
-        audio_tokens = sum(round(turn.audio_s * TOKENS_PER_AUDIO_SECOND) for turn in conv.history)
-        wedge = self.scenario.faults.wedge
-        if conv.wedged and wedge is not None:
-            if inp.from_text and self.rng.random() < wedge.nudge_clear_probability:
-                conv.wedged = False
-            else:
-                gen = _Gen(
-                    "wedged",
-                    interruptible=False,
-                    prompt_tokens=prompt,
-                    prompt_audio_tokens=audio_tokens,
-                )
-                self._gen = gen
-                self.stats.wedged_turns += 1
-                when = t + wedge.turn_complete_delay_s.sample(self.rng)
-                self._at(when, gen, lambda now, g=gen: self._finish_turn(g, now))
-                return
+        audio_tokens = self._ctx.audio_tokens()
+        gen = _Gen(
+            "reply", interruptible=True, prompt_tokens=prompt, prompt_audio_tokens=audio_tokens
+        )
+        if self._empty_turn(gen, inp, t):
+            return
         m = self.scenario.model
         tool = m.tool_call
         if tool is not None and tool.function in self._tools and self._tool_triggered(tool, inp):
-            gen = _Gen(
-                "tool",
-                interruptible=True,
-                prompt_tokens=prompt,
-                prompt_audio_tokens=audio_tokens,
-                clip=tool.reply,
-            )
+            gen.kind = "tool"
+            gen.clip = tool.reply
             self._gen = gen
             call_id = f"function-call-{self.rng.randrange(10**17, 10**18)}"
             gen.tool_ids = [call_id]
@@ -774,15 +603,54 @@ class EmulatedSession:
             last_reply=conv.last_reply,
             rng=self.rng,
         )
-        gen = _Gen(
-            "reply",
-            interruptible=True,
-            prompt_tokens=prompt,
-            prompt_audio_tokens=audio_tokens,
-            clip=clip,
-        )
         self._gen = gen
+        gen.fraction = self.faults.cut_fraction(inp.turn) or 1.0
+        gen.level = self.faults.inaudible_level(inp.turn)
+        if gen.level is not None:
+            self.stats.inaudible_turns += 1
+        if gen.fraction < 1.0:
+            self.stats.cut_turns += 1
+        work = self._background_work(inp)
+        if work is not None:
+            gen.filler, phases = work
+            gen.phases = deque(phases)
+            gen.answer = clip
+            gen.status = "IN_PROGRESS"
+            self._speak(gen, t, gen.filler, final=False)
+            return
         self._speak(gen, t, clip, greeting=greeting_due)
+
+    def _empty_turn(self, gen: _Gen, inp: _UserInput, t: float) -> bool:
+        """A turn that completes with no answer: wedged, a silent stall or a rejected run."""
+        conv = self._conv
+        assert conv is not None
+        delay = self.faults.wedged_turn_delay(conv, inp.from_text)
+        if delay is not None:
+            gen.kind, gen.reason = "wedged", self.faults.wedge_reason
+            self.stats.wedged_turns += 1
+        else:
+            empty = self.faults.empty_turn(inp.turn)
+            if empty is None:
+                return False
+            delay, gen.reason = empty
+            gen.kind = "empty"
+            self.stats.empty_turns += 1
+        gen.interruptible = False
+        self._gen = gen
+        self._at(t + delay, gen, lambda now, g=gen: self._finish_turn(g, now))
+        return True
+
+    def _background_work(self, inp: _UserInput) -> tuple[str, list[float | None]] | None:
+        """(filler, phase lengths) when this request gets background phases (profile or fault)."""
+        faulted = self.faults.background(inp.turn)
+        if faulted is not None:
+            return faulted
+        work = self.scenario.model.background_work
+        if work is None or not self.profile.background_work:
+            return None
+        if inp.utterance not in work.on_utterances and inp.turn not in work.on_turns:
+            return None
+        return work.filler, [work.background_s.sample(self.rng) for _ in range(work.phases)]
 
     def _tool_triggered(self, tool: Any, inp: _UserInput) -> bool:
         if tool.on_turn is not None:
@@ -801,79 +669,128 @@ class EmulatedSession:
             return []
         return self._send({"sessionResumptionUpdate": {"resumable": False}})
 
-    def _speak(self, gen: _Gen, t: float, clip: str, *, greeting: bool = False) -> None:
-        """Schedule a spoken answer: paced chunks, transcript, generationComplete, turnComplete."""
+    def _speak(
+        self, gen: _Gen, t: float, clip: str, *, greeting: bool = False, final: bool = True
+    ) -> None:
+        """Schedule one spoken part of an answer after the first-audio latency.
+
+        A polite profile (3.8) does not start while the caller speaks: the part is held until
+        the caller's activity ends. `final=False` is a filler before a background phase.
+        """
+        t_first = t + self.scenario.model.first_audio_latency_s.sample(self.rng)
+        if not self.profile.polite:
+            self._voice(gen, t_first, clip, greeting, final)
+            return
+        self._at(
+            t_first, gen, lambda now, g=gen: self._start_or_hold(g, clip, greeting, final, now)
+        )
+
+    def _caller_speaking(self) -> bool:
+        return self._ears.speaking
+
+    def _start_or_hold(
+        self, gen: _Gen, clip: str, greeting: bool, final: bool, now: float
+    ) -> list[Output]:
+        if self._caller_speaking():
+            self._held = (gen, clip, greeting, final)
+            self.stats.held_back += 1
+            return []
+        self._voice(gen, now, clip, greeting, final)
+        return []
+
+    def _release_held(self, now: float) -> list[Output]:
+        """The caller stopped speaking: a held part starts now."""
+        held = self._held
+        if held is None or self._caller_speaking():
+            return []
+        self._held = None
+        gen, clip, greeting, final = held
+        if not gen.cancelled:
+            self._voice(gen, now, clip, greeting, final)
+        return []
+
+    def _voice(self, gen: _Gen, t_first: float, clip: str, greeting: bool, final: bool) -> None:
+        """Paced chunks from `t_first`, transcript, generationComplete, turnComplete."""
         m = self.scenario.model
         gen.clip = clip
         gen.text = clip_text(clip)
-        t_first = t + m.first_audio_latency_s.sample(self.rng)
         duration = speech.reply_seconds(clip) / m.playback_speed
         count = m.greeting_chunks if greeting else None
-        chunks = speech.audio_chunks(clip, m.chunk_ms, count)
-        gen.total_chunks = len(chunks)
+        chunks = speech.audio_chunks(clip, m.chunk_ms, count, gen.level)
         pieces = speech.fragments(gen.text, m.transcript_fragment_words)
+        if final and gen.fraction < 1.0:  # cut mid-sentence: audio and words stop together
+            keep = max(1, math.ceil(len(chunks) * gen.fraction))
+            duration *= keep / len(chunks)
+            chunks = chunks[:keep]
+            pieces = pieces[: max(1, math.ceil(len(pieces) * gen.fraction))]
+            gen.text = "".join(pieces).strip()
+        gen.total_chunks = len(chunks)
         self._at(t_first, gen, lambda now: self._resumable_false())
         spacing = duration / len(chunks) / m.send_speedup
         per_piece = len(chunks) / max(1, len(pieces))
+        tx = self._output_tx and not self._text_mode
+        combined = tx and self.profile.combined_parts
         next_piece = 0
         t_last = t_first
         for i, chunk in enumerate(chunks):
             t_chunk = t_first + i * spacing
             t_last = t_chunk
-            self._at(t_chunk, gen, lambda now, c=chunk, g=gen: self._chunk(g, c, now))
+            mine: list[str] = []
             while next_piece < len(pieces) and next_piece * per_piece <= i:
-                if self._output_tx and not self._text_mode:
-                    self._schedule_tx(t_chunk, "outputTranscription", pieces[next_piece], gen)
+                mine.append(pieces[next_piece])
                 next_piece += 1
+            words = "".join(mine) if combined else ""
+            self._at(t_chunk, gen, lambda now, c=chunk, g=gen, w=words: self._chunk(g, c, now, w))
+            if tx and not combined:
+                for piece in mine:
+                    self._schedule_tx(t_chunk, "outputTranscription", piece, gen)
         t_gen_done = t_last + 0.005
         self._at(t_gen_done, gen, lambda now, g=gen: self._generation_complete(g))
         t_done = max(t_first + duration, t_gen_done + 0.005)
-        self._at(t_done, gen, lambda now, g=gen: self._finish_turn(g, now))
+        end = self._finish_turn if final else self._in_progress
+        self._at(t_done, gen, lambda now, g=gen: end(g, now))
 
-    def _chunk(self, gen: _Gen, pcm: bytes, now: float) -> list[Output]:
+    def _chunk(self, gen: _Gen, pcm: bytes, now: float, words: str = "") -> list[Output]:
         assert self._conv is not None
-        fault = self.scenario.faults.close
-        turn_no = self._conv.model_turns + 1
-        if (
-            fault is not None
-            and fault.at_turn == turn_no
-            and gen.chunks_sent >= fault.after_chunks
-            and self._fault_fires("close", fault.probability, fault.max_times)
-        ):
+        fault = self.faults.close_mid_turn(self._conv.model_turns + 1, gen.chunks_sent)
+        if fault is not None:
             return self._close(fault.code, fault.close_reason(), now)
         gen.chunks_sent += 1
         seconds = len(pcm) / 2 / speech.OUTPUT_RATE
         gen.audio_s_sent += seconds
         if self._text_mode:  # TEXT modality: the words instead of the audio
-            words = gen.text.split()
-            lo = round((gen.chunks_sent - 1) * len(words) / gen.total_chunks)
-            hi = round(gen.chunks_sent * len(words) / gen.total_chunks)
+            words_all = gen.text.split()
+            lo = round((gen.chunks_sent - 1) * len(words_all) / gen.total_chunks)
+            hi = round(gen.chunks_sent * len(words_all) / gen.total_chunks)
             if hi <= lo:
                 return []
-            piece = " ".join(words[lo:hi])
+            piece = " ".join(words_all[lo:hi])
             piece = piece if not gen.text_sent else f" {piece}"
             gen.text_sent.append(piece)
             return self._send({"serverContent": {"modelTurn": {"parts": [{"text": piece}]}}})
         self.stats.audio_chunks_sent += 1
         self.stats.audio_seconds_sent += seconds
-        return self._send(
-            {
-                "serverContent": {
-                    "modelTurn": {"parts": [{"inlineData": {"mimeType": AUDIO_MIME, "data": pcm}}]}
-                }
-            }
-        )
+        part = {"inlineData": {"mimeType": AUDIO_MIME, "data": pcm}}
+        content: dict[str, Any] = {"modelTurn": {"parts": [part]}}
+        if words:  # 3.1: the transcription rides in the same message as the audio
+            content["outputTranscription"] = {"text": words}
+        return self._send({"serverContent": content})
 
     def _generation_complete(self, gen: _Gen) -> list[Output]:
-        gen.generation_complete = True
         return self._send({"serverContent": {"generationComplete": True}})
 
     def _finish_turn(self, gen: _Gen, now: float, *, interrupted: bool = False) -> list[Output]:
         """turnComplete (+ usage), then a fresh handle, then whatever is queued or faulted."""
-        conv = self._conv
-        assert conv is not None
         if self._gen is gen:
             self._gen = None
+        out = self._turn_complete(gen, now, interrupted=interrupted)
+        out += self._after_turn(now)
+        return out
+
+    def _turn_complete(self, gen: _Gen, now: float, *, interrupted: bool = False) -> list[Output]:
+        """Count and record the spoken part, send turnComplete with usage (and status)."""
+        conv = self._conv
+        assert conv is not None
         conv.model_turns += 1
         self.stats.model_turns += 1
         response_tokens = (
@@ -887,46 +804,61 @@ class EmulatedSession:
                 words = spoken.split()
                 heard = round(len(words) * min(1.0, gen.chunks_sent / gen.total_chunks))
                 spoken = " ".join(words[:heard])
-            self._record(_Turn("model", spoken, gen.audio_s_sent, gen.clip), now)
+            self._ctx.record(Turn("model", spoken, gen.audio_s_sent, gen.clip))
         content: dict[str, Any] = {"turnComplete": True}
-        wedge = self.scenario.faults.wedge
-        if gen.kind == "wedged" and wedge is not None and wedge.turn_complete_reason:
-            content["turnCompleteReason"] = wedge.turn_complete_reason
-        out = self._send(
+        if gen.reason:
+            content["turnCompleteReason"] = gen.reason
+        content = self._with_status(content, gen.status)
+        return self._send(
             {"serverContent": content, "usageMetadata": self._usage(gen, response_tokens)}
         )
-        out += self._after_turn(now)
+
+    def _with_status(self, content: dict, status: str | None) -> dict:
+        """`interactionStatus` beside turnComplete: on 3.8 always, elsewhere when a fault set it."""
+        if status is None and self.profile.interaction_status:
+            status = "IDLE"
+        if status is not None:
+            content["interactionStatus"] = status
+        return content
+
+    def _in_progress(self, gen: _Gen, now: float) -> list[Output]:
+        """The filler is spoken: turnComplete IN_PROGRESS, then a background phase (no output)."""
+        out = self._turn_complete(gen, now)
+        gen.background = True
+        gen.chunks_sent, gen.audio_s_sent, gen.text_sent = 0, 0.0, []
+        self.stats.background_phases += 1
+        seconds = gen.phases.popleft() if gen.phases else None
+        if seconds is not None:  # None: the phase never ends
+            self._at(now + seconds, gen, lambda t, g=gen: self._after_background(g, t))
         return out
+
+    def _after_background(self, gen: _Gen, now: float) -> list[Output]:
+        gen.background = False
+        if gen.phases:
+            assert gen.filler is not None
+            self._speak(gen, now, gen.filler, final=False)
+        else:
+            assert gen.answer is not None
+            gen.status = "IDLE"
+            self._speak(gen, now, gen.answer)
+        return []
 
     def _after_turn(self, now: float) -> list[Output]:
         conv = self._conv
         assert conv is not None
-        faults = self.scenario.faults
-        wedge = faults.wedge
-        if (
-            wedge is not None
-            and wedge.start == "after_turn"
-            and conv.model_turns == wedge.after_turn
-            and not conv.wedged
-            and self._fault_fires("wedge", wedge.probability, wedge.max_times)
-        ):
+        if self.faults.wedges_after_turn(conv):
             self._wedge()
         out: list[Output] = []
         if self._resumption:
             handle = self.store.issue(conv, now, self.scenario.connection.handle_ttl_s)
             self.stats.handles_issued += 1
             out += self._send({"sessionResumptionUpdate": {"newHandle": handle, "resumable": True}})
-        phantom = faults.phantom_interrupt
-        if (
-            phantom is not None
-            and conv.model_turns == phantom.after_turn
-            and not (phantom.only_unseeded and conv.seeded)
-            and self._fault_fires("phantom", phantom.probability, phantom.max_times)
-        ):
+        phantom = self.faults.phantom_after_turn(conv)
+        if phantom is not None:
             gen = _Gen(
                 "phantom",
                 interruptible=False,
-                prompt_tokens=self._prompt_tokens(),
+                prompt_tokens=self._ctx.prompt_tokens(),
                 prompt_audio_tokens=0,
             )
             self._gen = gen
@@ -938,10 +870,9 @@ class EmulatedSession:
 
     def _phantom(self, gen: _Gen, now: float) -> list[Output]:
         phantom = self.scenario.faults.phantom_interrupt
-        wedge = self.scenario.faults.wedge
         assert phantom is not None
         self.stats.phantom_interrupts += 1
-        if wedge is not None and wedge.start == "after_phantom":
+        if self.faults.wedges_after_phantom:
             self._wedge()
         out = self._send({"serverContent": {"interrupted": True}})
         if phantom.turn_complete_after_s is None:
@@ -957,61 +888,10 @@ class EmulatedSession:
         self._conv.wedged = True
         self.store.mark_wedged(self._conv.lineage)
 
-    # ------------------------------------------------------------------ accounting
-
-    def _record(self, turn: _Turn, now: float) -> None:
-        conv = self._conv
-        assert conv is not None
-        conv.history.append(turn)
-        if len(conv.history) > MAX_HISTORY_TURNS:
-            del conv.history[0]
-        limit = self.scenario.model.context_window_tokens
-        if self._prompt_tokens() > limit:
-            if not self._compression:
-                return  # the close comes when the model is asked to answer (see _respond)
-            while len(conv.history) > 1 and self._prompt_tokens() > limit // 2:
-                del conv.history[0]
-                while conv.history and conv.history[0].role != "user":
-                    del conv.history[0]
-
-    def _prompt_tokens(self) -> int:
-        assert self._conv is not None
-        return self._system_tokens + sum(t.tokens for t in self._conv.history)
-
     def _usage(self, gen: _Gen, response_tokens: int) -> dict:
-        prompt = gen.prompt_tokens
-        audio = min(gen.prompt_audio_tokens, prompt)
-        usage: dict[str, Any] = {
-            "promptTokenCount": prompt,
-            "totalTokenCount": prompt + response_tokens,
-        }
-        details = [{"modality": "TEXT", "tokenCount": prompt - audio}]
-        if audio:
-            details.append({"modality": "AUDIO", "tokenCount": audio})
-        usage["promptTokensDetails"] = details
-        if response_tokens:
-            usage["responseTokenCount"] = response_tokens
-            usage["responseTokensDetails"] = [
-                {"modality": "TEXT" if self._text_mode else "AUDIO", "tokenCount": response_tokens}
-            ]
-        return usage
-
-
-def _trim(table: dict, limit: int) -> None:
-    while len(table) > limit:
-        table.pop(next(iter(table)))
-
-
-def _content_tokens(content: Any) -> int:
-    if isinstance(content, str):
-        return max(1, len(content) // 4)
-    if not isinstance(content, dict):
-        return 0
-    total = 0
-    for part in content.get("parts") or []:
-        if isinstance(part, dict) and isinstance(part.get("text"), str):
-            total += max(1, len(part["text"]) // 4)
-    return total
+        return usage_metadata(
+            gen.prompt_tokens, gen.prompt_audio_tokens, response_tokens, self._text_mode
+        )
 
 
 def _duration(seconds: float) -> str:

@@ -19,8 +19,11 @@ import pydantic
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from liveguard.emulator.profiles import KNOWN_MODELS, ProfileName, bare_model_name, is_known_model
+
 __all__ = [
     "KNOWN_MODELS",
+    "BackgroundWork",
     "CloseFault",
     "Dist",
     "Scenario",
@@ -31,38 +34,6 @@ __all__ = [
     "load_scenario",
     "parse_scenario",
 ]
-
-_BARE_MODELS = (
-    "gemini-2.5-flash-native-audio-preview-09-2025",
-    "gemini-2.5-flash-native-audio-preview-12-2025",
-    "gemini-2.5-flash-native-audio-latest",
-    "gemini-2.5-flash-preview-native-audio-dialog",
-    "gemini-2.5-flash-exp-native-audio-thinking-dialog",
-    "gemini-live-2.5-flash-preview",
-    "gemini-2.0-flash-live-001",
-    "gemini-3.1-flash-live-preview",
-    "gemini-live-2.5-flash-native-audio",
-    "gemini-live-2.5-flash",
-)
-
-#: Every accepted spelling: bare, `models/…` and `publishers/google/models/…`. Full Vertex names
-#: (`projects/P/locations/L/publishers/google/models/…`) are accepted by `is_known_model`.
-KNOWN_MODELS: frozenset[str] = frozenset(
-    form
-    for bare in _BARE_MODELS
-    for form in (bare, f"models/{bare}", f"publishers/google/models/{bare}")
-)
-
-
-def bare_model_name(model: str) -> str:
-    """`models/x`, `publishers/google/models/x`, `projects/…/models/x` -> `x`."""
-    if "/models/" in model:
-        return model.rsplit("/models/", 1)[1]
-    return model.removeprefix("models/")
-
-
-def is_known_model(model: str) -> bool:
-    return bare_model_name(model) in _BARE_MODELS
 
 
 class ScenarioError(ValueError):
@@ -136,6 +107,24 @@ class ToolCallSpec(_Strict):
         return self
 
 
+class BackgroundWork(_Strict):
+    """Requests that need work (extended thinking): filler, IN_PROGRESS, silence, answer, IDLE."""
+
+    on_utterances: list[str] = Field(default_factory=list)  # shipped utterance names
+    on_turns: list[int] = Field(default_factory=list)  # or: user turn numbers (greeting prompt = 1)
+    filler: str = "still_here"  # reply clip spoken before each background phase
+    background_s: Seconds = Dist(fixed=3.0)
+    phases: int = Field(default=1, ge=1, le=10)  # background phases, each after a filler
+
+    @model_validator(mode="after")
+    def _some_trigger(self) -> BackgroundWork:
+        if not self.on_utterances and not self.on_turns:
+            raise ValueError("give on_utterances or on_turns (which requests need work)")
+        if any(t < 1 for t in self.on_turns):
+            raise ValueError("on_turns are user turn numbers, 1 or more")
+        return self
+
+
 class ModelBehaviour(_Strict):
     """The healthy model: latencies, audio chunking, what it says."""
 
@@ -155,6 +144,8 @@ class ModelBehaviour(_Strict):
     voice_activity_events: bool = False
     tool_call: ToolCallSpec | None = None
     context_window_tokens: int = Field(default=131072, ge=1000)
+    profile: Literal["auto"] | ProfileName = "auto"  # auto: from the model name in the setup
+    background_work: BackgroundWork | None = None  # extended thinking: which requests need work
 
 
 class ConnectionBehaviour(_Strict):
@@ -233,11 +224,104 @@ class DuplicateTranscriptions(_Strict):
     output: bool = False  # duplicate output transcription fragments too
 
 
+class TurnFault(_Fault):
+    """A fault on a run of user turns: `turns` turns from user turn `from_turn` on (the greeting
+    prompt, when a client sends one, is turn 1). `probability` and `max_times` decide once per
+    conversation whether the run happens."""
+
+    from_turn: int = Field(default=2, ge=1)
+    turns: int | None = Field(default=1, ge=1)  # None: every turn from `from_turn` on
+    on_resume: Literal["clears", "keeps"] = "clears"  # does a resumed connection continue the run?
+
+    def covers(self, turn: int) -> bool:
+        return turn >= self.from_turn and (self.turns is None or turn < self.from_turn + self.turns)
+
+
+class SilentStall(TurnFault):
+    """An empty turnComplete (no audio, no reason, no phantom before it); the next turn is fine."""
+
+    turn_complete_delay_s: Seconds = Dist(uniform=(0.4, 0.8))
+
+
+class RejectedRun(TurnFault):
+    """Turns that complete empty with a turnCompleteReason while input transcription goes on."""
+
+    turns: int | None = Field(default=3, ge=1)
+    reason: Literal["RESPONSE_REJECTED", "PROHIBITED_INPUT_CONTENT", "MALFORMED_FUNCTION_CALL"] = (
+        "RESPONSE_REJECTED"
+    )
+    turn_complete_delay_s: Seconds = Dist(uniform=(0.4, 0.8))
+
+
+class InaudibleAnswers(TurnFault):
+    """Full-length answers whose samples are scaled to a mean absolute value of `mean_abs`,
+    with an output transcription that claims the words were spoken."""
+
+    mean_abs: float = Field(default=18.0, ge=0, le=32767)
+
+
+class CutAnswer(TurnFault):
+    """turnComplete after `fraction` of the answer's audio and words: cut mid-sentence."""
+
+    fraction: float = Field(default=0.5, gt=0, lt=1)
+
+
+class FreezeAfterBargeIn(_Fault):
+    """After the N-th real barge-in on a connection the model never answers again there
+    (no audio, no turnComplete); a new connection (a resume) is healthy."""
+
+    after_barge_ins: int = Field(default=1, ge=1)
+
+
+class BackgroundPhase(TurnFault):
+    """On any profile: a spoken filler, turnComplete with IN_PROGRESS, `seconds` with no output,
+    then the answer and turnComplete with IDLE."""
+
+    seconds: Seconds = Dist(fixed=5.0)
+    filler: str = "still_here"
+
+
+class EndlessBackground(TurnFault):
+    """A spoken filler, turnComplete with IN_PROGRESS, then nothing ever again on the connection."""
+
+    filler: str = "still_here"
+
+
+SetupField = Literal["proactivity", "enable_affective_dialog", "thinking_config", "tools"]
+
+
+class SetupNeverCompletes(_Fault):
+    """setupComplete never arrives (the socket stays open); with `when_setup_has`, only when the
+    setup carries one of those fields (reports on 3.1 with proactivity or affective dialog)."""
+
+    when_setup_has: list[SetupField] | None = Field(default=None, min_length=1)
+
+
+class ResumeRejected(_Fault):
+    """A resume of a conversation whose previous connection is still open is closed with `code`
+    (the service's reason for it) instead of 1008 "session not found"."""
+
+    code: Literal[1007, 1008, 1011] = 1011
+    reason: str | None = None
+
+    def close_reason(self) -> str:
+        return self.reason if self.reason is not None else _CLOSE_REASONS[self.code]
+
+
 class Faults(_Strict):
     phantom_interrupt: PhantomInterrupt | None = None
     wedge: Wedge | None = None
     close: CloseFault | None = None
     duplicate_transcriptions: DuplicateTranscriptions | None = None
+    silent_stall: SilentStall | None = None
+    rejected_run: RejectedRun | None = None
+    inaudible_answers: InaudibleAnswers | None = None
+    cut_answer: CutAnswer | None = None
+    freeze_after_barge_in: FreezeAfterBargeIn | None = None
+    background_phase: BackgroundPhase | None = None
+    endless_background: EndlessBackground | None = None
+    setup_never_completes: SetupNeverCompletes | None = None
+    resume_rejected: ResumeRejected | None = None
 
     @model_validator(mode="after")
     def _wedge_needs_phantom(self) -> Faults:
@@ -277,6 +361,14 @@ class Scenario(_Strict):
             need("reply", replies, m.tool_call.reply, "model.tool_call.reply")
             if m.tool_call.on_utterance is not None:
                 need("utterance", utterances, m.tool_call.on_utterance, "model.tool_call")
+        if m.background_work:
+            need("reply", replies, m.background_work.filler, "model.background_work.filler")
+            for i, u in enumerate(m.background_work.on_utterances):
+                need("utterance", utterances, u, f"model.background_work.on_utterances.{i}")
+        for name in ("background_phase", "endless_background"):
+            fault = getattr(self.faults, name)
+            if fault is not None:
+                need("reply", replies, fault.filler, f"faults.{name}.filler")
         return self
 
     def rng(self, ordinal: int) -> random.Random:

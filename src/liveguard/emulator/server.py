@@ -364,7 +364,7 @@ class Emulator:
 
     async def start(self) -> None:
         """Load the default scenario (ScenarioError if bad), make TLS material, start serving."""
-        from liveguard.emulator.model import ResumptionStore
+        from liveguard.emulator.resumption import ResumptionStore
         from liveguard.emulator.scenario import builtin_scenarios, load_scenario
         from liveguard.emulator.speech import warm_up
 
@@ -469,6 +469,38 @@ class Emulator:
             **http_options,
         )
         return genai.Client(api_key=self.api_key, vertexai=vertexai or None, http_options=opts)
+
+    def vertex_client(
+        self,
+        scenario: str | None = None,
+        *,
+        project: str = "liveguard-emulator",
+        location: str = "us-central1",
+        token: str = "liveguard-emulator-token",
+    ) -> genai.Client:
+        """A Vertex AI client (project + location + OAuth credentials) wired to this emulator.
+
+        The SDK sends `Authorization: Bearer <token>` and the full
+        `projects/P/locations/L/publishers/google/models/X` name, as it does against Vertex. The
+        credentials are a fixed, already valid token, so nothing is fetched from Google.
+        """
+        from google import genai
+        from google.genai import types
+        from google.oauth2.credentials import Credentials
+
+        headers = {SCENARIO_HEADER: scenario} if scenario is not None else None
+        opts = types.HttpOptions(
+            base_url=self.base_url,
+            headers=headers,
+            async_client_args={"ssl": self.ssl_context()},
+        )
+        return genai.Client(
+            vertexai=True,
+            project=project,
+            location=location,
+            credentials=Credentials(token=token),
+            http_options=opts,
+        )
 
     def scenario_names(self) -> list[str]:
         return sorted(self._builtin)

@@ -13,6 +13,8 @@ import math
 import random
 import re
 
+import numpy as np
+
 from liveguard.audio.clips import (
     clip_text,
     identify_utterance,
@@ -29,7 +31,9 @@ __all__ = [
     "choose_reply",
     "fragments",
     "match_utterance_text",
+    "mean_abs",
     "reply_seconds",
+    "scaled_pcm",
     "transcribe",
     "warm_up",
 ]
@@ -115,9 +119,28 @@ def choose_reply(
 
 
 @functools.cache
-def audio_chunks(name: str, chunk_ms: int, count: int | None = None) -> tuple[bytes, ...]:
-    """A reply clip at 24 kHz cut into `count` near-equal frames, or frames of `chunk_ms`."""
-    pcm = load_clip(name, OUTPUT_RATE).pcm
+def scaled_pcm(name: str, mean_abs: float) -> bytes:
+    """A reply clip at 24 kHz scaled so that its mean absolute sample value is `mean_abs`
+    (inaudible answers: full length, the right words in the transcript, near-zero level)."""
+    x = np.frombuffer(load_clip(name, OUTPUT_RATE).pcm, dtype="<i2").astype(np.float64)
+    current = float(np.abs(x).mean()) if len(x) else 0.0
+    gain = mean_abs / current if current else 0.0
+    return np.clip(np.rint(x * gain), -32768, 32767).astype("<i2").tobytes()
+
+
+def mean_abs(pcm: bytes) -> float:
+    """Mean absolute sample value of PCM16 (the level evidence of an inaudible answer)."""
+    x = np.frombuffer(pcm[: len(pcm) - len(pcm) % 2], dtype="<i2").astype(np.int32)
+    return float(np.abs(x).mean()) if len(x) else 0.0
+
+
+@functools.cache
+def audio_chunks(
+    name: str, chunk_ms: int, count: int | None = None, level: float | None = None
+) -> tuple[bytes, ...]:
+    """A reply clip at 24 kHz cut into `count` near-equal frames, or frames of `chunk_ms`;
+    scaled to mean |sample| `level` when given."""
+    pcm = load_clip(name, OUTPUT_RATE).pcm if level is None else scaled_pcm(name, level)
     samples = len(pcm) // 2
     if count is None:
         per = max(1, OUTPUT_RATE * chunk_ms // 1000)

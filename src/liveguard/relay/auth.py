@@ -1,5 +1,5 @@
-"""The relay's bearer-token check: one shared token for the browser stream, the dashboard and
-the metrics."""
+"""The relay's bearer-token check: one shared token for the browser stream, the dashboard, the
+metrics and `POST /drain`. The token is compared in constant time and never echoed."""
 
 from __future__ import annotations
 
@@ -8,9 +8,11 @@ from typing import Any
 
 from aiohttp import web
 
-# routes that never need the relay's auth token: health checks, Twilio (signed by Twilio), and the
-# page's static files (the page passes its ?token= on to the browser stream, which checks it)
-_OPEN_PATHS = ("/healthz", "/twilio/", "/static/")
+# routes that never need the relay's auth token: health checks, the phone carriers (they cannot
+# send it; their answer requests are signed when the carrier's secret is set: docs/relay.md), and
+# the page's static files (the page passes its ?token= on to the browser stream, which checks it)
+_CARRIERS = ("/twilio/", "/telnyx/", "/plivo/", "/vonage/", "/exotel/")
+_OPEN_PATHS = ("/healthz", "/readyz", "/livez", "/static/", *_CARRIERS)
 
 
 def auth_middleware(token: str) -> Any:

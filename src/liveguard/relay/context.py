@@ -18,6 +18,8 @@ from aiohttp import web
 
 from liveguard import events as ev
 from liveguard.config.settings import Settings
+from liveguard.relay.resume import HandleStore, MemoryBackend
+from liveguard.relay.security import AdmissionLimiter
 from liveguard.telemetry import MetricsRecorder, SessionLog, SessionRegistry, open_session_log
 
 log = logging.getLogger("liveguard.relay")
@@ -58,6 +60,7 @@ class ActiveCall:
         self.call_id = call_id
         self.transport = transport
         self.stop_reason: str | None = None
+        self.goodbye = False  # say the fallback goodbye before ending (a drain ran out of time)
         self.stopping = asyncio.Event()
         self.done = asyncio.Event()
 
@@ -85,8 +88,21 @@ class RelayContext:
         self.metrics = metrics or MetricsRecorder()
         self.registry = registry or SessionRegistry()
         self.calls: dict[str, ActiveCall] = {}
+        self.admission = AdmissionLimiter(
+            settings.max_calls_per_source, settings.new_calls_per_source_per_min
+        )
         self.shutting_down = False
+        self.draining = False
         self.rejected = 0
+        #: set when a drain was asked for (SIGTERM or POST /drain): `liveguard serve` waits on it
+        self.drain_requested = asyncio.Event()
+        self._drain_task: asyncio.Task[int] | None = None
+        #: conversations' newest resumption handles (this process's, or Redis: relay/resume.py)
+        self.handles = HandleStore(MemoryBackend())
+        #: the other workers' / nodes' dashboard snapshots (telemetry/hostindex.py), if shared
+        self.host_view: Any = None
+        #: told when the relay goes from no calls to some (True) and back (False)
+        self.on_busy: Callable[[bool], None] | None = None
 
     # ------------------------------------------------------------------ admission
 
@@ -94,6 +110,8 @@ class RelayContext:
         """Why a new call would be refused right now, or None if it would be admitted."""
         if self.shutting_down:
             return "relay shutting down"
+        if self.draining:
+            return "relay draining"
         if len(self.calls) >= self.settings.max_calls:
             return "relay at capacity"
         return None
@@ -105,10 +123,13 @@ class RelayContext:
             return None
         call = ActiveCall(uuid.uuid4().hex[:12], transport)
         self.calls[call.call_id] = call
+        if len(self.calls) == 1 and self.on_busy is not None:
+            self.on_busy(True)
         return call
 
     def release(self, call: ActiveCall) -> None:
-        self.calls.pop(call.call_id, None)
+        if self.calls.pop(call.call_id, None) is not None and not self.calls and self.on_busy:
+            self.on_busy(False)
         call.done.set()
 
     # ------------------------------------------------------------------ per-call telemetry
@@ -135,6 +156,46 @@ class RelayContext:
         return {}
 
     # ------------------------------------------------------------------ shutdown
+
+    @property
+    def ready(self) -> bool:
+        """Should new calls be sent here (readiness)?"""
+        return not (self.draining or self.shutting_down)
+
+    def start_drain(self) -> asyncio.Task[int]:
+        """The drain as a task, started once (SIGTERM and POST /drain share it)."""
+        if self._drain_task is None:
+            self.draining = True
+            self.drain_requested.set()
+            self._drain_task = asyncio.create_task(self.drain(), name="lg-drain")
+        return self._drain_task
+
+    async def drain(self, timeout_s: float | None = None) -> int:
+        """Refuse new calls at once; let calls in progress end by themselves within `timeout_s`
+        (default `drain_timeout_s`), then end the rest with the fallback goodbye. Returns how
+        many calls had to be ended."""
+        self.draining = True
+        self.drain_requested.set()
+        timeout = self.settings.drain_timeout_s if timeout_s is None else timeout_s
+        calls = list(self.calls.values())
+        log.info("drain: %d calls in progress, up to %.0f s", len(calls), timeout)
+        if not calls:
+            return 0
+        waits = [asyncio.create_task(c.done.wait()) for c in calls]
+        _, pending = await asyncio.wait(waits, timeout=timeout)
+        for task in pending:
+            task.cancel()
+        cut = [c for c in calls if not c.done.is_set()]
+        for call in cut:
+            call.goodbye = True
+            call.stop("drain timeout")
+        if cut:
+            log.info("drain: %d calls still up after %.0f s, ending them", len(cut), timeout)
+            waits = [asyncio.create_task(c.done.wait()) for c in cut]
+            _, pending = await asyncio.wait(waits, timeout=self.settings.shutdown_grace_s + 30.0)
+            for task in pending:
+                task.cancel()
+        return len(cut)
 
     async def shutdown(self, reason: str = "relay shutting down") -> None:
         """Tell every active call to end, then wait (bounded) for them to finish and flush logs."""

@@ -16,6 +16,7 @@ from typing import Any
 from aiohttp import web
 
 from liveguard.report.timeline import render_timeline
+from liveguard.telemetry.hostindex import HostView, merge
 from liveguard.telemetry.registry import LiveSession, SessionRegistry
 
 REGISTRY_KEY = web.AppKey("liveguard_session_registry", SessionRegistry)
@@ -36,7 +37,8 @@ padding:3px 6px;text-align:left}th{background:#eee}.meta{color:#666;font-size:.9
 <p class="meta" id="status">loading…</p>
 <h2>Sessions</h2>
 <table id="live"><thead><tr><th>session</th><th>health</th><th>transport</th><th>turns</th>
-<th>incidents</th><th>t (s)</th><th>state</th></tr></thead><tbody></tbody></table>
+<th>incidents</th><th>t (s)</th><th>state</th><th>worker</th></tr></thead><tbody></tbody>
+</table>
 <h2>Recent incidents</h2>
 <table id="incidents"><thead><tr><th>session</th><th>t (s)</th><th>kind</th><th>detail</th></tr>
 </thead><tbody></tbody></table>
@@ -47,7 +49,8 @@ padding:3px 6px;text-align:left}th{background:#eee}.meta{color:#666;font-size:.9
     if(cls){td.className=cls;}tr.appendChild(td);}
   function row(s,state){var tr=document.createElement('tr');cell(tr,s.session);
     cell(tr,s.health,'h-'+s.health);cell(tr,s.transport);cell(tr,String(s.turns));
-    cell(tr,String(s.incidents));cell(tr,s.t.toFixed(1));cell(tr,state);return tr;}
+    cell(tr,String(s.incidents));cell(tr,s.t.toFixed(1));cell(tr,state);
+    cell(tr,s.worker||'');return tr;}
   function render(data){
     var body=document.querySelector('#live tbody');body.replaceChildren();
     data.live.forEach(function(s){body.appendChild(row(s,'live'));});
@@ -92,8 +95,12 @@ def snapshot_with_timelines(registry: SessionRegistry, session: str | None = Non
     return data
 
 
-def add_dashboard_routes(app: web.Application, registry: SessionRegistry) -> None:
-    """Mount `/sessions` and `/sessions.json` on the relay's app."""
+def add_dashboard_routes(
+    app: web.Application, registry: SessionRegistry, host_view: HostView | None = None
+) -> None:
+    """Mount `/sessions` and `/sessions.json` on the relay's app. With `host_view` (the other
+    workers' or nodes' snapshots, telemetry/hostindex.py) the tables show every call; timelines
+    are drawn for this process's sessions only (the others publish tables, not events)."""
     app[REGISTRY_KEY] = registry
 
     async def page(_request: web.Request) -> web.Response:
@@ -102,8 +109,14 @@ def add_dashboard_routes(app: web.Application, registry: SessionRegistry) -> Non
     async def data(request: web.Request) -> web.Response:
         session = request.query.get("session")
         payload = snapshot_with_timelines(request.app[REGISTRY_KEY], session)
+        if host_view is not None:
+            payload = merge(payload, await host_view())
         if session is not None and not payload["timelines"]:
-            raise web.HTTPNotFound(text=f"no session {session!r}")
+            rows = [s for s in payload["live"] + payload["ended"] if s["session"] == session]
+            if not rows:
+                raise web.HTTPNotFound(text=f"no session {session!r}")
+            payload["live"] = [s for s in payload["live"] if s["session"] == session]
+            payload["ended"] = [s for s in payload["ended"] if s["session"] == session]
         return web.json_response(payload, headers={"Cache-Control": "no-store"})
 
     app.router.add_get("/sessions", page)

@@ -83,6 +83,7 @@ class GuardedSession:
         greeting: str | bool | None = True,
         upstream_factory: UpstreamFactory | None = None,
         bounds: SessionBounds | None = None,
+        resume_handle: str | None = None,
         **tuning: Unpack[BoundsKwargs],
     ) -> None:
         self.settings = settings = settings or Settings()
@@ -98,6 +99,8 @@ class GuardedSession:
         self._headers = dict(headers or {})
         self._compression = context_window_compression
         self._extra = dict(extra_config or {})
+        #: continue an earlier conversation (e.g. a caller who reconnected, on any relay)
+        self._resume_handle = resume_handle or None
         self._greeting = settings.greeting if greeting is True else (greeting or None)
         self.bounds = dataclasses.replace(bounds or SessionBounds(), **tuning)
         self.client_vad = settings.vad.mode == "client"
@@ -237,7 +240,7 @@ class GuardedSession:
             sdk_version=getattr(genai, "__version__", ""),
         )
         await self._pipe.process(started)
-        failure = await self._link.connect("initial", None)
+        failure = await self._link.connect("initial", self._resume_handle)
         if failure is not None:
             code, reason = failure
             # logged for telemetry, not fed to the guard: a refused start is the caller's to handle

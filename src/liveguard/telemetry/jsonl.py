@@ -275,12 +275,20 @@ def open_session_log(
 ) -> SessionLog:
     """A SessionLog configured from `liveguard.config.settings.Settings` (secrets and redaction).
 
-    The API key and the carriers' secrets (Twilio and Plivo auth tokens, Vonage signature secret)
-    are scrubbed even though they should never appear.
+    The API key, the carriers' secrets (Twilio and Plivo auth tokens, Vonage signature secret),
+    the operator's `auth_token` and the `redis_url` (it may hold a password) are scrubbed even
+    though they should never appear.
     """
     secrets: list[str] = list(kwargs.pop("secrets", ()))
     if settings is not None:
-        for name in ("api_key", "twilio_auth_token", "plivo_auth_token", "vonage_signature_secret"):
+        for name in (
+            "api_key",
+            "twilio_auth_token",
+            "plivo_auth_token",
+            "vonage_signature_secret",
+            "auth_token",
+            "redis_url",
+        ):
             secret = getattr(settings, name, None)
             if secret is not None:
                 secrets.append(secret.get_secret_value())

@@ -37,6 +37,7 @@ class LoopLagProbe:
         self._observe = observe
         self._period_s = period_s
         self._stop = threading.Event()
+        self._wake = threading.Event()  # the period changed (or stop): re-plan now
         self._thread: threading.Thread | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._rsock: socket.socket | None = None
@@ -56,9 +57,19 @@ class LoopLagProbe:
         self._thread = threading.Thread(target=self._tick, name="lg-lag-probe", daemon=True)
         self._thread.start()
 
+    def set_period(self, period_s: float) -> None:
+        """Probe every `period_s` from now on. Why: an idle relay has nothing to measure, and a
+        10 ms probe is most of what it would burn (the relay slows it down between calls)."""
+        if period_s <= 0:
+            raise ValueError("period_s must be positive")
+        if period_s != self._period_s:
+            self._period_s = period_s
+            self._wake.set()
+
     def close(self) -> None:
         """Stop the thread and the reader; safe to call twice."""
         self._stop.set()
+        self._wake.set()
         if self._thread is not None:
             self._thread.join(timeout=1.0)
             self._thread = None
@@ -80,7 +91,12 @@ class LoopLagProbe:
         due = clock() + period
         wsock = self._wsock
         assert wsock is not None
-        while not self._stop.wait(max(0.0, due - clock())):
+        while not self._stop.is_set():
+            if self._wake.wait(max(0.0, due - clock())):
+                self._wake.clear()
+                period = self._period_s
+                due = clock() + period
+                continue
             try:
                 wsock.send(_RECORD.pack(due))
             except BlockingIOError:

@@ -7,6 +7,8 @@ no session ids, no reasons, no free text, never a secret; anything unexpected be
 
 from __future__ import annotations
 
+import os
+
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
     CollectorRegistry,
@@ -14,6 +16,7 @@ from prometheus_client import (
     Gauge,
     Histogram,
     generate_latest,
+    multiprocess,
 )
 
 from liveguard.events import (
@@ -78,7 +81,15 @@ class MetricsRecorder:
     def __init__(self, registry: CollectorRegistry | None = None, namespace: str = "liveguard"):
         self.registry = registry or CollectorRegistry()
         r, ns = self.registry, namespace
-        self.sessions_active = Gauge(f"{ns}_sessions_active", "Sessions in progress", registry=r)
+        #: prometheus-client multiprocess mode (`liveguard serve --workers N`): the standard
+        #: metrics live in files every worker's `/metrics` sums; see `sync_shared`
+        self.shared_dir = os.environ.get("PROMETHEUS_MULTIPROC_DIR") or None
+        self.sessions_active = Gauge(
+            f"{ns}_sessions_active",
+            "Sessions in progress",
+            registry=r,
+            multiprocess_mode="livesum",
+        )
         self.sessions = Counter(f"{ns}_sessions", "Sessions started", ["transport"], registry=r)
         self.turns = Counter(
             f"{ns}_turns", "Caller turns by outcome (answered/unanswered)", ["outcome"], registry=r
@@ -135,6 +146,7 @@ class MetricsRecorder:
         self._audio_keys = {d: (d,) for d in DIRECTIONS}
         self._turns_answered = self.turns.labels("answered")
         self._turns_unanswered = self.turns.labels("unanswered")
+        self._twins: _SharedTwins | None = None
 
     def observe(self, event: object) -> None:
         """Update metrics from one event (an `on_event` callback); other objects are ignored."""
@@ -185,5 +197,68 @@ class MetricsRecorder:
             self.audio_seconds.inc(self._audio_keys[direction], audio_s)
 
     def exposition(self) -> tuple[bytes, str]:
-        """The text exposition and its content type, for a `/metrics` handler."""
-        return generate_latest(self.registry), CONTENT_TYPE_LATEST
+        """The text exposition and its content type, for a `/metrics` handler (in multiprocess
+        mode: every worker's, this one's audio-path metrics synced first)."""
+        if self.shared_dir is None:
+            return generate_latest(self.registry), CONTENT_TYPE_LATEST
+        self.sync_shared()
+        registry = CollectorRegistry()
+        multiprocess.MultiProcessCollector(registry, path=self.shared_dir)
+        return generate_latest(registry), CONTENT_TYPE_LATEST
+
+    def sync_shared(self) -> None:
+        """Multiprocess mode: add what the lock-free audio-path metrics gained since the last
+        sync to file-backed twins, which the other workers' `/metrics` read. Why not write the
+        files on every frame: an mmap write per observation is what `hotpath` avoids; a sync
+        every few seconds (and on every scrape and at exit) costs nothing per frame."""
+        if self.shared_dir is None:
+            return
+        if self._twins is None:
+            self._twins = _SharedTwins(self)
+        self._twins.sync()
+
+
+class _SharedTwins:
+    """File-backed (multiprocess) twins of a recorder's `LoopHistogram`s and `LoopCounter`, fed
+    deltas. Adds bucket counts through the histogram child's value cells: prometheus-client has
+    no public call to add n observations at once."""
+
+    def __init__(self, rec: MetricsRecorder) -> None:
+        self._pairs: list[tuple[LoopHistogram, Histogram]] = []
+        for hist in (rec.forwarding, rec.loop_lag):
+            twin = Histogram(
+                hist.name,
+                hist.documentation,
+                hist.labelnames,
+                buckets=hist._bounds,
+                registry=None,
+            )
+            self._pairs.append((hist, twin))
+        self._counter = rec.audio_seconds
+        self._counter_twin = Counter(
+            rec.audio_seconds.name,
+            rec.audio_seconds.documentation,
+            rec.audio_seconds.labelnames,
+            registry=None,
+        )
+        self._seen: dict[tuple, tuple[list[int], float]] = {}
+        self._seen_counter: dict[tuple[str, ...], float] = {}
+
+    def sync(self) -> None:
+        for hist, twin in self._pairs:
+            for key, child in list(hist._children.items()):
+                zero = ([0] * len(child.counts), 0.0)
+                last_counts, last_sum = self._seen.get((hist.name, key), zero)
+                counts = list(child.counts)
+                tchild = twin.labels(*key) if key else twin
+                for i, (now, before) in enumerate(zip(counts, last_counts, strict=True)):
+                    if now > before:
+                        tchild._buckets[i].inc(now - before)
+                if child.sum != last_sum:
+                    tchild._sum.inc(child.sum - last_sum)
+                self._seen[(hist.name, key)] = (counts, child.sum)
+        for key, value in list(self._counter.values.items()):
+            before = self._seen_counter.get(key, 0.0)
+            if value > before:
+                self._counter_twin.labels(*key).inc(value - before)
+                self._seen_counter[key] = value

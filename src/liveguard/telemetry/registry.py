@@ -82,6 +82,10 @@ class SessionRegistry:
         self._ended: deque[LiveSession] = deque(maxlen=keep_ended)
         self.incidents: deque[dict[str, Any]] = deque(maxlen=recent_incidents)
         self.dropped_sessions = 0
+        #: which process (host:pid) this registry belongs to, in snapshots for a shared index
+        self.worker = ""
+        #: called on every change (a shared index publishes after it; None: nobody listens)
+        self.on_change: Callable[[], None] | None = None
 
     def register(self, session_id: str, *, transport: str = "", model: str = "") -> LiveSession:
         """Track a new session (re-registering an id replaces it). Beyond `max_sessions` the
@@ -95,6 +99,7 @@ class SessionRegistry:
         )
         self._live.pop(session_id, None)
         self._live[session_id] = live
+        self._changed()
         while len(self._live) > self.max_sessions:
             self._live.popitem(last=False)
             self.dropped_sessions += 1
@@ -107,6 +112,7 @@ class SessionRegistry:
             live.end_reason = live.end_reason or reason
             live.health = "ended" if live.health in ("healthy", "") else live.health
             self._ended.append(live)
+            self._changed()
 
     def record(self, session_id: str, event: object) -> None:
         """Add one event of a session (unknown sessions are registered on the fly)."""
@@ -128,7 +134,14 @@ class SessionRegistry:
         incident = _incident(event)
         if incident is not None:
             live.incidents += 1
-            self.incidents.append({"session": session_id, "wall": self._clock(), **incident})
+            self.incidents.append(
+                {"session": session_id, "wall": self._clock(), "worker": self.worker, **incident}
+            )
+        self._changed()
+
+    def _changed(self) -> None:
+        if self.on_change is not None:
+            self.on_change()
 
     def callback(self, session_id: str) -> Callable[[object], None]:
         """An `on_event` hook that records into this registry."""
@@ -151,10 +164,12 @@ class SessionRegistry:
 
     def snapshot(self) -> dict[str, Any]:
         """JSON-ready state (without timelines) for `/sessions.json`."""
+        worker = {"worker": self.worker}
         return {
             "now": self._clock(),
-            "live": [s.as_dict() for s in self._live.values()],
-            "ended": [s.as_dict() for s in reversed(self._ended)],
+            "worker": self.worker,
+            "live": [s.as_dict() | worker for s in self._live.values()],
+            "ended": [s.as_dict() | worker for s in reversed(self._ended)],
             "incidents": list(reversed(self.incidents)),
             "dropped_sessions": self.dropped_sessions,
         }

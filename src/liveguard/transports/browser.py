@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 from dataclasses import dataclass
 from importlib import resources
 from typing import Any
@@ -26,6 +27,7 @@ from aiohttp import WSMsgType, web
 from liveguard import events as ev
 from liveguard.guard.actions import FlushPlayback
 from liveguard.relay.context import RELAY_KEY
+from liveguard.relay.resume import new_key, resume_params
 from liveguard.session.guarded import GuardedSession
 from liveguard.session.items import AudioOut
 from liveguard.transports.call import SEND_TIMEOUT_S, CallBridge, Outbound
@@ -152,11 +154,26 @@ class BrowserCall(CallBridge):
 
     @staticmethod
     async def _refuse(ws: web.WebSocketResponse, reason: str) -> None:
-        await ws.send_str(json.dumps({"type": "error", "reason": reason}))
+        # retry: the page reconnects (to another worker or node) after a drain or a full relay
+        await ws.send_str(json.dumps({"type": "error", "reason": reason, "retry": True}))
         await CallBridge._refuse(ws, reason)
 
     async def _run(self) -> None:
-        if await self._open_session(self.params) is None:
+        # `?resume=KEY`: the page reconnecting after a drop continues its conversation (on any
+        # worker or node, with Redis); the key is the page's secret, handed out in `ready`
+        key = resume_params(self.params)
+        handle = await self.ctx.handles.load(key) if key else None
+        key = key if handle else new_key()
+        self.tel.sinks.append(self.ctx.handles.sink(key))
+        session = await self._open_session(self.params, handle)
+        if session is None and handle is not None:  # the handle expired upstream: start afresh
+            self.tel.caller_error(f"resume refused ({self.end_reason}); new conversation")
+            key, handle = new_key(), None
+            self.tel.sinks[-1] = self.ctx.handles.sink(key)
+            session = await self._open_session(self.params)
+            if session is not None:
+                self.end_reason = "ended"
+        if session is None:
             await self._json({"type": "error", "reason": self.end_reason})
             return
         await self._json(
@@ -167,6 +184,9 @@ class BrowserCall(CallBridge):
                 "emulator": self.ctx.emulated,
                 "up_rate": UP_RATE,
                 "down_rate": DOWN_RATE,
+                "resume": key,
+                "resumed": handle is not None,
+                "worker": os.getpid(),
             }
         )
         await self._bridge()
@@ -225,7 +245,7 @@ async def browser_stream(request: web.Request) -> web.StreamResponse:
         max_msg_size=ctx.settings.max_message_bytes * 4, compress=False, heartbeat=30.0
     )
     await ws.prepare(request)
-    params = {k: v for k, v in request.query.items() if k == "scenario"}
+    params = {k: v for k, v in request.query.items() if k in ("scenario", "resume")}
     await BrowserCall.serve(ctx, ws, request.transport, params=params)
     return ws
 

@@ -27,6 +27,8 @@ from typing import Any, ClassVar
 from aiohttp import WSMsgType, web
 
 from liveguard.audio.resample import Resampler
+from liveguard.audio.wav import WavFormatError, read_wav
+from liveguard.events import TurnComplete
 from liveguard.fastpath.caller_ws import encode_frames, raw_socket
 from liveguard.relay.context import ActiveCall, CallTelemetry, RelayContext
 from liveguard.session.guarded import GuardedSession
@@ -122,6 +124,8 @@ class CallBridge:
         """The caller first (goodbye, close), then the session, then the log."""
         try:
             if not self.ws.closed:
+                if self.call.goodbye:
+                    await self._say_goodbye()
                 with contextlib.suppress(Exception):
                     await self._goodbye()
                     message = self.end_reason[:120].encode()
@@ -140,14 +144,43 @@ class CallBridge:
     async def _goodbye(self) -> None:
         """Last words to the caller before the socket closes (none by default)."""
 
+    async def _say_goodbye(self) -> None:
+        """The fallback WAV to the caller, waited out (a drain that ran out of time ends the
+        call politely instead of cutting it); nothing without `fallback_audio`."""
+        path = self.ctx.settings.fallback_audio
+        if path is None or self.session is None:
+            return
+        try:
+            audio = read_wav(path)
+        except (OSError, WavFormatError) as exc:
+            self.log.error("cannot play the goodbye %s: %s", path.name, exc)
+            return
+        pcm, rate = audio.pcm, audio.sample_rate
+        step = rate * 2 // 10  # 100 ms pieces, as the guard plays it
+        try:
+            for i in range(0, len(pcm), step):
+                piece = AudioOut(pcm[i : i + step], rate, None, "fallback")
+                out = self._outbound(self.session, piece)
+                if out is not None:
+                    await self._send(out.frames)
+            tail = self._outbound(self.session, TurnComplete(t=self.session.now(), turn=0))
+            if tail is not None:
+                await self._send(tail.frames)
+            await asyncio.sleep(min(len(pcm) / 2 / rate, 30.0))  # let the caller hear it
+        except (ConnectionError, RuntimeError) as exc:
+            self.log.info("call %s: goodbye not delivered: %s", self.call.call_id, exc)
+
     def _close_code(self) -> int:
         return 1001 if self.call.stop_reason is not None else 1000
 
     def _finish_log(self) -> None:
         """Complete the call's log when the session could not (nothing to do by default)."""
 
-    async def _open_session(self, params: dict[str, str]) -> GuardedSession | None:
-        """Start the guarded session; None (with `end_reason` set) if upstream refused it."""
+    async def _open_session(
+        self, params: dict[str, str], resume_handle: str | None = None
+    ) -> GuardedSession | None:
+        """Start the guarded session (continuing the conversation of `resume_handle`, if given,
+        without a second greeting); None (with `end_reason` set) if upstream refused it."""
         session = GuardedSession(
             self.ctx.settings,
             client=self.ctx.client,
@@ -155,6 +188,8 @@ class CallBridge:
             transport=self.transport,
             on_event=self.tel.sinks,
             headers=self.ctx.session_headers(params),
+            resume_handle=resume_handle,
+            greeting=resume_handle is None,
         )
         try:
             await session.start()

@@ -12,22 +12,22 @@ all of them and live here once:
 - bad input never raises: it yields a `ProtocolError` (fatal ones end that call only), and too
   many non-fatal ones end the call too; every buffer is bounded.
 
-The inbound message types are Twilio's (`StreamStart`, `MarkPlayed`, `DtmfIn`, `StreamStop`,
-`ProtocolError`, `Connected`) plus `AudioIn`, so the guard-facing handler (`carrier_call.py`) is
-one for all carriers. `CarrierProtocol` is the shape that handler needs.
+The inbound message types are Twilio's (stream_items.py: `StreamStart`, `MarkPlayed`, `DtmfIn`,
+`StreamStop`, `ProtocolError`, `Connected`) plus `AudioIn`, so the guard-facing handler
+(`carrier_call.py`) is one for all carriers. `CarrierProtocol` is the shape that handler needs.
 """
 
 from __future__ import annotations
 
-import binascii
-import json
-from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar, Protocol
 
 from liveguard.audio import alaw, mulaw
-from liveguard.transports.twilio_protocol import (
+from liveguard.transports.framing import FrameChunker
+from liveguard.transports.json_wire import b64_payload, json_object
+from liveguard.transports.playout import PlayoutTracker
+from liveguard.transports.stream_items import (
     Connected,
     DtmfIn,
     MarkPlayed,
@@ -45,6 +45,7 @@ __all__ = [
     "DtmfIn",
     "InboundItem",
     "MarkPlayed",
+    "MediaOut",
     "PlayoutTracker",
     "ProtocolError",
     "StreamStart",
@@ -52,8 +53,6 @@ __all__ = [
     "find_codec",
 ]
 
-MAX_PENDING_MARKS = 4096  # a peer that never echoes markers cannot grow memory
-_CLEARED_MEMORY = 4096  # cleared marker names remembered to recognise their late echoes
 DTMF_DIGITS = frozenset("0123456789*#ABCDabcd")
 
 
@@ -117,88 +116,6 @@ def find_codec(kind: str, rate: int, rates: Sequence[int]) -> Codec | None:
     return Codec(kind, rate, width, dec, enc, silence)
 
 
-# --------------------------------------------------------------------------- playout
-
-
-class PlayoutTracker:
-    """Markers sent after model audio and their echoes: what the caller heard and what is queued.
-
-    Echoes come back in order, so one confirms every marker before it. After `clear()` the
-    pending markers are remembered as cleared: a carrier that echoes them (Twilio, Telnyx) gets a
-    `MarkPlayed(cleared=True)`, which adds nothing to `played_s`.
-    """
-
-    def __init__(self) -> None:
-        self.marks_sent = 0
-        self.sent_s = 0.0
-        self.played_s = 0.0
-        self.cleared_s = 0.0
-        self._unmarked_s = 0.0
-        self._pending: deque[tuple[str, float]] = deque()
-        self._pending_s = 0.0
-        self._cleared: deque[str] = deque(maxlen=_CLEARED_MEMORY)
-        self._cleared_set: set[str] = set()
-
-    @property
-    def unplayed_s(self) -> float:
-        return max(0.0, self._pending_s) + self._unmarked_s
-
-    @property
-    def pending(self) -> int:
-        return len(self._pending)
-
-    @property
-    def has_unmarked(self) -> bool:
-        return self._unmarked_s > 0 or bool(self._pending)
-
-    def sent(self, seconds: float) -> None:
-        self.sent_s += seconds
-        self._unmarked_s += seconds
-
-    def mark(self, kind: str = "c") -> str:
-        """A new marker name covering the audio sent since the last one ("t…" ends a turn)."""
-        self.marks_sent += 1
-        name = f"{kind}{self.marks_sent}"
-        if len(self._pending) >= MAX_PENDING_MARKS:  # fold the oldest two into one
-            _, secs = self._pending.popleft()
-            n2, secs2 = self._pending.popleft()
-            self._pending.appendleft((n2, secs + secs2))
-        self._pending.append((name, self._unmarked_s))
-        self._pending_s += self._unmarked_s
-        self._unmarked_s = 0.0
-        return name
-
-    def echoed(self, name: str) -> MarkPlayed | None:
-        """The carrier echoed `name`; None when we never sent it (the caller reports an error)."""
-        if name in self._cleared_set:
-            return MarkPlayed(name, self.played_s, cleared=True)
-        if not any(n == name for n, _ in self._pending):
-            return None
-        while self._pending:
-            n, secs = self._pending.popleft()
-            self._pending_s -= secs
-            self.played_s += secs
-            if n == name:
-                break
-        if not self._pending:
-            self._pending_s = 0.0
-        return MarkPlayed(name, self.played_s)
-
-    def clear(self, carry_s: float = 0.0) -> float:
-        """Everything queued is dropped; returns the seconds the caller will not hear."""
-        unplayed = self.unplayed_s + carry_s
-        for name, _ in self._pending:
-            if len(self._cleared) == self._cleared.maxlen:
-                self._cleared_set.discard(self._cleared[0])
-            self._cleared.append(name)
-            self._cleared_set.add(name)
-        self._pending.clear()
-        self._pending_s = 0.0
-        self._unmarked_s = 0.0
-        self.cleared_s += unplayed
-        return unplayed
-
-
 # --------------------------------------------------------------------------- the shape
 
 
@@ -220,19 +137,99 @@ class CarrierProtocol(Protocol):
     def clear(self) -> tuple[list[Frame], float]: ...
 
 
+# --------------------------------------------------------------------------- outbound
+
+
+class MediaOut:
+    """Model audio out, shared by `CarrierStream` and Twilio's protocol: whole frames through the
+    codec, a playout marker after each chunk, the turn's padded tail, and the clear on a barge-in.
+
+    The class using it sets `state`, `codec` (None until the stream's format is known),
+    `playout`, `frames_out` and `_chunks`, and spells the messages (`_media_frames`,
+    `_mark_frame`, `_clear_frames`).
+    """
+
+    min_chunk_frames: ClassVar[int] = 1  # model audio goes out in chunks of at least this many
+    state: str
+    codec: Codec | None
+    playout: PlayoutTracker
+    frames_out: int
+    _chunks: FrameChunker | None
+
+    @property
+    def unplayed_s(self) -> float:
+        return self.playout.unplayed_s
+
+    @property
+    def played_s(self) -> float:
+        return self.playout.played_s
+
+    def send_audio(self, pcm16: bytes, *, mark: bool = True) -> list[Frame]:
+        """Model audio (PCM16 at `rate`) as the carrier's media messages, whole chunks only (the
+        rest waits for more audio), then a marker unless `mark` is False."""
+        if self.state != "started" or not pcm16 or self.codec is None:
+            return []
+        whole = self._chunker(self.codec).push(self.codec.encode(pcm16))
+        if not whole:
+            return []
+        out = self._media(whole)
+        if mark and out:
+            out.append(self._mark_frame(self.playout.mark()))
+        return out
+
+    def flush(self) -> list[Frame]:
+        """End of a model turn: the partial chunk padded with silence, and a turn-end marker."""
+        if self.state != "started" or self.codec is None:
+            return []
+        out: list[Frame] = []
+        tail = self._chunker(self.codec).tail()
+        if tail:
+            out += self._media(tail)
+        if self.playout.has_unmarked:
+            out.append(self._mark_frame(self.playout.mark("t")))
+        return out
+
+    def clear(self) -> tuple[list[Frame], float]:
+        """A real barge-in: the carrier's clear, and the seconds the caller will not hear."""
+        dropped = self._chunks.drop() if self._chunks else 0
+        carry_s = dropped / (self.codec.width * self.codec.rate) if self.codec else 0.0
+        unplayed = self.playout.clear(carry_s)
+        return self._clear_frames(), unplayed
+
+    def _chunker(self, codec: Codec) -> FrameChunker:
+        if self._chunks is None:
+            self._chunks = FrameChunker(codec.frame_bytes, codec.silence, self.min_chunk_frames)
+        return self._chunks
+
+    def _media(self, wire: bytes) -> list[Frame]:
+        assert self.codec is not None
+        self.frames_out += -(-len(wire) // self.codec.frame_bytes)
+        self.playout.sent(len(wire) / (self.codec.width * self.codec.rate))
+        return self._media_frames(wire)
+
+    def _media_frames(self, wire: bytes) -> list[Frame]:
+        raise NotImplementedError
+
+    def _mark_frame(self, name: str) -> Frame:
+        raise NotImplementedError
+
+    def _clear_frames(self) -> list[Frame]:
+        raise NotImplementedError
+
+
 # --------------------------------------------------------------------------- the base
 
 
-class CarrierStream:
+class CarrierStream(MediaOut):
     """One carrier media-stream connection's protocol state (subclassed per carrier).
 
     A subclass parses (`_receive`) and spells the outbound messages (`_media_frames`,
-    `_mark_frame`, `_clear_frames`); framing, markers, errors and bounds are here.
+    `_mark_frame`, `_clear_frames`); errors and bounds are here, framing and markers in
+    `MediaOut`.
     States: "new" → "started" → "stopped".
     """
 
     carrier: ClassVar[str] = "carrier"
-    min_chunk_frames: ClassVar[int] = 1  # model audio goes out in chunks of at least this many
     hangs_up_by_close: ClassVar[bool] = False  # no `stop` message: a clean close is a hang-up
 
     def __init__(self, *, max_message_bytes: int = 65536, max_errors: int = 50) -> None:
@@ -246,7 +243,7 @@ class CarrierStream:
         self.frames_out = 0
         self.stop_reason: str | None = None
         self.playout = PlayoutTracker()
-        self._carry = b""  # wire bytes short of a whole chunk
+        self._chunks: FrameChunker | None = None  # made with the codec, on the first audio
 
     # ------------------------------------------------------------------ inbound
 
@@ -279,15 +276,8 @@ class CarrierStream:
 
     def _json(self, data: str | bytes, what: str) -> dict[str, Any] | list[InboundItem]:
         """`data` as a JSON object, or the error list (binary where text is expected, bad JSON)."""
-        if isinstance(data, bytes | bytearray):
-            return self._error(f"binary frame: {what} are JSON text frames")
-        try:
-            msg = json.loads(data)
-        except ValueError as exc:
-            return self._error(f"invalid JSON: {str(exc)[:80]}")
-        if not isinstance(msg, dict):
-            return self._error("message is not a JSON object")
-        return msg
+        msg = json_object(data, f"{what} are JSON text frames")
+        return self._error(msg) if isinstance(msg, str) else msg
 
     def _started(self, event: str) -> list[InboundItem] | None:
         if self.state == "started":
@@ -315,13 +305,8 @@ class CarrierStream:
         track = media.get("track")
         if track is not None and track not in inbound_tracks:
             return []
-        payload = media.get("payload")
-        if not isinstance(payload, str):
-            return self._error("'media.payload' is not a string")
-        try:
-            return binascii.a2b_base64(payload, strict_mode=True)
-        except (binascii.Error, ValueError):
-            return self._error("'media.payload' is not valid base64")
+        wire = b64_payload(media)
+        return self._error(wire) if isinstance(wire, str) else wire
 
     def _sid_matches(self, msg: dict[str, Any], key: str, event: str) -> list[InboundItem] | None:
         """An error when the message names another stream than ours (absent is fine)."""
@@ -363,67 +348,3 @@ class CarrierStream:
         self.state = "stopped"
         self.stop_reason = "dropped"
         return StreamStop("dropped")
-
-    # ------------------------------------------------------------------ outbound
-
-    @property
-    def unplayed_s(self) -> float:
-        return self.playout.unplayed_s
-
-    @property
-    def played_s(self) -> float:
-        return self.playout.played_s
-
-    def send_audio(self, pcm16: bytes, *, mark: bool = True) -> list[Frame]:
-        """Model audio (PCM16 at `rate`) as the carrier's media messages, whole chunks only (the
-        rest waits for more audio), then a marker unless `mark` is False."""
-        if self.state != "started" or not pcm16 or self.codec is None:
-            return []
-        wire = self.codec.encode(pcm16)
-        data = self._carry + wire if self._carry else wire
-        frame = self.codec.frame_bytes
-        if len(data) < frame * self.min_chunk_frames:
-            self._carry = data
-            return []
-        whole = len(data) - len(data) % frame
-        self._carry = data[whole:]
-        out = self._media(data[:whole])
-        if mark and out:
-            out.append(self._mark_frame(self.playout.mark()))
-        return out
-
-    def flush(self) -> list[Frame]:
-        """End of a model turn: the partial chunk padded with silence, and a turn-end marker."""
-        if self.state != "started" or self.codec is None:
-            return []
-        out: list[Frame] = []
-        if self._carry:
-            frame = self.codec.frame_bytes
-            pad = -len(self._carry) % frame
-            out += self._media(self._carry + self.codec.silence * (pad // self.codec.width))
-            self._carry = b""
-        if self.playout.has_unmarked:
-            out.append(self._mark_frame(self.playout.mark("t")))
-        return out
-
-    def clear(self) -> tuple[list[Frame], float]:
-        """A real barge-in: the carrier's clear, and the seconds the caller will not hear."""
-        carry_s = len(self._carry) / (self.codec.width * self.codec.rate) if self.codec else 0.0
-        self._carry = b""
-        unplayed = self.playout.clear(carry_s)
-        return self._clear_frames(), unplayed
-
-    def _media(self, wire: bytes) -> list[Frame]:
-        assert self.codec is not None
-        self.frames_out += -(-len(wire) // self.codec.frame_bytes)
-        self.playout.sent(len(wire) / (self.codec.width * self.codec.rate))
-        return self._media_frames(wire)
-
-    def _media_frames(self, wire: bytes) -> list[Frame]:
-        raise NotImplementedError
-
-    def _mark_frame(self, name: str) -> Frame:
-        raise NotImplementedError
-
-    def _clear_frames(self) -> list[Frame]:
-        raise NotImplementedError

@@ -24,6 +24,7 @@ from urllib.parse import urlsplit, urlunsplit
 from xml.sax.saxutils import escape, quoteattr
 
 from aiohttp import web
+from pydantic import SecretStr
 
 from liveguard.relay.context import RELAY_KEY, RelayContext
 from liveguard.transports import carrier_signatures as sigs
@@ -68,6 +69,16 @@ def _signed_url(request: web.Request, ctx: RelayContext) -> str:
         return urlunsplit((scheme, parts.netloc, parts.path + request.path, "", ""))
     proto = request.headers.get("X-Forwarded-Proto", request.scheme).split(",")[0].strip()
     return f"{proto}://{request.host}{request.path}"
+
+
+def _secret(value: SecretStr | None) -> str:
+    """A configured secret's value; "" when none is set (the requests are then not checked)."""
+    return value.get_secret_value() if value is not None else ""
+
+
+def _kept(params: dict[str, str], *names: str) -> dict[str, str]:
+    """The answer request's parameters that travel on to the stream: `names` and `_PASSED`."""
+    return {k: params[k] for k in (*names, *_PASSED) if k in params}
 
 
 def _forbid(carrier: str, what: str) -> web.HTTPForbidden:
@@ -140,7 +151,7 @@ async def telnyx_texml(request: web.Request) -> web.Response:
             raise _forbid("telnyx", "bad" if sig else "missing")
     if ctx.refusal() is not None:
         return web.Response(text="<Response><Reject/></Response>", content_type="text/xml")
-    keep = {k: params[k] for k in ("CallSid", "From", "To", *_PASSED) if k in params}
+    keep = _kept(params, "CallSid", "From", "To")
     return web.Response(
         text=texml_stream(_url(request, ctx, "telnyx"), keep), content_type="text/xml"
     )
@@ -149,17 +160,17 @@ async def telnyx_texml(request: web.Request) -> web.Response:
 async def plivo_answer(request: web.Request) -> web.Response:
     ctx = request.app[RELAY_KEY]
     params, _ = await _params(request)
-    token = ctx.settings.plivo_auth_token
-    if token is not None and token.get_secret_value():
+    token = _secret(ctx.settings.plivo_auth_token)
+    if token:
         sig = request.headers.get("X-Plivo-Signature-V2")
         nonce = request.headers.get("X-Plivo-Signature-V2-Nonce")
-        if not sigs.plivo_valid(token.get_secret_value(), _signed_url(request, ctx), nonce, sig):
+        if not sigs.plivo_valid(token, _signed_url(request, ctx), nonce, sig):
             raise _forbid("plivo", "bad" if sig else "missing")
     if ctx.refusal() is not None:
         return web.Response(
             text='<Response><Hangup reason="busy"/></Response>', content_type="text/xml"
         )
-    keep = {k: params[k] for k in ("From", "To", *_PASSED) if k in params}
+    keep = _kept(params, "From", "To")
     content_type = params.get("contentType", "audio/x-mulaw;rate=8000")
     if content_type not in (
         "audio/x-mulaw;rate=8000",
@@ -174,14 +185,14 @@ async def plivo_answer(request: web.Request) -> web.Response:
 async def vonage_answer(request: web.Request) -> web.Response:
     ctx = request.app[RELAY_KEY]
     params, body = await _params(request)
-    secret = ctx.settings.vonage_signature_secret
-    if secret is not None and secret.get_secret_value():
+    secret = _secret(ctx.settings.vonage_signature_secret)
+    if secret:
         auth = request.headers.get("Authorization")
-        if not sigs.vonage_valid(secret.get_secret_value(), auth, body):
+        if not sigs.vonage_valid(secret, auth, body):
             raise _forbid("vonage", "bad" if auth else "missing")
     if ctx.refusal() is not None:
         return web.json_response([{"action": "talk", "text": "Please call again later."}])
-    keep = {k: params[k] for k in ("uuid", "from", "to", *_PASSED) if k in params}
+    keep = _kept(params, "uuid", "from", "to")
     rate = 8000 if params.get("rate") == "8000" else 16000
     return web.json_response(vonage_ncco(_url(request, ctx, "vonage"), keep, rate))
 

@@ -19,19 +19,12 @@ documents no `stop` message: the stream ends when the socket closes (a clean clo
 from __future__ import annotations
 
 import base64
-import json
 from typing import Any, ClassVar
 
-from liveguard.transports.carrier import (
-    CarrierStream,
-    Frame,
-    InboundItem,
-    StreamStart,
-    find_codec,
-)
+from liveguard.transports.carrier import Frame, InboundItem, StreamStart, find_codec
+from liveguard.transports.json_carrier import JsonCarrierStream
 
 _TYPES = {"audio/x-mulaw": ("pcmu", (8000,)), "audio/x-l16": ("l16", (8000, 16000))}
-_SID = "streamId"
 
 
 def parse_extra_headers(text: str) -> dict[str, str]:
@@ -44,58 +37,34 @@ def parse_extra_headers(text: str) -> dict[str, str]:
     return out
 
 
-class PlivoAudioStream(CarrierStream):
+class PlivoAudioStream(JsonCarrierStream):
     """One Plivo audio-stream WebSocket's protocol state."""
 
     carrier: ClassVar[str] = "plivo"
     hangs_up_by_close: ClassVar[bool] = True
+    sid_key: ClassVar[str] = "streamId"
+    format_key: ClassVar[str] = "mediaFormat"
+    messages: ClassVar[str] = "Plivo stream messages"
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.content_type = "audio/x-mulaw"
         self.cleared_acks = 0
-        self._sid_json = '""'
 
-    def _receive(self, data: str | bytes) -> list[InboundItem]:
-        msg = self._json(data, "Plivo stream messages")
-        if isinstance(msg, list):
-            return msg
-        event = msg.get("event")
-        if event == "media":
-            bad = self._started("media") or self._sid_matches(msg, _SID, "media")
-            if bad is not None:
-                return bad
-            wire = self._payload(msg.get("media"))
-            return wire if isinstance(wire, list) else self._audio(wire)
+    def _on_event(self, event: Any, msg: dict[str, Any]) -> list[InboundItem]:
         if event == "playedStream":
-            bad = self._started("playedStream") or self._sid_matches(msg, _SID, "playedStream")
-            return bad or self._echo(msg.get("name"))
+            return self._checked("playedStream", msg) or self._echo(msg.get("name"))
         if event == "clearedAudio":
-            bad = self._started("clearedAudio") or self._sid_matches(msg, _SID, "clearedAudio")
+            bad = self._checked("clearedAudio", msg)
             self.cleared_acks += bad is None
             return bad or []
-        if event == "start":
-            return self._on_start(msg)
-        if event == "dtmf":
-            bad = self._started("dtmf") or self._sid_matches(msg, _SID, "dtmf")
-            dtmf = msg.get("dtmf")
-            return bad or self._dtmf(dtmf.get("digit") if isinstance(dtmf, dict) else None)
         if event == "stop":  # not documented, but harmless to honour
-            return self._sid_matches(msg, _SID, "stop") or self._stop()
-        return self._error(f"unknown event {str(event)[:40]!r}")
+            return self._on_stop(msg)
+        return super()._on_event(event, msg)
 
-    def _on_start(self, msg: dict[str, Any]) -> list[InboundItem]:
-        if self.state != "new":
-            return self._error(f"duplicate 'start' while {self.state}")
-        start = msg.get("start")
-        if not isinstance(start, dict):
-            return self._error("'start' without a start object", fatal=True)
-        sid = start.get(_SID, msg.get(_SID))
-        if not isinstance(sid, str) or not sid or len(sid) > 128:
-            return self._error("'start' without a valid streamId", fatal=True)
-        fmt = start.get("mediaFormat") or {}
-        if not isinstance(fmt, dict):
-            return self._error("'start.mediaFormat' is not an object", fatal=True)
+    def _start(
+        self, msg: dict[str, Any], start: dict[str, Any], sid: str, fmt: dict[str, Any]
+    ) -> list[InboundItem]:
         encoding = str(fmt.get("encoding", "audio/x-mulaw"))
         rate = fmt.get("sampleRate", 8000)
         kind, rates = _TYPES.get(encoding, ("", ()))
@@ -110,19 +79,18 @@ class PlivoAudioStream(CarrierStream):
         if not isinstance(extra, str):
             return self._error("'extra_headers' is not a string", fatal=True)
         tracks = start.get("tracks")
-        self.codec = codec
         self.content_type = encoding
-        self.start = StreamStart(
-            stream_sid=sid,
-            call_sid=str(start.get("callId", ""))[:200],
-            account_sid=str(start.get("accountId", ""))[:200],
-            tracks=tuple(str(t) for t in tracks) if isinstance(tracks, list) else ("inbound",),
-            custom_parameters=parse_extra_headers(extra[:2048]),
-            media_format={"encoding": encoding, "sampleRate": rate, "channels": 1},
+        return self._begin(
+            codec,
+            StreamStart(
+                stream_sid=sid,
+                call_sid=str(start.get("callId", ""))[:200],
+                account_sid=str(start.get("accountId", ""))[:200],
+                tracks=tuple(str(t) for t in tracks) if isinstance(tracks, list) else ("inbound",),
+                custom_parameters=parse_extra_headers(extra[:2048]),
+                media_format={"encoding": encoding, "sampleRate": rate, "channels": 1},
+            ),
         )
-        self._sid_json = json.dumps(sid)
-        self.state = "started"
-        return [self.start]
 
     # ------------------------------------------------------------------ outbound
 

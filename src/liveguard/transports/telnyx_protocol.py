@@ -21,81 +21,48 @@ older than the last delivered one is dropped, and a gap the window cannot fill i
 
 from __future__ import annotations
 
-import base64
 import json
 from typing import Any, ClassVar
 
-from liveguard.transports.carrier import (
-    AudioIn,
-    CarrierStream,
-    Connected,
-    Frame,
-    InboundItem,
-    StreamStart,
-    find_codec,
-)
+from liveguard.transports.carrier import AudioIn, InboundItem, StreamStart, find_codec
+from liveguard.transports.json_carrier import JsonCarrierStream
 
 REORDER_WINDOW = 3  # out-of-order chunks held back at most (3 × 20 ms)
 _CODECS = {"PCMU": ("pcmu", (8000,)), "PCMA": ("pcma", (8000,)), "L16": ("l16be", (8000, 16000))}
-_SID = "stream_id"
 
 
-class TelnyxMediaStream(CarrierStream):
+class TelnyxMediaStream(JsonCarrierStream):
     """One Telnyx media-stream WebSocket's protocol state."""
 
     carrier: ClassVar[str] = "telnyx"
+    sid_key: ClassVar[str] = "stream_id"
+    format_key: ClassVar[str] = "media_format"
+    sid_in_message_first: ClassVar[bool] = True
+    messages: ClassVar[str] = "Telnyx media-stream messages"
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        self.connected = False
         self.late_chunks = 0  # dropped: older than what was already delivered
         self.skipped_chunks = 0  # never arrived within the reorder window
         self._next_chunk: int | None = None
         self._held: dict[int, bytes] = {}
-        self._sid_json = '""'
 
-    def _receive(self, data: str | bytes) -> list[InboundItem]:
-        msg = self._json(data, "Telnyx media-stream messages")
-        if isinstance(msg, list):
-            return msg
-        event = msg.get("event")
-        if event == "media":
-            return self._on_media(msg)
+    def _on_event(self, event: Any, msg: dict[str, Any]) -> list[InboundItem]:
         if event == "mark":
-            bad = self._started("mark") or self._sid_matches(msg, _SID, "mark")
-            mark = msg.get("mark")
-            return bad or self._echo(mark.get("name") if isinstance(mark, dict) else None)
+            return self._on_mark(msg)
         if event == "connected":
-            if self.connected or self.state != "new":
-                return self._error("duplicate or late 'connected'")
-            self.connected = True
-            return [Connected("telnyx", str(msg.get("version", "")))]
-        if event == "start":
-            return self._on_start(msg)
-        if event == "dtmf":
-            bad = self._started("dtmf") or self._sid_matches(msg, _SID, "dtmf")
-            dtmf = msg.get("dtmf")
-            return bad or self._dtmf(dtmf.get("digit") if isinstance(dtmf, dict) else None)
+            return self._on_connected(str(msg.get("version", "")))
         if event == "stop":
-            return self._sid_matches(msg, _SID, "stop") or self._stop()
+            return self._on_stop(msg)
         if event == "error":
             payload = msg.get("payload")
             detail = json.dumps(payload)[:160] if payload is not None else "no detail"
             return self._error(f"Telnyx reported an error: {detail}")
-        return self._error(f"unknown event {str(event)[:40]!r}")
+        return super()._on_event(event, msg)
 
-    def _on_start(self, msg: dict[str, Any]) -> list[InboundItem]:
-        if self.state != "new":
-            return self._error(f"duplicate 'start' while {self.state}")
-        start = msg.get("start")
-        if not isinstance(start, dict):
-            return self._error("'start' without a start object", fatal=True)
-        sid = msg.get(_SID, start.get(_SID))
-        if not isinstance(sid, str) or not sid or len(sid) > 128:
-            return self._error("'start' without a valid stream_id", fatal=True)
-        fmt = start.get("media_format") or {}
-        if not isinstance(fmt, dict):
-            return self._error("'start.media_format' is not an object", fatal=True)
+    def _start(
+        self, msg: dict[str, Any], start: dict[str, Any], sid: str, fmt: dict[str, Any]
+    ) -> list[InboundItem]:
         encoding = str(fmt.get("encoding", "PCMU")).upper()
         rate = fmt.get("sample_rate", 8000)
         channels = fmt.get("channels", 1)
@@ -107,24 +74,25 @@ class TelnyxMediaStream(CarrierStream):
                 "(PCMU or PCMA 8000 Hz, or L16 8000/16000 Hz, mono)",
                 fatal=True,
             )
-        params = start.get("custom_parameters") or {}
-        if not isinstance(params, dict):
-            return self._error("'start.custom_parameters' is not an object", fatal=True)
-        self.codec = codec
-        self.start = StreamStart(
-            stream_sid=sid,
-            call_sid=str(start.get("call_control_id", ""))[:200],
-            account_sid=str(start.get("user_id", ""))[:200],
-            tracks=("inbound",),
-            custom_parameters={str(k)[:100]: str(v)[:500] for k, v in list(params.items())[:50]},
-            media_format={"encoding": encoding, "sampleRate": rate, "channels": channels},
+        params = self._start_object(start, "custom_parameters")
+        if isinstance(params, list):
+            return params
+        return self._begin(
+            codec,
+            StreamStart(
+                stream_sid=sid,
+                call_sid=str(start.get("call_control_id", ""))[:200],
+                account_sid=str(start.get("user_id", ""))[:200],
+                tracks=("inbound",),
+                custom_parameters={
+                    str(k)[:100]: str(v)[:500] for k, v in list(params.items())[:50]
+                },
+                media_format={"encoding": encoding, "sampleRate": rate, "channels": channels},
+            ),
         )
-        self._sid_json = json.dumps(sid)
-        self.state = "started"
-        return [self.start]
 
     def _on_media(self, msg: dict[str, Any]) -> list[InboundItem]:
-        bad = self._started("media") or self._sid_matches(msg, _SID, "media")
+        bad = self._checked("media", msg)
         if bad is not None:
             return bad
         wire = self._payload(msg.get("media"), inbound_tracks=("inbound", "inbound_track"))
@@ -152,19 +120,6 @@ class TelnyxMediaStream(CarrierStream):
             out += self._audio(self._held.pop(self._next_chunk))
             self._next_chunk += 1
         return out
-
-    # ------------------------------------------------------------------ outbound
-
-    def _media_frames(self, wire: bytes) -> list[Frame]:
-        payload = base64.b64encode(wire).decode("ascii")
-        sid = self._sid_json
-        return [f'{{"event":"media","stream_id":{sid},"media":{{"payload":"{payload}"}}}}']
-
-    def _mark_frame(self, name: str) -> Frame:
-        return f'{{"event":"mark","stream_id":{self._sid_json},"mark":{{"name":"{name}"}}}}'
-
-    def _clear_frames(self) -> list[Frame]:
-        return [f'{{"event":"clear","stream_id":{self._sid_json}}}']
 
 
 def _int(value: Any) -> int | None:

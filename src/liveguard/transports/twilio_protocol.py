@@ -16,39 +16,61 @@ buffered on Twilio's side.
 
 from __future__ import annotations
 
-import base64
-import binascii
 import json
-from collections import deque
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, ClassVar
+
+from liveguard.transports.carrier import Codec, Frame, MediaOut
+from liveguard.transports.framing import FrameChunker
+from liveguard.transports.json_wire import (
+    b64_payload,
+    clear_frame,
+    json_object,
+    mark_frame,
+    media_frame,
+)
+from liveguard.transports.playout import PlayoutTracker
+from liveguard.transports.stream_items import (
+    Connected,
+    DtmfIn,
+    MarkPlayed,
+    ProtocolError,
+    StreamStart,
+    StreamStop,
+)
+
+__all__ = [
+    "FRAME_BYTES",
+    "SAMPLE_RATE",
+    "Connected",
+    "DtmfIn",
+    "InboundMessage",
+    "MarkPlayed",
+    "MediaIn",
+    "ProtocolError",
+    "StreamStart",
+    "StreamStop",
+    "TwilioMediaStream",
+]
 
 SAMPLE_RATE = 8000
 FRAME_BYTES = 160  # 20 ms of μ-law at 8 kHz
 FRAME_S = FRAME_BYTES / SAMPLE_RATE
 ULAW_SILENCE = b"\xff"
-MAX_PENDING_MARKS = 4096  # bound: a peer that never echoes marks cannot grow memory
-_CLEARED_MEMORY = 4096  # how many cleared mark names we remember to ignore their late echoes
 _DTMF_DIGITS = frozenset("0123456789*#ABCDabcd")
+_SID = "streamSid"
+
+
+def _as_is(data: bytes) -> bytes:
+    return data
+
+
+# model audio arrives as μ-law already (TwilioCall encodes it) and goes out as it is; caller audio
+# is handed on as μ-law too (`MediaIn`)
+_ULAW_AS_IS = Codec("pcmu", SAMPLE_RATE, 1, _as_is, _as_is, ULAW_SILENCE)
 
 
 # --------------------------------------------------------------------------- inbound messages
-
-
-@dataclass(frozen=True, slots=True)
-class Connected:
-    protocol: str = ""
-    version: str = ""
-
-
-@dataclass(frozen=True, slots=True)
-class StreamStart:
-    stream_sid: str
-    call_sid: str = ""
-    account_sid: str = ""
-    tracks: tuple[str, ...] = ()
-    custom_parameters: dict[str, str] = field(default_factory=dict)
-    media_format: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,38 +81,6 @@ class MediaIn:
     timestamp_ms: int | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class MarkPlayed:
-    """Twilio played the audio up to mark `name`; `played_s` is the total heard so far."""
-
-    name: str
-    played_s: float
-    cleared: bool = False  # the echo of a mark dropped by `clear`: nothing more was heard
-
-    @property
-    def turn_end(self) -> bool:
-        """The mark `flush()` sent at the end of a model turn (chunk marks start with "c")."""
-        return self.name.startswith("t")
-
-
-@dataclass(frozen=True, slots=True)
-class DtmfIn:
-    digit: str
-
-
-@dataclass(frozen=True, slots=True)
-class StreamStop:
-    reason: str = "stop"
-
-
-@dataclass(frozen=True, slots=True)
-class ProtocolError:
-    """Bad caller input. Non-fatal errors drop the message; fatal ones end the call."""
-
-    reason: str
-    fatal: bool = False
-
-
 InboundMessage = (
     Connected | StreamStart | MediaIn | MarkPlayed | DtmfIn | StreamStop | ProtocolError
 )
@@ -99,8 +89,9 @@ InboundMessage = (
 # --------------------------------------------------------------------------- the protocol
 
 
-class TwilioMediaStream:
-    """One Media Stream connection's protocol state.
+class TwilioMediaStream(MediaOut):
+    """One Media Stream connection's protocol state (model audio out: `MediaOut`, as every
+    carrier's, with μ-law passed through as it is).
 
     `receive(text)` parses one WebSocket text frame; `send_audio(ulaw)` frames model audio;
     `clear()` answers a real barge-in. States: "new" → "started" → "stopped".
@@ -117,16 +108,9 @@ class TwilioMediaStream:
         self.errors = 0
         self.frames_in = 0
         self.frames_out = 0
-        self.marks_sent = 0
-        self.sent_s = 0.0  # model audio handed to Twilio
-        self.played_s = 0.0  # confirmed played by mark echoes
-        self.cleared_s = 0.0  # dropped by `clear`
-        self._carry = b""  # μ-law bytes short of a whole 20 ms frame
-        self._unmarked_s = 0.0  # audio framed since the last mark
-        self._pending: deque[tuple[str, float]] = deque()  # marks sent, not yet echoed
-        self._pending_s = 0.0
-        self._cleared: deque[str] = deque(maxlen=_CLEARED_MEMORY)
-        self._cleared_set: set[str] = set()
+        self.playout = PlayoutTracker()  # marks sent, echoed, cleared; seconds sent and heard
+        self.codec: Codec | None = _ULAW_AS_IS
+        self._chunks: FrameChunker | None = FrameChunker(FRAME_BYTES, ULAW_SILENCE)
         self._sid_json = '""'
         self.stop_reason: str | None = None
 
@@ -158,14 +142,9 @@ class TwilioMediaStream:
     def _receive(self, text: str | bytes) -> list[InboundMessage]:
         if len(text) > self.max_message_bytes:
             return self._error(f"message of {len(text)} bytes exceeds {self.max_message_bytes}")
-        if isinstance(text, bytes | bytearray):
-            return self._error("binary frame: Twilio Media Streams sends JSON text frames")
-        try:
-            msg = json.loads(text)
-        except ValueError as exc:
-            return self._error(f"invalid JSON: {str(exc)[:80]}")
-        if not isinstance(msg, dict):
-            return self._error("message is not a JSON object")
+        msg = json_object(text, "Twilio Media Streams sends JSON text frames")
+        if isinstance(msg, str):
+            return self._error(msg)
         event = msg.get("event")
         if event == "media":  # the hot path first
             return self._on_media(msg)
@@ -193,7 +172,7 @@ class TwilioMediaStream:
             return self._error(
                 f"'{event}' before 'start'" if self.state == "new" else f"'{event}' after 'stop'"
             )
-        sid = msg.get("streamSid")
+        sid = msg.get(_SID)
         if sid is not None and sid != self.start.stream_sid:  # type: ignore[union-attr]
             return self._error(f"'{event}' for another streamSid {str(sid)[:40]!r}")
         return None
@@ -244,13 +223,9 @@ class TwilioMediaStream:
             return self._error("'media' without a media object")
         if media.get("track", "inbound") not in ("inbound", "inbound_track"):
             return []  # both_tracks streams echo our own audio back: not caller audio
-        payload = media.get("payload")
-        if not isinstance(payload, str):
-            return self._error("'media.payload' is not a string")
-        try:
-            audio = binascii.a2b_base64(payload, strict_mode=True)  # validates, in C
-        except (binascii.Error, ValueError):
-            return self._error("'media.payload' is not valid base64")
+        audio = b64_payload(media)
+        if isinstance(audio, str):
+            return self._error(audio)
         if not audio:
             return []
         ts = media.get("timestamp")
@@ -269,19 +244,10 @@ class TwilioMediaStream:
         name = mark.get("name") if isinstance(mark, dict) else None
         if not isinstance(name, str):
             return self._error("'mark' without a name")
-        if name in self._cleared_set:
-            return [MarkPlayed(name, self.played_s, cleared=True)]
-        if not any(n == name for n, _ in self._pending):
+        played = self.playout.echoed(name)  # an echo confirms every mark before it
+        if played is None:
             return self._error(f"echo of a mark we never sent: {name[:40]!r}")
-        while self._pending:  # marks come back in order; an echo confirms all before it
-            n, secs = self._pending.popleft()
-            self._pending_s -= secs
-            self.played_s += secs
-            if n == name:
-                break
-        if not self._pending:
-            self._pending_s = 0.0
-        return [MarkPlayed(name, self.played_s)]
+        return [played]
 
     def _on_dtmf(self, msg: dict[str, Any]) -> list[InboundMessage]:
         bad = self._check_started("dtmf", msg)
@@ -305,74 +271,35 @@ class TwilioMediaStream:
     # ------------------------------------------------------------------ outbound
 
     @property
-    def unplayed_s(self) -> float:
-        """Model audio sent to Twilio that it has not confirmed as played (plus unsent carry)."""
-        return max(0.0, self._pending_s) + self._unmarked_s
+    def pending_marks(self) -> int:
+        return self.playout.pending
 
     @property
-    def pending_marks(self) -> int:
-        return len(self._pending)
+    def marks_sent(self) -> int:
+        return self.playout.marks_sent
 
-    def send_audio(self, ulaw: bytes, *, mark: bool = True) -> list[str]:
-        """μ-law audio as one `media` message of whole 20 ms frames (the remainder waits for more
-        audio). Twilio plays media payloads of any length back to back; one message per model chunk
-        instead of one per 20 ms frame halves the relay's sends.
+    @property
+    def sent_s(self) -> float:
+        """Model audio handed to Twilio."""
+        return self.playout.sent_s
 
-        With `mark`, a `mark` message follows, so Twilio tells us when the audio was played.
-        """
-        if self.state != "started" or not ulaw:
-            return []
-        data = self._carry + ulaw if self._carry else ulaw
-        whole = len(data) - len(data) % FRAME_BYTES
-        self._carry = data[whole:]
-        out = [self._media(data[:whole])] if whole else []
-        if mark and out:
-            out.append(self._mark())
-        return out
+    @property
+    def cleared_s(self) -> float:
+        """Model audio dropped by `clear`."""
+        return self.playout.cleared_s
 
-    def flush(self) -> list[str]:
-        """Send any partial frame (padded with μ-law silence) and a mark: end of a model turn."""
-        if self.state != "started":
-            return []
-        out: list[str] = []
-        if self._carry:
-            out.append(self._media(self._carry + ULAW_SILENCE * (FRAME_BYTES - len(self._carry))))
-            self._carry = b""
-        if self._unmarked_s > 0 or self._pending:
-            out.append(self._mark("t"))
-        return out
-
-    def clear(self) -> tuple[str, float]:
+    def clear(self) -> tuple[str, float]:  # type: ignore[override]
         """A real barge-in: the `clear` message, and the seconds of audio the caller won't hear."""
-        unplayed = self.unplayed_s + len(self._carry) / SAMPLE_RATE
-        for name, _ in self._pending:
-            if len(self._cleared) == self._cleared.maxlen:
-                self._cleared_set.discard(self._cleared[0])
-            self._cleared.append(name)
-            self._cleared_set.add(name)
-        self._pending.clear()
-        self._pending_s = 0.0
-        self._unmarked_s = 0.0
-        self._carry = b""
-        self.cleared_s += unplayed
-        return f'{{"event":"clear","streamSid":{self._sid_json}}}', unplayed
+        frames, unplayed = super().clear()
+        return str(frames[0]), unplayed
 
-    def _media(self, frame: bytes) -> str:
-        self.frames_out += -(-len(frame) // FRAME_BYTES)  # in 20 ms frames
-        secs = len(frame) / SAMPLE_RATE
-        self.sent_s += secs
-        self._unmarked_s += secs
-        payload = base64.b64encode(frame).decode("ascii")
-        return f'{{"event":"media","streamSid":{self._sid_json},"media":{{"payload":"{payload}"}}}}'
+    def _media_frames(self, wire: bytes) -> list[Frame]:
+        """One `media` message per model chunk: Twilio plays payloads of any length back to back,
+        and one message per chunk instead of one per 20 ms frame halves the relay's sends."""
+        return [media_frame(_SID, self._sid_json, wire)]
 
-    def _mark(self, kind: str = "c") -> str:
-        self.marks_sent += 1
-        name = f"{kind}{self.marks_sent}"
-        if len(self._pending) >= MAX_PENDING_MARKS:  # peer never echoes: fold the oldest in
-            old, secs = self._pending.popleft()
-            n2, secs2 = self._pending.popleft() if self._pending else (old, 0.0)
-            self._pending.appendleft((n2, secs + secs2))
-        self._pending.append((name, self._unmarked_s))
-        self._pending_s += self._unmarked_s
-        self._unmarked_s = 0.0
-        return f'{{"event":"mark","streamSid":{self._sid_json},"mark":{{"name":"{name}"}}}}'
+    def _mark_frame(self, name: str) -> Frame:
+        return mark_frame(_SID, self._sid_json, name)
+
+    def _clear_frames(self) -> list[Frame]:
+        return [clear_frame(_SID, self._sid_json)]

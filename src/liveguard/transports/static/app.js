@@ -19,7 +19,14 @@
     clears: 0,
     errors: [],
     closeCode: null,
+    resume: "", // the conversation's key: a reconnect with it continues the same conversation
+    reconnects: 0,
+    resumed: false,
   };
+  // close codes after which the page reconnects by itself (the relay went away, drained, or the
+  // network dropped); the relay (any worker or node, with Redis) resumes the conversation
+  const RETRY_CODES = [1001, 1006, 1011, 1012, 1013];
+  const MAX_RECONNECTS = 6;
   window.liveguard = state;
 
   const $ = (id) => document.getElementById(id);
@@ -81,6 +88,9 @@
     switch (msg.type) {
       case "ready":
         state.session = msg.session || "";
+        state.resume = msg.resume || state.resume;
+        state.resumed = !!msg.resumed;
+        if (msg.resumed) sys("reconnected: the conversation goes on", "sys");
         $("upstream").textContent = msg.emulator
           ? "Connected to the embedded Gemini Live emulator (no API key set)."
           : "Connected to Gemini Live (" + (msg.model || "") + ").";
@@ -114,6 +124,7 @@
         sys("the relay is shutting down: " + (msg.reason || ""), "bad");
         break;
       case "ended":
+        lastEnd = msg.reason || "";
         sys("call ended: " + (msg.reason || ""), "sys");
         break;
     }
@@ -167,15 +178,30 @@
       $("start").disabled = false;
       return;
     }
+    hangingUp = false;
+    state.reconnects = 0;
+    state.resume = "";
+    connect();
+  }
+
+  let hangingUp = false; // the caller pressed stop: no reconnect
+  let lastEnd = ""; // the reason in the relay's last "ended" message
+
+  function connect() {
     const proto = location.protocol === "https:" ? "wss:" : "ws:";
+    const params = new URLSearchParams();
     const token = new URLSearchParams(location.search).get("token");
-    const query = token ? "?token=" + encodeURIComponent(token) : "";
+    if (token) params.set("token", token);
+    if (state.resume) params.set("resume", state.resume);
+    const query = params.toString() ? "?" + params.toString() : "";
+    lastEnd = "";
     ws = new WebSocket(proto + "//" + location.host + "/browser/stream" + query);
     ws.binaryType = "arraybuffer";
     ws.onopen = async () => {
       state.status = "connected";
       setPill($("conn"), "connected");
       ws.send(JSON.stringify({ type: "start", sample_rate: UP_RATE, client: "page" }));
+      if (mic) return; // a reconnect: the microphone is already sending to `ws`
       const source = micCtx.createMediaStreamSource(stream);
       mic = new AudioWorkletNode(micCtx, "liveguard-mic", {
         processorOptions: { outRate: UP_RATE, frameSamples: UP_RATE / 50 },
@@ -209,16 +235,31 @@
       }
     };
     ws.onclose = (e) => {
-      state.status = "closed";
       state.closeCode = e.code;
-      setPill($("conn"), "closed");
       sys("link closed (" + e.code + (e.reason ? ": " + e.reason : "") + ")");
+      const retry =
+        !hangingUp &&
+        lastEnd !== "caller hung up" &&
+        RETRY_CODES.indexOf(e.code) >= 0 &&
+        state.reconnects < MAX_RECONNECTS &&
+        stream !== null;
+      if (retry) {
+        state.status = "reconnecting";
+        setPill($("conn"), "reconnecting");
+        const delay = Math.min(8000, 500 * Math.pow(2, state.reconnects));
+        state.reconnects++;
+        setTimeout(connect, delay);
+        return;
+      }
+      state.status = "closed";
+      setPill($("conn"), "closed");
       stop(false);
     };
     ws.onerror = () => state.errors.push("websocket error");
   }
 
   function stop(sendHangup) {
+    if (sendHangup !== false) hangingUp = true;
     if (sendHangup !== false && ws && ws.readyState === WebSocket.OPEN) {
       ws.send(JSON.stringify({ type: "hangup" }));
       ws.close(1000, "hangup");
