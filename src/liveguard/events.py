@@ -510,7 +510,22 @@ class ToolCallFinished(Event):
     error: str = ""
 
 
-TOOL_EVENTS: tuple[type[Event], ...] = (ToolCallStarted, ToolCallFinished)
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ToolResultRouted(Event):
+    """A tool result took another way than a plain `toolResponse` on the connection where its
+    call arrived (session/toolstate.py): after a reconnect.
+
+    route: "resent" (a `toolResponse` again: the resumed session knew the call but not the
+    answer) | "context" (clientContent: the session never saw the call id) | "dropped" (the
+    session already has it, or the call was cancelled).
+    """
+
+    name: ClassVar[str] = "tool_result_routed"
+    ids: tuple[str, ...] = ()
+    route: str
+
+
+TOOL_EVENTS: tuple[type[Event], ...] = (ToolCallStarted, ToolCallFinished, ToolResultRouted)
 EVENT_TYPES.update({cls.name: cls for cls in TOOL_EVENTS})
 _FIELD_CHECKS.update(
     {

@@ -11,6 +11,7 @@ import pytest
 
 import liveguard.fastpath.caller_ws
 import liveguard.fastpath.sdk_audio
+import liveguard.fastpath.sdk_keepalive
 import liveguard.fastpath.sdk_parse
 import liveguard.fastpath.sdk_socket
 import liveguard.fastpath.ws_pings

@@ -76,3 +76,8 @@ class _Counter:
 
 
 counter = _Counter()  # a callable object: no __name__, so the entry must name it
+
+
+def broken_lookup(order_number: str) -> dict[str, str]:
+    """Look up an order (the order system is down)."""
+    raise RuntimeError("the order system is down")

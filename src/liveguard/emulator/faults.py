@@ -201,6 +201,11 @@ class FaultPlan:
             return f.background_phase.filler, [f.background_phase.seconds.sample(self.rng)]
         return None
 
+    def tool_no_answer(self) -> bool:
+        """Does the model stay silent after this tool response?"""
+        spec = self.faults.tool_no_answer
+        return spec is not None and self.fires("tool_no_answer", spec.probability, spec.max_times)
+
     def freezes(self, barge_ins: int) -> bool:
         """Does the model freeze after this connection's `barge_ins`-th barge-in?"""
         spec = self.faults.freeze_after_barge_in

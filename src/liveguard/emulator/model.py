@@ -123,6 +123,10 @@ class ModelStats:
     profile: str = ""
     tool_calls_sent: int = 0
     tool_call_cancellations: int = 0
+    tool_call_ids: list[str] = field(default_factory=list)  # the calls this connection made
+    #: toolResponse ids this connection's conversation never saw (a misdelivered response)
+    unknown_tool_responses: list[str] = field(default_factory=list)
+    tool_answers_withheld: int = 0  # the tool_no_answer fault
     handles_issued: int = 0
     resumed: bool = False
     goaway_sent: bool = False
@@ -214,6 +218,7 @@ class EmulatedSession:
         self._resumption = False
         self._text_mode = False
         self._tools: set[str] = set()
+        self._tool_behavior: dict[str, str] = {}  # declared behaviours (else the profile's)
         self._ctx = ContextWindow(scenario.model.context_window_tokens)
 
     # ------------------------------------------------------------------ public API
@@ -260,6 +265,8 @@ class EmulatedSession:
         self._ctx.configure(setup)
         for tool in setup.get("tools") or []:
             for decl in tool.get("function_declarations") or []:
+                if decl.get("name") and decl.get("behavior"):
+                    self._tool_behavior[str(decl["name"])] = str(decl["behavior"])
                 if decl.get("name"):
                     self._tools.add(str(decl["name"]))
 
@@ -501,13 +508,22 @@ class EmulatedSession:
 
     def _tool_response(self, body: dict, now: float) -> list[Output]:
         self.stats.tool_responses += 1
+        answered = [str(r.get("id")) for r in body.get("function_responses") or []]
+        known = self._conv.tool_call_ids if self._conv is not None else set()
+        self.stats.unknown_tool_responses += [i for i in answered if i not in known][:16]
         gen = self._gen
         if gen is None or gen.kind != "tool" or not gen.tool_ids:
             return []
-        answered = {str(r.get("id")) for r in body.get("function_responses") or []}
-        if not answered & set(gen.tool_ids):
+        if not set(answered) & set(gen.tool_ids):
             return []
         gen.tool_ids = []
+        if self._silent_result(body, gen):  # NON_BLOCKING + SILENT: no speech, the turn ends
+            return self._finish_turn(gen, now)
+        if self.faults.tool_no_answer():  # silence: no audio, no turnComplete
+            self.stats.tool_answers_withheld += 1
+            gen.cancelled = True
+            self._gen = None
+            return []
         self._speak(gen, now, gen.clip or "order_shipped")
         return []
 
@@ -644,6 +660,16 @@ class EmulatedSession:
             return None
         return work.filler, [work.background_s.sample(self.rng) for _ in range(work.phases)]
 
+    def _silent_result(self, body: dict, gen: _Gen) -> bool:
+        """A NON_BLOCKING call answered with `scheduling: SILENT` (3.8's default behaviour is
+        NON_BLOCKING; 2.5 and 3.1 run calls synchronously, where scheduling does not apply)."""
+        default = "NON_BLOCKING" if self.profile.name.startswith("3.8") else "BLOCKING"
+        for r in body.get("function_responses") or []:
+            behavior = self._tool_behavior.get(str(r.get("name")), default)
+            if behavior == "NON_BLOCKING" and str(r.get("scheduling") or "") == "SILENT":
+                return True
+        return False
+
     def _tool_triggered(self, tool: Any, inp: _UserInput) -> bool:
         if tool.on_turn is not None:
             return self._conv is not None and self._conv.user_turns == tool.on_turn
@@ -651,6 +677,9 @@ class EmulatedSession:
 
     def _tool_call(self, gen: _Gen, call_id: str, name: str, args: dict) -> list[Output]:
         self.stats.tool_calls_sent += 1
+        self.stats.tool_call_ids.append(call_id)
+        if self._conv is not None and len(self._conv.tool_call_ids) < 1024:  # bounded
+            self._conv.tool_call_ids.add(call_id)
         out = self._resumable_false()
         return out + self._send(
             {"toolCall": {"functionCalls": [{"id": call_id, "name": name, "args": args}]}}

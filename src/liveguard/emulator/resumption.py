@@ -42,9 +42,10 @@ class Conversation:
     user_turns: int = 0
     wedged: bool = False
     seeded: bool = False  # history came from clientContent or a resumed handle
+    tool_call_ids: set[str] = field(default_factory=set)  # function calls this conversation made
 
     def copy(self) -> Conversation:
-        return replace(self, history=list(self.history))
+        return replace(self, history=list(self.history), tool_call_ids=set(self.tool_call_ids))
 
     @property
     def last_reply(self) -> str | None:

@@ -273,6 +273,11 @@ class FreezeAfterBargeIn(_Fault):
     after_barge_ins: int = Field(default=1, ge=1)
 
 
+class ToolNoAnswer(_Fault):
+    """After a `toolResponse` the model says nothing: no audio, no turnComplete (today's
+    "no answer after a tool response" wedge); the next caller input is answered normally."""
+
+
 class BackgroundPhase(TurnFault):
     """On any profile: a spoken filler, turnComplete with IN_PROGRESS, `seconds` with no output,
     then the answer and turnComplete with IDLE."""
@@ -322,6 +327,7 @@ class Faults(_Strict):
     endless_background: EndlessBackground | None = None
     setup_never_completes: SetupNeverCompletes | None = None
     resume_rejected: ResumeRejected | None = None
+    tool_no_answer: ToolNoAnswer | None = None
 
     @model_validator(mode="after")
     def _wedge_needs_phantom(self) -> Faults:

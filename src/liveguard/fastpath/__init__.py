@@ -14,5 +14,7 @@ it needs; when something is missing the caller takes the reference path and one 
 - `ws_pings`: the emulator's pong control (reference: websockets answers every ping).
 - `ws_writer`: the emulator's raw server frames (reference: `protocol.send_binary()`).
 - `caller_ws`: the relay's raw writes to its callers (reference: `ws.send_str()` / `send_bytes()`).
+- `sdk_keepalive`: liveguard's ping settings put into an application's own client's stored
+  connect arguments (reference: the client as built).
 - `wsframe`: RFC 6455 frame headers for the writers above.
 """

@@ -34,6 +34,18 @@ class InsecureBindError(ValueError):
     """A non-loopback address without `auth_token` and `twilio_auth_token` (and no `insecure`)."""
 
 
+def with_demo_tools(settings: Settings) -> Settings:
+    """On the embedded emulator, tools not set at all means the demo's order lookup
+    (`liveguard.tools.examples`), so a fresh machine shows a full tool round trip; `tools: []`
+    keeps none."""
+    if "tools" in settings.model_fields_set:
+        return settings
+    from liveguard.tools.examples import DEMO_TOOLS
+    from liveguard.tools.spec import check_tool_entries
+
+    return settings.model_copy(update={"tools": check_tool_entries(DEMO_TOOLS)})
+
+
 class Relay:
     """The relay server in-process: `async with Relay(settings) as relay: relay.base_url ...`.
 
@@ -79,6 +91,7 @@ class Relay:
         await asyncio.get_running_loop().run_in_executor(None, vad.get_session)
         if client is None:
             client, emulated = await self._make_client()
+            s = self.settings  # the embedded emulator may have turned the demo tool on
         self.ctx = RelayContext(
             s, client, emulated=emulated, metrics=MetricsRecorder(), registry=SessionRegistry()
         )
@@ -181,6 +194,7 @@ class Relay:
             return make_client(s, upstream=up), False
         from liveguard.emulator import Emulator
 
+        self.settings = s = with_demo_tools(s)
         self.emulator = Emulator(host="127.0.0.1", port=0, scenario=s.scenario)
         await self.emulator.start()
         return self.emulator.client(), True

@@ -33,6 +33,8 @@ from liveguard.events import (
     RecoveryStarted,
     SessionEnded,
     SessionStarted,
+    ToolCallFinished,
+    ToolResultRouted,
     TurnAnswered,
     TurnComplete,
     UpstreamClosed,
@@ -79,6 +81,9 @@ class SessionSummary:
     health: str = "healthy"
     operator_alerts: int = 0
     derived: bool = False  # verdicts came from replaying the guard, not from the log
+    tool_calls: Counter[tuple[str, str]] = field(default_factory=Counter)  # (tool, outcome)
+    tool_max_ms: float = 0.0
+    tool_rerouted: Counter[str] = field(default_factory=Counter)  # route -> results
 
     @property
     def outcome(self) -> str:
@@ -212,6 +217,11 @@ def summarize(
             s.gemini_audio_chunks = max(s.gemini_audio_chunks, e.gemini_audio_chunks)
         elif isinstance(e, OperatorAlert):
             s.operator_alerts += 1
+        elif isinstance(e, ToolCallFinished):
+            s.tool_calls[(e.tool, e.outcome)] += 1
+            s.tool_max_ms = max(s.tool_max_ms, e.duration_ms)
+        elif isinstance(e, ToolResultRouted):
+            s.tool_rerouted[e.route] += len(e.ids)
         if utterance_end(e):
             for w in watchers:
                 w.caller_turn()
@@ -358,6 +368,9 @@ class WindowSummary:
     closes: Counter[tuple[int, str]] = field(default_factory=Counter)
     derived_sessions: int = 0
     models: Counter[str] = field(default_factory=Counter)
+    tool_calls: Counter[tuple[str, str]] = field(default_factory=Counter)
+    tool_max_ms: float = 0.0
+    tool_rerouted: Counter[str] = field(default_factory=Counter)
 
     def add(self, s: SessionSummary) -> None:
         self.sessions += 1
@@ -380,6 +393,9 @@ class WindowSummary:
         self.recoveries.update(s.recoveries)
         self.closes.update(s.closes)
         self.derived_sessions += s.derived
+        self.tool_calls.update(s.tool_calls)
+        self.tool_max_ms = max(self.tool_max_ms, s.tool_max_ms)
+        self.tool_rerouted.update(s.tool_rerouted)
         if s.model:
             self.models[s.model] += 1
 
@@ -416,12 +432,30 @@ class WindowSummary:
         )
         lines.append(f"  Recoveries by rung: {format_recoveries(self.recoveries)}.")
         lines.append(f"  Upstream closes by code: {format_closes(self.closes)}.")
+        if self.tool_calls:
+            lines.append(f"  {format_tools(self.tool_calls, self.tool_max_ms, self.tool_rerouted)}")
         if self.derived_sessions:
             lines.append(
                 f"  ({self.derived_sessions} session(s) had no guard records; "
                 "their verdicts come from replaying the guard.)"
             )
         return "\n".join(lines)
+
+
+def format_tools(calls: Counter[tuple[str, str]], max_ms: float, rerouted: Counter[str]) -> str:
+    """`Tool calls: 3 (lookup_order: 2 ok, 1 timeout); longest 812 ms; ...`."""
+    by_tool: dict[str, Counter[str]] = {}
+    for (tool, outcome), n in calls.items():
+        by_tool.setdefault(tool, Counter())[outcome] += n
+    parts = [
+        f"{tool}: " + ", ".join(f"{n} {o}" for o, n in sorted(c.items()))
+        for tool, c in sorted(by_tool.items())
+    ]
+    text = f"Tool calls: {sum(calls.values())} ({'; '.join(parts)}); longest {max_ms:.0f} ms"
+    if rerouted:
+        moved = ", ".join(f"{n} {route}" for route, n in sorted(rerouted.items()))
+        text += f"; results re-routed after reconnects: {moved}"
+    return text + "."
 
 
 def format_recoveries(recoveries: Counter[tuple[str, str]]) -> str:

@@ -31,6 +31,12 @@ from liveguard.events import (
     PlayoutCleared,
     RecoveryFinished,
     RecoveryStarted,
+    ToolCall,
+    ToolCallCancelled,
+    ToolCallFinished,
+    ToolCallStarted,
+    ToolResponse,
+    ToolResultRouted,
     TurnComplete,
     UpstreamClosed,
     UpstreamConnected,
@@ -38,7 +44,7 @@ from liveguard.events import (
 )
 
 MODEL_AUDIO_BYTES_PER_S = 24000 * 2  # PCM16 mono at 24 kHz
-LANES = ("caller speech", "caller said", "model audio", "model said", "server", "guard")
+LANES = ("caller speech", "caller said", "model audio", "model said", "server", "tools", "guard")
 HEALTH_COLORS = {
     "healthy": "#d8f0d8",
     "suspect": "#fff0b3",
@@ -59,6 +65,7 @@ OUTCOME_COLORS = {
     "failed": "#d62728",
     "timeout": "#ff7f0e",
 }
+TOOL_OUTCOME_COLORS = {"ok": "#2ca02c", "cancelled": "#7f7f7f", "timeout": "#ff7f0e"}
 UTTERANCE_GAP_S = 2.0
 MAX_TEXT = 300
 
@@ -262,6 +269,7 @@ def _layout(events: Sequence[Event]) -> tuple[dict[str, list], float, float]:
             )
     flush_input()
     flush_output()
+    lanes["tools"] = _tool_lane(events, t0, t1)
     if speech_start is not None:
         lanes["caller speech"].append(
             _Span(speech_start, t1, "caller speech (no end logged)", "#1f77b4")
@@ -283,6 +291,39 @@ def _layout(events: Sequence[Event]) -> tuple[dict[str, list], float, float]:
     # health bands first so marks are drawn over them
     lanes["guard"].sort(key=lambda m: 0 if isinstance(m, _Span) else 1)
     return lanes, t0, t1
+
+
+def _tool_lane(events: Sequence[Event], t0: float, t1: float) -> list:
+    """Each tool call as a span from its start to its end (tool, outcome, duration); the
+    server's call and cancellation, our response and any re-routing after a reconnect as marks."""
+    items: list = []
+    started: dict[str, ToolCallStarted] = {}
+    for e in events:
+        rel = e.t - t0
+        if isinstance(e, ToolCallStarted):
+            started[e.call_id] = e
+        elif isinstance(e, ToolCallFinished):
+            s = started.pop(e.call_id, None)
+            a = s.t if s is not None else e.t - e.duration_ms / 1000
+            title = (
+                f"T+{a - t0:.1f}s tool {e.tool} call_id={e.call_id} outcome={e.outcome}"
+                f" duration_ms={e.duration_ms:g}" + (f" error={_clip(e.error)}" if e.error else "")
+            )
+            items.append(_Span(a, e.t, title, TOOL_OUTCOME_COLORS.get(e.outcome, "#d62728")))
+        elif isinstance(e, ToolCall):
+            names = ",".join(e.names)
+            items.append(_Mark(e.t, f"T+{rel:.1f}s tool_call {names} ids={e.ids}", "#9467bd"))
+        elif isinstance(e, ToolResponse):
+            items.append(_Mark(e.t, f"T+{rel:.1f}s tool_response ids={e.ids}", "#2ca02c", "dot"))
+        elif isinstance(e, ToolCallCancelled):
+            title = f"T+{rel:.1f}s tool_call_cancellation ids={e.ids}"
+            items.append(_Mark(e.t, title, "#7f7f7f", "cross"))
+        elif isinstance(e, ToolResultRouted):
+            title = f"T+{rel:.1f}s tool result {e.route} ids={e.ids}"
+            items.append(_Mark(e.t, title, "#ff7f0e", "diamond"))
+    for call_id, s in started.items():
+        items.append(_Span(s.t, t1, f"tool {s.tool} call_id={call_id}, no end logged", "#d62728"))
+    return items
 
 
 def _tick_step(duration: float) -> float:

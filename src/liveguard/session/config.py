@@ -18,6 +18,7 @@ from google.genai import types
 
 from liveguard.config.settings import Settings, VadSettings
 from liveguard.config.upstream import Upstream, choose_upstream, vertex_selected
+from liveguard.fastpath.sdk_keepalive import connect_args
 
 # The websockets client the SDK uses pings every 20 s and gives up after 20 s without a pong. The
 # service's pongs have been measured at 8–30 s, so those defaults drop healthy sessions.
@@ -163,13 +164,13 @@ def make_client(
 def ensure_keepalive(client: genai.Client, settings: Settings) -> bool:
     """Give an application's own client the keepalive settings unless it chose its own.
 
-    The SDK computes the websocket connect arguments once, when the client is built
-    (`_websocket_ssl_ctx`); this adds `ping_interval` / `ping_timeout` there if they are absent.
-    Returns False when the SDK's internals do not look as expected (nothing is changed then).
+    The SDK computes the websocket connect arguments once, when the client is built; this adds
+    `ping_interval` / `ping_timeout` there if they are absent (`liveguard.fastpath.sdk_keepalive`).
+    Returns False when the SDK's internals do not look as expected (nothing is changed then, and
+    the fast-path seam says so once in the log).
     """
-    api = getattr(client, "_api_client", None)
-    args = getattr(api, "_websocket_ssl_ctx", None)
-    if not isinstance(args, dict):
+    args = connect_args(client)
+    if args is None:
         return False
     for key, value in keepalive_args(settings).items():
         args.setdefault(key, value)

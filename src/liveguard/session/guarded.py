@@ -11,6 +11,8 @@ nothing itself. It is put together from parts with one job each:
   upstream factory (upstream_api.py), and the receiver of the current connection
 - `SpeechFeed` (speech.py): the local VAD on every caller frame, its decisions as events
 - `UpstreamRate` (inbound.py): the upstream rate and resampling; filler playback (filler.py)
+- `SessionTools` (toolrun.py): runs the model's tool calls, routes their results to the upstream
+  session that knows them (`ToolLedger`, toolstate.py) and keeps the guard's tool rules fed
 
 This class keeps the public API (docs/session.md) and the lifecycle. Five tasks run per session:
 the receiver of the current connection, the sender, the control task (executes `Reconnect` /
@@ -46,8 +48,10 @@ from liveguard.session.reconnector import Reconnector
 from liveguard.session.ringbuffer import AudioRingBuffer
 from liveguard.session.sender import Sender
 from liveguard.session.speech import SpeechFeed
+from liveguard.session.toolrun import build_session_tools
 from liveguard.session.translate import MessageTranslator
 from liveguard.session.upstream_api import UpstreamFactory, sdk_upstream
+from liveguard.tools.runner import ToolHandler
 
 log = logging.getLogger(__name__)
 
@@ -67,6 +71,12 @@ class GuardedSession:
     `preroll_ms`, `max_items`, `max_connect_failures`) are keyword arguments, or one
     `bounds=SessionBounds(...)` (keywords given as well override its fields).
     `upstream_factory` makes each connection (default: the google-genai SDK's, over `client`).
+
+    Tools (docs/tools.md): with `settings.tools`, the session runs the model's calls itself and
+    answers each; `tool_handler` (an async callable given each `FunctionCall`) runs every call
+    not declared in the settings instead (declare those tools in `extra_config["tools"]`);
+    `run_tools=False` leaves the calls to the application (`send_tool_response`). Either way
+    results reach the right upstream session across reconnects (session/toolstate.py).
     """
 
     def __init__(
@@ -84,6 +94,8 @@ class GuardedSession:
         upstream_factory: UpstreamFactory | None = None,
         bounds: SessionBounds | None = None,
         resume_handle: str | None = None,
+        tool_handler: ToolHandler | None = None,
+        run_tools: bool = True,
         **tuning: Unpack[BoundsKwargs],
     ) -> None:
         self.settings = settings = settings or Settings()
@@ -123,6 +135,20 @@ class GuardedSession:
         self._closing = False
         self._tasks: list[asyncio.Task] = []
         self._assemble(on_event, upstream_factory)
+        self._assemble_tools(tool_handler if run_tools else None, run_tools)
+
+    def _assemble_tools(self, handler: ToolHandler | None, run: bool) -> None:
+        """The tool shell (session/toolrun.py), shared by the pipe and the sender."""
+        self.tools = build_session_tools(
+            self.settings,
+            self.guard,
+            send=self.send_tool_response,
+            emit=self._pipe.observe_nowait,
+            clock=self.now,
+            handler=handler if run else None,
+            run=run,
+        )
+        self._pipe.tools = self._sender.tools = self.tools
 
     def _assemble(self, on_event: Iterable[EventSink], factory: UpstreamFactory) -> None:
         """The parts, wired to each other (see the module docstring)."""
@@ -301,7 +327,8 @@ class GuardedSession:
         await self._queue_text(text)
 
     async def send_tool_response(self, responses: list[types.FunctionResponse]) -> None:
-        """Answer a `ToolCallOut` (function responses need the call's `id`)."""
+        """Answer a `ToolCallOut` the session does not run itself (responses need the call's
+        `id`); delivered to whichever upstream session knows the call (session/toolstate.py)."""
         self._check_open()
         responses = list(responses)
         ids = tuple(r.id or "" for r in responses)
@@ -367,6 +394,7 @@ class GuardedSession:
         self._closing = True
         self._sender.ready.clear()
         self._speech.discard()
+        await self.tools.aclose()  # running calls stop; nothing more is sent
         me = asyncio.current_task()
         for task in self._tasks:
             if task is not me:

@@ -39,10 +39,15 @@ class AudioOut:
 
 @dataclass(frozen=True, slots=True)
 class ToolCallOut:
-    """A `toolCall` with its arguments; answer with `GuardedSession.send_tool_response`."""
+    """A `toolCall` with its arguments.
+
+    `handled`: the session runs these calls itself (tools configured, or a `tool_handler`) and
+    answers them; the item is for display. Else answer with `GuardedSession.send_tool_response`.
+    """
 
     calls: tuple[types.FunctionCall, ...]
     event: ToolCall
+    handled: bool = False
 
 
 Item = Event | AudioOut | ToolCallOut | FlushPlayback | PlayFiller | PlayFallback

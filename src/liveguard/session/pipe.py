@@ -58,19 +58,26 @@ class EventPipe:
         #: set by the session: write realtime text upstream; hand a Reconnect / FailSession over
         self.send_text: Callable[[str], Awaitable[None]] | None = None
         self.control: Callable[[Action], None] | None = None
+        #: the session's tool shell (session/toolrun.py): sees every event with its item first
+        self.tools: Any = None
         self.finishing = False  # the session is ending: never block on a reader that stopped
         self.done = asyncio.Event()
         self.wake = asyncio.Event()  # the guard's next deadline may have moved
         self._items: asyncio.Queue[Any] = asyncio.Queue(maxsize=max_items)
         self._audio = {"filler": filler_audio, "fallback": fallback_audio}
+        self._pending_puts: set[asyncio.Task[None]] = set()
 
     # ------------------------------------------------------------------ events in
 
     async def process(self, event: ev.Event, *, item: Any = None, feed_guard: bool = True) -> None:
-        """One event: sinks, the item stream, the guard; then what the guard returned."""
+        """One event: the tool shell, sinks, the item stream, the guard; then the guard's output."""
+        if self.tools is not None:
+            item = self.tools.on_event(event, item)
         await self.emit(event, item)
         if feed_guard:
             await self.apply(self.feed_guard(event) or ())
+            if self.tools is not None:  # the guard's tool rules (guard/tools.py)
+                await self.apply(self.tools.feed_guard(event))
         self.wake.set()
 
     async def emit(self, event: ev.Event, item: Any = None) -> None:
@@ -83,6 +90,33 @@ class EventPipe:
             except Exception:
                 log.exception("event sink failed on %s", event.name)
         await self.put(item if item is not None else event)
+
+    def emit_nowait(self, event: ev.Event) -> None:
+        """Sinks and the item stream from synchronous code (the tool runner's events): the
+        stream gets it at once when it has room, else from a task (never lost, never blocking)."""
+        for sink in self.sinks:
+            try:
+                sink(event)
+            except Exception:
+                log.exception("event sink failed on %s", event.name)
+        if self.done.is_set():
+            return
+        try:
+            if self.deliver_now is None and not self.finishing:
+                self._items.put_nowait(event)
+                return
+        except asyncio.QueueFull:
+            pass
+        task = asyncio.get_running_loop().create_task(self.put(event))
+        self._pending_puts.add(task)
+        task.add_done_callback(self._pending_puts.discard)
+
+    def observe_nowait(self, event: ev.Event) -> None:
+        """A tool runner event: to the tool rules (they only start timers here), then out."""
+        if self.tools is not None:
+            self.tools.feed_guard(event)
+            self.wake.set()
+        self.emit_nowait(event)
 
     def feed_guard(self, event: ev.Event) -> list[Any] | None:
         """The guard's outputs for `event`; None when the guard raised (a guard bug must not take
@@ -121,12 +155,16 @@ class EventPipe:
         while True:
             self.wake.clear()
             deadline = self.guard.next_deadline()
-            timeout = None if deadline is None else max(0.0, deadline - self.now())
+            tools = self.tools.next_deadline() if self.tools is not None else None
+            due = min((d for d in (deadline, tools) if d is not None), default=None)
+            timeout = None if due is None else max(0.0, due - self.now())
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(timeout):
                     await self.wake.wait()
             if deadline is not None and self.now() >= deadline:
                 await self.apply(self.guard.tick(self.now()))
+            if tools is not None and self.now() >= tools:
+                await self.apply(self.tools.tick(self.now()))
 
     # ------------------------------------------------------------------ items out
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 import time
 from collections.abc import Awaitable, Callable, Coroutine
@@ -94,6 +95,8 @@ class Reconnector:
         connecting = ev.UpstreamConnecting(
             t=now(), attempt=attempt, purpose=purpose, has_handle=handle is not None
         )
+        if self.sender.tools is not None:
+            self.sender.tools.ledger.connecting(handle)
         await self.pipe.process(connecting)
         await self.sender.gate_lifecycle(connecting, None)
         up = self._factory(self._config(handle))
@@ -197,6 +200,17 @@ class Reconnector:
         if action.delay_s:  # the guard's backoff after refused connects
             await asyncio.sleep(action.delay_s)
         sender = self.sender
+        tools = sender.tools
+        if action.purpose == "rotate" and tools is not None:
+            # a goAway rotation waits (within the goAway's time) for every tool call to be
+            # answered and a handle issued after the answer, then resumes from that handle
+            await tools.wait_settled(tools.ledger.goaway_by, self.pipe.now)
+            handle = tools.ledger.rotation_handle(action.handle)
+            if handle != action.handle:
+                action = dataclasses.replace(action, handle=handle)
+        seed = action.seed_turns
+        if action.purpose == "fresh" and tools is not None:
+            seed = seed + tools.ledger.seed_turns()  # the tool history, as text turns
         sender.ready.clear()
         async with sender.lock:  # no write is in flight on the old socket
             await self.close_upstream(f"reconnect: {action.purpose}")
@@ -209,9 +223,12 @@ class Reconnector:
                 return
             up = sender.up
             assert up is not None
+            routed: list[ev.Event] = []
             try:
-                if action.purpose == "fresh" and action.seed_turns:
-                    await up.send_seed(action.seed_turns)
+                if action.purpose == "fresh" and seed:
+                    await up.send_seed(seed)
+                if tools is not None:  # results this session lacks (delivered on an older one)
+                    routed = await sender.write_results(up, tools.ledger.after_connect(), True)
                 if replay:
                     await self._replay(up, replay)
                 elif action.replay_text:
@@ -221,6 +238,8 @@ class Reconnector:
                 log.debug("replay failed: %s", exc)
                 return
         sender.ready.set()
+        for event in routed:
+            await self.pipe.process(event)
 
     async def _replay(self, up: UpstreamLink, chunks: list[Chunk]) -> None:
         """Re-send buffered caller audio faster than real time (`replay_speed`), in an activity of

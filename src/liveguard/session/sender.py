@@ -17,6 +17,8 @@ import logging
 import time
 from collections.abc import Callable
 
+from google.genai import types
+
 from liveguard import events as ev
 from liveguard.guard.activity import ActivityGate
 from liveguard.guard.policy import preroll_from
@@ -24,6 +26,8 @@ from liveguard.session.bounds import DEFAULT_RATE, SessionBounds, SessionCounter
 from liveguard.session.outbound import AudioFrame, Outbound, SpeechEdge, TextOut, ToolResponses
 from liveguard.session.pipe import EventPipe
 from liveguard.session.ringbuffer import AudioRingBuffer
+from liveguard.session.toolrun import SessionTools
+from liveguard.session.toolstate import DeliveryPlan
 from liveguard.session.upstream_api import UpstreamLink
 
 log = logging.getLogger(__name__)
@@ -57,6 +61,9 @@ class Sender:
         #: called with the seconds from `send_audio(received_at=...)` to the frame being on the
         #: upstream socket (the relay's forwarding-time metric) and the frame's seconds of audio
         self.on_forwarded: Callable[[float, float], None] | None = None
+        #: the session's tool shell: its ledger routes each tool result (session/toolstate.py)
+        self.tools: SessionTools | None = None
+        self._routed: list[ev.Event] = []
 
     def fix_rate(self, rate: int) -> None:
         """The first frame fixed the upstream rate: the (still empty) ring buffer follows it."""
@@ -118,6 +125,8 @@ class Sender:
                         self.ready.clear()
                     continue
             await self.report(signals)
+            if self._routed:
+                await self.flush_routed()
             return
 
     async def _write(self, up: UpstreamLink | None, item: Outbound) -> list[str]:
@@ -136,8 +145,45 @@ class Sender:
                 await self._preroll(up, start)
             return sent
         elif isinstance(item, ToolResponses):
-            await up.send_tool_response(list(item.responses))
+            if self.tools is None:
+                await up.send_tool_response(list(item.responses))
+            else:
+                plan = self.tools.ledger.route(item.responses)
+                self._routed += await self.write_results(up, plan)
         return []
+
+    async def write_results(
+        self, up: UpstreamLink, plan: DeliveryPlan, resent: bool = False
+    ) -> list[ev.Event]:
+        """Write tool results as the ledger routed them: a `toolResponse` where the session knows
+        the call, else clientContent (and a nudge to speak about it unless SILENT). Returns the
+        `ToolResultRouted` events to report once the send lock is released."""
+        assert self.tools is not None
+        if plan.responses:
+            await up.send_tool_response(plan.responses)
+        if plan.context:
+            await up.send_seed(plan.context_turns())
+            if any(r.scheduling != types.FunctionResponseScheduling.SILENT for r in plan.context):
+                await up.send_text(plan.nudge)
+        self.tools.ledger.delivered(plan)
+        self.tools.changed.set()
+        t = self.pipe.now()
+        routes = (
+            ("resent" if resent else "", [r.id or "" for r in plan.responses]),
+            ("context", [r.id or "" for r in plan.context]),
+            ("dropped", plan.dropped),
+        )
+        return [
+            ev.ToolResultRouted(t=t, ids=tuple(ids), route=route)
+            for route, ids in routes
+            if route and ids
+        ]
+
+    async def flush_routed(self) -> None:
+        """Report the routing events of tool results written under the lock."""
+        routed, self._routed = self._routed, []
+        for event in routed:
+            await self.pipe.process(event)
 
     async def _preroll(self, up: UpstreamLink, start: float) -> None:
         """Send the ring's audio from `start` (or its oldest) again, right after activityStart."""

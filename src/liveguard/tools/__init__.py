@@ -7,7 +7,7 @@ responses. docs/tools.md explains the settings and the contract.
 
 from liveguard.tools.declarations import Tool, build_tool, declarations, function_schema
 from liveguard.tools.dispatch import ToolDispatcher
-from liveguard.tools.runner import ToolRunner
+from liveguard.tools.runner import ToolHandler, ToolRunner
 from liveguard.tools.spec import FunctionEntry, ToolLimits, WebhookEntry, check_tool_entries
 from liveguard.tools.webhook import SIGNATURE_HEADER, sign, verify
 
@@ -16,6 +16,7 @@ __all__ = [
     "FunctionEntry",
     "Tool",
     "ToolDispatcher",
+    "ToolHandler",
     "ToolLimits",
     "ToolRunner",
     "WebhookEntry",

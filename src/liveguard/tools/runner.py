@@ -16,8 +16,9 @@ from __future__ import annotations
 import asyncio
 import itertools
 import json
+import logging
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from typing import Any
 
 from google.genai import types
@@ -28,9 +29,16 @@ from liveguard.tools.declarations import InvalidArguments, Tool, build_tool, dec
 from liveguard.tools.spec import ToolEntry, ToolLimits
 from liveguard.tools.webhook import ResultTooLarge, WebhookClient, WebhookError
 
+log = logging.getLogger("liveguard.tools")
+
 REDACTED = "[redacted]"
 MAX_ERROR_CHARS = 300
 MAX_NAME_CHARS = 64
+
+
+#: An application's own tool code: gets every call the model makes, returns its result (any
+#: JSON-able value, or a whole `FunctionResponse`); raising is an error response like a tool's.
+ToolHandler = Callable[[types.FunctionCall], Awaitable[Any]]
 
 
 class _Failure(Exception):
@@ -53,8 +61,11 @@ class ToolRunner:
         emit: Callable[[ev.Event], Any] | None = None,
         clock: Callable[[], float] = time.monotonic,
         webhooks: WebhookClient | None = None,
+        handler: ToolHandler | None = None,
     ) -> None:
         self.tools = dict(tools)
+        #: runs every call whose name is not among `tools` (then no name is "undeclared")
+        self.handler = handler
         self.limits = limits or ToolLimits()
         self.redact = redact
         self._emit = emit
@@ -142,24 +153,32 @@ class ToolRunner:
                 t=self._clock(),
                 call_id=key,
                 tool=name,
-                kind=tool.kind if tool else "",
+                kind=tool.kind if tool else ("handler" if self.handler else ""),
                 args=self._redacted(args),
             )
         )
         try:
-            if tool is None:
+            if tool is None and self.handler is None:
                 raise _Failure("undeclared", f"there is no tool named {name!r}")
-            self._validate(tool, args)
+            if tool is not None:
+                self._validate(tool, args)
             async with self._slots:
-                timeout = tool.timeout_s or self.limits.timeout_s
+                timeout = (tool.timeout_s if tool else None) or self.limits.timeout_s
                 try:
                     async with asyncio.timeout(timeout):
-                        result = await tool.invoke(args, key)
+                        if tool is not None:
+                            result = await tool.invoke(args, key)
+                        else:
+                            assert self.handler is not None
+                            result = await self.handler(call)
                 except TimeoutError:
                     raise _Failure(
                         "timeout", f"{name} did not finish within {timeout:g} s"
                     ) from None
-            payload = {"output": to_jsonable_python(result, fallback=str)}
+            if isinstance(result, types.FunctionResponse):  # the handler's own response
+                payload = dict(result.response or {})
+            else:
+                payload = {"output": to_jsonable_python(result, fallback=str)}
             size = len(json.dumps(payload, separators=(",", ":")))
             if size > self.limits.max_result_bytes:
                 raise ResultTooLarge(size, self.limits.max_result_bytes)
@@ -224,6 +243,8 @@ class ToolRunner:
     def _finished(
         self, key: str, name: str, outcome: str, start: float, size: int, error: str
     ) -> None:
+        ms = (time.perf_counter() - start) * 1000
+        log.info("tool %s (call %s): %s in %.1f ms", name, key[:40], outcome, ms)
         self._event(
             ev.ToolCallFinished(
                 t=self._clock(),

@@ -42,6 +42,12 @@ class ToolLimits(BaseModel):
     max_result_bytes: int = Field(
         16384, ge=256, le=1_048_576, description="largest result (JSON) sent to the model"
     )
+    filler_after_s: float | None = Field(
+        2.0,
+        gt=0,
+        le=600,
+        description="a BLOCKING call running this long plays the filler audio (if configured)",
+    )
 
 
 def check_schema(schema: Any) -> dict[str, Any]:
