@@ -4,9 +4,8 @@ Why: tests, demos and benchmarks need a caller that behaves like the carrier on 
 opening messages first, 20 ms frames at real-time pace (silence between utterances, as a phone
 line sends), markers echoed only when the audio before them has been "played" (playout is
 simulated at real time), a clear dropping what is buffered — and that measures what a caller
-experiences: the silence between the end of their speech and the first audible model audio
-(inaudible frames answer nothing), the longest silence inside an answer, and how much of the
-answer they actually heard. The carrier's spelling of all this (Twilio by default; Telnyx,
+experiences: the silence between the end of their speech and the first model audio, and how much
+of the answer they actually heard. The carrier's spelling of all this (Twilio by default; Telnyx,
 Plivo, Vonage, Exotel) is the `CallerWire` in wire.py; the caller itself works in μ-law 8 kHz.
 
 Output: one JSON line per caller turn
@@ -33,6 +32,7 @@ import numpy as np
 
 from liveguard.audio import mulaw, wav
 from liveguard.audio.clips import load_clip, resample_pcm16
+from liveguard.caller.playout import RATE, Playout
 from liveguard.caller.script import (
     BargeIn,
     CallScript,
@@ -44,10 +44,10 @@ from liveguard.caller.script import (
     WaitAnswer,
     load_script,
 )
+from liveguard.caller.turns import Turn, TurnLog
 from liveguard.caller.wire import CallerWire, Frame, make_wire
 from liveguard.transports.signature import compute_signature
 
-RATE = 8000
 FRAME_BYTES = 160
 FRAME_S = 0.02
 SILENCE_FRAME = b"\xff" * FRAME_BYTES
@@ -71,21 +71,6 @@ class CallResult:
     errors: list[str] = field(default_factory=list)
 
 
-@dataclass
-class _Turn:
-    index: int
-    utterance: str
-    started_at: float
-    kind: str = "say"
-    end_of_speech: float | None = None
-    first_audio: float | None = None
-    longest_gap: float = 0.0  # longest stretch after the end of speech with nothing audible
-    heard_at_end_of_speech: float = 0.0
-    clears_at_start: int = 0
-    cleared_s_at_start: float = 0.0
-    barged: bool | None = None
-
-
 def clip_ulaw(name: str) -> bytes:
     """A shipped utterance (by name) or a WAV file (by path) as μ-law 8 kHz bytes."""
     path = Path(name)
@@ -107,7 +92,11 @@ def clip_ulaw(name: str) -> bytes:
 
 
 class SimulatedCaller:
-    """One call over a connected WebSocket: sender, receiver and mark loops plus the script."""
+    """One call over a connected WebSocket: sender, receiver and mark loops plus the script.
+
+    The bookkeeping is delegated: `playout` (what was heard, markers' due times) and `turns` (each
+    turn's figures) are plain objects this class feeds with the clock and the relay's messages.
+    """
 
     def __init__(
         self,
@@ -134,27 +123,17 @@ class SimulatedCaller:
         self.frames_received = 0  # media messages
         self.audio_received_s = 0.0
         self.late_resyncs = 0
-        # playout simulation
-        self._play_end = 0.0
-        self._scheduled_s = 0.0
-        self._cleared_s = 0.0
+        self.playout = Playout(MAX_RECORD_S)
+        self.turns = TurnLog(self.playout)
         self._last_media_at: float | None = None
         self._last_audible_at: float | None = None  # the last frame the caller could hear
-        self._audible_end = 0.0  # when the last audible frame's playout ends
         self.inaudible_frames = 0
-        self._first_media_at: float | None = None
-        self._marks: deque[tuple[float, str]] = deque()
         self._marks_changed = asyncio.Event()
-        self._heard = bytearray()
-        self._heard_cap = int(MAX_RECORD_S * RATE)
         self._media_event = asyncio.Event()
         self.closed = asyncio.Event()
         self.close_code: int | None = None
         self.closed_by_relay = False
         self._hung_up = False
-        self._turn: _Turn | None = None
-        self._turn_count = 0
-        self._answer_start = 0.0  # audio arriving after this counts for the current wait
         self.greeting_heard_s = 0.0
 
     # ------------------------------------------------------------------ wire
@@ -219,50 +198,27 @@ class SimulatedCaller:
         """One relay message as the wire read it: audio (μ-law 8 kHz), a marker, a clear."""
         now = self.loop.time()
         if kind == "audio":
-            audio: bytes = value
             self.frames_received += 1
-            secs = len(audio) / RATE
+            start = max(now, self.playout.play_end)  # when this frame starts playing
+            secs = self.playout.add_audio(now, value)
             self.audio_received_s += secs
-            start = max(now, self._play_end)
-            self._play_end = start + secs
-            self._scheduled_s += secs
-            if len(self._heard) + len(audio) <= self._heard_cap:
-                self._heard += audio
-            if self._first_media_at is None:
-                self._first_media_at = now
             self._last_media_at = now
-            if float(np.abs(mulaw.decode_array(audio), dtype=np.float32).mean()) < AUDIBLE_LEVEL:
+            if float(np.abs(mulaw.decode_array(value), dtype=np.float32).mean()) < AUDIBLE_LEVEL:
                 self.inaudible_frames += 1  # played, but nobody hears it: no answer
-                self._media_event.set()
-                return
-            self._last_audible_at = now
-            turn = self._turn
-            if turn and turn.end_of_speech is not None:
-                gap = start - max(turn.end_of_speech, self._audible_end)
-                turn.longest_gap = max(turn.longest_gap, gap)
-                if turn.first_audio is None:
-                    turn.first_audio = now
-            self._audible_end = start + secs
+            else:
+                self._last_audible_at = now
+                self.turns.on_audio(now, start, secs)
             self._media_event.set()
         elif kind == "mark":
             if isinstance(value, str):
-                self._marks.append((max(now, self._play_end), value))
+                self.playout.add_mark(now, value)
                 self._marks_changed.set()
         elif kind == "clear":
-            unplayed = max(0.0, self._play_end - now)
-            self._cleared_s += unplayed
-            drop = min(len(self._heard), round(unplayed * RATE))
-            if drop:
-                del self._heard[-drop:]
-            self._play_end = now
-            self._audible_end = min(self._audible_end, now)
-            self.result.clears += 1
             # Twilio (and Telnyx) answer a clear by echoing every pending mark at once; others
             # drop them and acknowledge the clear
-            if self.wire.clear_echoes_marks:
-                self._marks = deque((now, n) for _, n in self._marks)
-            else:
-                self._marks.clear()
+            self.playout.clear(now, echo_marks=self.wire.clear_echoes_marks)
+            self.turns.cleared(now)
+            self.result.clears = self.playout.clears
             self._marks_changed.set()
             ack = self.wire.cleared()
             if ack is not None:
@@ -274,18 +230,19 @@ class SimulatedCaller:
 
     async def _mark_echoer(self) -> None:
         while not self.closed.is_set():
-            if not self._marks:
+            marks = self.playout.marks
+            if not marks:
                 self._marks_changed.clear()
                 await self._marks_changed.wait()
                 continue
-            due, name = self._marks[0]
+            due, name = marks[0]
             delay = due - self.loop.time()
             if delay > 0:
                 self._marks_changed.clear()
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._marks_changed.wait(), delay)
                 continue
-            self._marks.popleft()
+            marks.popleft()
             await self._send(self.wire.echo(name))
             self.result.marks_echoed += 1
 
@@ -293,12 +250,10 @@ class SimulatedCaller:
 
     def heard_s(self, now: float | None = None) -> float:
         """Seconds of model audio the caller has heard so far (played, not cleared)."""
-        now = self.loop.time() if now is None else now
-        return self._scheduled_s - self._cleared_s - max(0.0, self._play_end - now)
+        return self.playout.heard_s(self.loop.time() if now is None else now)
 
     def playing(self, now: float | None = None) -> bool:
-        now = self.loop.time() if now is None else now
-        return self._play_end > now
+        return self.playout.playing(self.loop.time() if now is None else now)
 
     # ------------------------------------------------------------------ turns
 
@@ -306,50 +261,18 @@ class SimulatedCaller:
         if self.on_line is not None:
             self.on_line(line)
 
-    def _begin_turn(self, utterance: str, kind: str) -> _Turn:
+    def _begin_turn(self, utterance: str, kind: str) -> Turn:
         self._finish_turn()
-        self._turn_count += 1
-        self._turn = _Turn(
-            index=self._turn_count,
-            utterance=utterance,
-            started_at=self.loop.time(),
-            kind=kind,
-            clears_at_start=self.result.clears,
-            cleared_s_at_start=self._cleared_s,
-        )
-        return self._turn
+        return self.turns.begin(self.loop.time(), utterance, kind)
 
-    def _end_of_speech(self, turn: _Turn, at: float) -> None:
-        turn.end_of_speech = at
-        turn.heard_at_end_of_speech = self.heard_s(at)
-        self._answer_start = at
+    def _end_of_speech(self, turn: Turn, at: float) -> None:
+        self.turns.end_of_speech(turn, at)
 
     def _finish_turn(self) -> None:
-        turn, self._turn = self._turn, None
-        if turn is None:
-            return
-        now = self.loop.time()
-        eos = turn.end_of_speech if turn.end_of_speech is not None else now
-        latency = None if turn.first_audio is None else round(turn.first_audio - eos, 3)
-        line: dict[str, Any] = {
-            "turn": turn.index,
-            "utterance": turn.utterance,
-            "kind": turn.kind,
-            "answered": turn.first_audio is not None,
-            "end_of_speech_to_first_audio_s": latency,
-            "heard_s": round(max(0.0, self.heard_s(now) - turn.heard_at_end_of_speech), 3),
-            # the longest the caller sat in silence: before the answer, or inside it (a filler,
-            # then background work); the quiet after the turn's last audible audio is not waiting
-            "silence_s": round(
-                max(latency, turn.longest_gap) if latency is not None else now - eos, 3
-            ),
-        }
-        if turn.kind == "barge_in":
-            line["barged"] = bool(turn.barged)
-            line["clear_received"] = self.result.clears > turn.clears_at_start
-            line["cleared_s"] = round(self._cleared_s - turn.cleared_s_at_start, 3)
-        self.result.turns.append(line)
-        self._emit(line)
+        line = self.turns.finish(self.loop.time())
+        if line is not None:
+            self.result.turns.append(line)
+            self._emit(line)
 
     async def _speak(self, ulaw: bytes) -> float:
         """Queue an utterance as 20 ms frames; returns when its last frame was sent."""
@@ -383,7 +306,7 @@ class SimulatedCaller:
     async def _wait_answer(self, step: WaitAnswer) -> None:
         """Until model audio came after the last speech and then stopped for `quiet` seconds."""
         start = self.loop.time()
-        since = self._answer_start if self._turn is not None else 0.0
+        since = self.turns.answer_start if self.turns.current is not None else 0.0
         deadline = start + step.timeout
         while not self.closed.is_set() and not self._audio_since(since):
             left = deadline - self.loop.time()
@@ -393,7 +316,7 @@ class SimulatedCaller:
         hard_stop = self.loop.time() + max(step.timeout, 60.0)
         while not self.closed.is_set():
             now = self.loop.time()
-            quiet_from = max(self._play_end, self._last_media_at or now)
+            quiet_from = max(self.playout.play_end, self._last_media_at or now)
             wait = quiet_from + step.quiet - now
             if wait <= 0 or now >= hard_stop:
                 return
@@ -402,7 +325,7 @@ class SimulatedCaller:
     async def _barge_in(self, step: BargeIn, ulaw: bytes) -> None:
         """Wait until the model is talking, `after` seconds more, then speak over it."""
         deadline = self.loop.time() + step.timeout
-        since = self._answer_start
+        since = self.turns.answer_start
         talking = False
         while not self.closed.is_set():
             if self._audio_since(since) and self.playing():
@@ -431,36 +354,9 @@ class SimulatedCaller:
         ]
         t_start = self.loop.time()
         try:
-            for step in self.script.steps:
-                if self.closed.is_set():
-                    break
-                if isinstance(step, Say):
-                    turn = self._begin_turn(step.clip, "say")
-                    self._end_of_speech(turn, await self._speak(clips[step.clip]))
-                elif isinstance(step, BargeIn):
-                    await self._barge_in(step, clips[step.clip])
-                elif isinstance(step, Dtmf):
-                    turn = self._begin_turn(f"dtmf:{step.digit}", "dtmf")
-                    await self._send(self.wire.dtmf(step.digit))
-                    self._end_of_speech(turn, self.loop.time())
-                elif isinstance(step, Pause):
-                    await self._sleep(step.seconds)
-                elif isinstance(step, WaitAnswer):
-                    before = self.heard_s()
-                    await self._wait_answer(step)
-                    if self._turn is None and self._turn_count == 0:
-                        self.greeting_heard_s += self.heard_s() - before
-                elif isinstance(step, Hangup):
-                    break
+            await self._play(clips)
             self._finish_turn()
-            self._hung_up = True
-            if not self.closed.is_set():
-                stop = self.wire.stop()
-                if stop is not None:
-                    await self._send(stop)
-                with contextlib.suppress(Exception):  # the stream ends after stop (or is closed)
-                    await asyncio.wait_for(self.ws.close(), 5.0)
-                self.close_code = self.ws.close_code
+            await self._hang_up()
         finally:
             self._finish_turn()
             for t in tasks:
@@ -468,10 +364,46 @@ class SimulatedCaller:
             await asyncio.gather(*tasks, return_exceptions=True)
         return self._summarise(self.loop.time() - t_start)
 
+    async def _play(self, clips: dict[str, bytes]) -> None:
+        """The script's steps in order, until a hangup step or the relay closes the call."""
+        for step in self.script.steps:
+            if self.closed.is_set():
+                return
+            if isinstance(step, Say):
+                turn = self._begin_turn(step.clip, "say")
+                self._end_of_speech(turn, await self._speak(clips[step.clip]))
+            elif isinstance(step, BargeIn):
+                await self._barge_in(step, clips[step.clip])
+            elif isinstance(step, Dtmf):
+                turn = self._begin_turn(f"dtmf:{step.digit}", "dtmf")
+                await self._send(self.wire.dtmf(step.digit))
+                self._end_of_speech(turn, self.loop.time())
+            elif isinstance(step, Pause):
+                await self._sleep(step.seconds)
+            elif isinstance(step, WaitAnswer):
+                before = self.heard_s()
+                await self._wait_answer(step)
+                if self.turns.current is None and self.turns.count == 0:
+                    self.greeting_heard_s += self.heard_s() - before
+            elif isinstance(step, Hangup):
+                return
+
+    async def _hang_up(self) -> None:
+        """End the call as the carrier does: its stop message (if any), then close the socket."""
+        self._hung_up = True
+        if self.closed.is_set():
+            return
+        stop = self.wire.stop()
+        if stop is not None:
+            await self._send(stop)
+        with contextlib.suppress(Exception):  # the stream ends after stop (or is closed)
+            await asyncio.wait_for(self.ws.close(), 5.0)
+        self.close_code = self.ws.close_code
+
     def _summarise(self, duration: float) -> CallResult:
         turns = self.result.turns
         answered = sum(1 for t in turns if t["answered"])
-        self.result.heard = bytes(self._heard)
+        self.result.heard = bytes(self.playout.heard)
         self.result.summary = {
             "summary": True,
             "script": self.script.name,

@@ -14,15 +14,11 @@ resumption.py, shared by all the connections of one emulator process).
 
 from __future__ import annotations
 
-import heapq
-import itertools
-import math
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from liveguard.audio.clips import clip_text
 from liveguard.emulator import speech
 from liveguard.emulator.activity import VadConfig
 from liveguard.emulator.context import ContextWindow, usage_metadata
@@ -44,6 +40,7 @@ from liveguard.emulator.resumption import (
     Turn,
 )
 from liveguard.emulator.scenario import Scenario
+from liveguard.emulator.schedule import Schedule
 from liveguard.emulator.wire import INVALID_ARGUMENT, ClientMessage, truncate_reason
 
 __all__ = [
@@ -181,7 +178,16 @@ class _UserInput:
 
 
 class EmulatedSession:
-    """The model behind one WebSocket connection (see module docstring)."""
+    """The model behind one WebSocket connection (see module docstring).
+
+    Longer than ~350 lines on purpose: it is the turn flow, one state machine whose steps (a
+    caller turn, the answer's spoken parts, background phases, barge-ins, turnComplete, the
+    handle after it) share the generation in progress and the time queue, and each step is a
+    timed action that schedules the next. What stands alone is outside: the model family's rules
+    (`Profile`), what it hears (`Listener`), its context window (`ContextWindow`), the faults
+    (`FaultPlan`), the conversations (`ResumptionStore`), the time queue (`Schedule`) and each
+    spoken part's chunks and words (`speech.spoken_part`).
+    """
 
     def __init__(
         self, scenario: Scenario, *, store: ResumptionStore, session_id: str, now: float
@@ -200,8 +206,7 @@ class EmulatedSession:
         self._held: tuple[_Gen, str, bool, bool] | None = (
             None  # speech waiting for the caller to stop
         )
-        self._queue: list[tuple[float, int, _Gen | None, Callable[[float], list[Output]]]] = []
-        self._seq = itertools.count()
+        self._queue: Schedule[Output] = Schedule()
         self._conv: Conversation | None = None
         self._gen: _Gen | None = None
         self._pending: deque[_UserInput] = deque()
@@ -326,31 +331,18 @@ class EmulatedSession:
         """`out` followed by everything due by `now` (unless the message closed the session)."""
         if self.closed:
             return out
-        queue = self._queue
-        if not queue or queue[0][0] > now:  # nothing due (poll would return [])
+        if not self._queue.any_due(now):  # nothing due (poll would return [])
             return out
         return out + self.poll(now)
 
     def poll(self, now: float) -> list[Output]:
         """Everything due by `now`, in order."""
-        out: list[Output] = []
-        while self._queue and not self.closed:
-            t, _, gen, action = self._queue[0]
-            if gen is not None and gen.cancelled:
-                heapq.heappop(self._queue)
-                continue
-            if t > now:
-                break
-            heapq.heappop(self._queue)
-            out.extend(action(t))
-        return out
+        return self._queue.run_due(now, lambda: self.closed)
 
     def next_deadline(self) -> float | None:
         if self.closed:
             return None
-        while self._queue and self._queue[0][2] is not None and self._queue[0][2].cancelled:
-            heapq.heappop(self._queue)
-        return self._queue[0][0] if self._queue else None
+        return self._queue.next_time()
 
     def pong_policy(self) -> float | None:
         conn = self.scenario.connection
@@ -370,7 +362,7 @@ class EmulatedSession:
     # ------------------------------------------------------------------ scheduling
 
     def _at(self, t: float, gen: _Gen | None, action: Callable[[float], list[Output]]) -> None:
-        heapq.heappush(self._queue, (t, next(self._seq), gen, action))
+        self._queue.at(t, gen, action)
 
     def _send(self, payload: dict) -> list[Output]:
         return [SendFrame(payload)]
@@ -740,33 +732,24 @@ class EmulatedSession:
     def _voice(self, gen: _Gen, t_first: float, clip: str, greeting: bool, final: bool) -> None:
         """Paced chunks from `t_first`, transcript, generationComplete, turnComplete."""
         m = self.scenario.model
-        gen.clip = clip
-        gen.text = clip_text(clip)
-        duration = speech.reply_seconds(clip) / m.playback_speed
-        count = m.greeting_chunks if greeting else None
-        chunks = speech.audio_chunks(clip, m.chunk_ms, count, gen.level)
-        pieces = speech.fragments(gen.text, m.transcript_fragment_words)
-        if final and gen.fraction < 1.0:  # cut mid-sentence: audio and words stop together
-            keep = max(1, math.ceil(len(chunks) * gen.fraction))
-            duration *= keep / len(chunks)
-            chunks = chunks[:keep]
-            pieces = pieces[: max(1, math.ceil(len(pieces) * gen.fraction))]
-            gen.text = "".join(pieces).strip()
-        gen.total_chunks = len(chunks)
+        part = speech.spoken_part(
+            clip,
+            chunk_ms=m.chunk_ms,
+            chunk_count=m.greeting_chunks if greeting else None,
+            level=gen.level,
+            fraction=gen.fraction if final else 1.0,
+            playback_speed=m.playback_speed,
+            send_speedup=m.send_speedup,
+            fragment_words=m.transcript_fragment_words,
+        )
+        gen.clip, gen.text, gen.total_chunks = clip, part.text, len(part.chunks)
         self._at(t_first, gen, lambda now: self._resumable_false())
-        spacing = duration / len(chunks) / m.send_speedup
-        per_piece = len(chunks) / max(1, len(pieces))
         tx = self._output_tx and not self._text_mode
         combined = tx and self.profile.combined_parts
-        next_piece = 0
         t_last = t_first
-        for i, chunk in enumerate(chunks):
-            t_chunk = t_first + i * spacing
+        for i, (chunk, mine) in enumerate(zip(part.chunks, part.words, strict=True)):
+            t_chunk = t_first + i * part.spacing
             t_last = t_chunk
-            mine: list[str] = []
-            while next_piece < len(pieces) and next_piece * per_piece <= i:
-                mine.append(pieces[next_piece])
-                next_piece += 1
             words = "".join(mine) if combined else ""
             self._at(t_chunk, gen, lambda now, c=chunk, g=gen, w=words: self._chunk(g, c, now, w))
             if tx and not combined:
@@ -774,7 +757,7 @@ class EmulatedSession:
                     self._schedule_tx(t_chunk, "outputTranscription", piece, gen)
         t_gen_done = t_last + 0.005
         self._at(t_gen_done, gen, lambda now, g=gen: self._generation_complete(g))
-        t_done = max(t_first + duration, t_gen_done + 0.005)
+        t_done = max(t_first + part.duration, t_gen_done + 0.005)
         end = self._finish_turn if final else self._in_progress
         self._at(t_done, gen, lambda now, g=gen: end(g, now))
 

@@ -35,6 +35,7 @@ from websockets.exceptions import ConnectionClosed
 from websockets.frames import DATA_OPCODES as _DATA_OPCODES
 from websockets.frames import Frame
 
+from liveguard.emulator import clients
 from liveguard.emulator.pump import INTERNAL, Pump
 from liveguard.emulator.tls import TlsMaterial, client_ssl_context, make_tls
 from liveguard.emulator.wire import (
@@ -454,21 +455,14 @@ class Emulator:
         self, scenario: str | None = None, *, vertexai: bool = False, **http_options: Any
     ) -> genai.Client:
         """A google-genai Client wired to this emulator (ssl context, key, optional scenario)."""
-        from google import genai
-        from google.genai import types
-
-        headers = dict(http_options.pop("headers", None) or {})
-        if scenario is not None:
-            headers[SCENARIO_HEADER] = scenario
-        client_args = dict(http_options.pop("async_client_args", None) or {})
-        client_args.setdefault("ssl", self.ssl_context())
-        opts = types.HttpOptions(
-            base_url=http_options.pop("base_url", self.base_url),
-            headers=headers or None,
-            async_client_args=client_args,
+        return clients.gemini_client(
+            self.base_url,
+            self.api_key,
+            self.ssl_context(),
+            scenario,
+            vertexai=vertexai,
             **http_options,
         )
-        return genai.Client(api_key=self.api_key, vertexai=vertexai or None, http_options=opts)
 
     def vertex_client(
         self,
@@ -484,22 +478,13 @@ class Emulator:
         `projects/P/locations/L/publishers/google/models/X` name, as it does against Vertex. The
         credentials are a fixed, already valid token, so nothing is fetched from Google.
         """
-        from google import genai
-        from google.genai import types
-        from google.oauth2.credentials import Credentials
-
-        headers = {SCENARIO_HEADER: scenario} if scenario is not None else None
-        opts = types.HttpOptions(
-            base_url=self.base_url,
-            headers=headers,
-            async_client_args={"ssl": self.ssl_context()},
-        )
-        return genai.Client(
-            vertexai=True,
+        return clients.vertex_client(
+            self.base_url,
+            self.ssl_context(),
+            scenario,
             project=project,
             location=location,
-            credentials=Credentials(token=token),
-            http_options=opts,
+            token=token,
         )
 
     async def wait_closed_sessions(self, count: int | None = None) -> list[SessionStats]:

@@ -12,6 +12,7 @@ import itertools
 import math
 import random
 import re
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -27,6 +28,7 @@ from liveguard.audio.clips import (
 __all__ = [
     "DEFAULT_REPLIES",
     "OUTPUT_RATE",
+    "SpokenPart",
     "audio_chunks",
     "choose_reply",
     "fragments",
@@ -34,6 +36,7 @@ __all__ = [
     "mean_abs",
     "reply_seconds",
     "scaled_pcm",
+    "spoken_part",
     "transcribe",
     "warm_up",
 ]
@@ -162,3 +165,51 @@ def fragments(text: str, words_per_fragment: int) -> list[str]:
         piece = " ".join(words[i : i + words_per_fragment])
         out.append(piece if i == 0 else f" {piece}")
     return out
+
+
+@dataclass(frozen=True, slots=True)
+class SpokenPart:
+    """One spoken part as the service streams it: audio chunks sent `spacing` apart, each with
+    the transcript fragments that go out with it, played in `duration` seconds."""
+
+    text: str  # what is said (a cut part: only the words kept)
+    chunks: tuple[bytes, ...]
+    words: tuple[tuple[str, ...], ...]  # transcript fragments per chunk
+    duration: float
+    spacing: float
+
+
+def spoken_part(
+    clip: str,
+    *,
+    chunk_ms: int,
+    chunk_count: int | None,
+    level: float | None,
+    fraction: float,
+    playback_speed: float,
+    send_speedup: float,
+    fragment_words: int,
+) -> SpokenPart:
+    """Plan `clip` as chunks and transcript fragments; `fraction` < 1 cuts it mid-sentence (audio
+    and words stop together), `level` scales it (inaudible answers)."""
+    text = clip_text(clip)
+    duration = reply_seconds(clip) / playback_speed
+    chunks = audio_chunks(clip, chunk_ms, chunk_count, level)
+    pieces = fragments(text, fragment_words)
+    if fraction < 1.0:
+        keep = max(1, math.ceil(len(chunks) * fraction))
+        duration *= keep / len(chunks)
+        chunks = chunks[:keep]
+        pieces = pieces[: max(1, math.ceil(len(pieces) * fraction))]
+        text = "".join(pieces).strip()
+    per_piece = len(chunks) / max(1, len(pieces))
+    words: list[tuple[str, ...]] = []
+    next_piece = 0
+    for i in range(len(chunks)):
+        mine: list[str] = []
+        while next_piece < len(pieces) and next_piece * per_piece <= i:
+            mine.append(pieces[next_piece])
+            next_piece += 1
+        words.append(tuple(mine))
+    spacing = duration / len(chunks) / send_speedup
+    return SpokenPart(text, chunks, tuple(words), duration, spacing)
