@@ -62,9 +62,9 @@ def test_turn_line_measures_silence_and_what_was_heard() -> None:
     turn = log.begin(0.0, "question", "say")
     log.end_of_speech(turn, 2.0)
     assert log.answer_start == 2.0
-    log.on_audio(2.7)  # the first answer audio
+    log.on_audio(2.7, 2.7, 0.5)  # the first answer audio
     p.add_audio(2.7, _audio(1.0))
-    log.on_audio(3.0)  # later audio does not move the first
+    log.on_audio(3.0, 3.2, 0.5)  # later audio does not move the first
     line = log.finish(5.0)
     assert line == {
         "turn": 1,
@@ -76,6 +76,18 @@ def test_turn_line_measures_silence_and_what_was_heard() -> None:
         "silence_s": 0.7,
     }
     assert log.current is None and log.finish(6.0) is None
+
+
+def test_a_gap_inside_the_answer_is_silence_the_caller_sat_through() -> None:
+    log = TurnLog(Playout(max_record_s=60))
+    turn = log.begin(0.0, "question", "say")
+    log.end_of_speech(turn, 1.0)
+    log.on_audio(1.5, 1.5, 1.0)  # a filler, 0.5 s after the end of speech, plays until 2.5
+    log.on_audio(6.5, 6.5, 1.0)  # the answer after 4 s of background work
+    line = log.finish(8.0)
+    assert line is not None
+    assert line["end_of_speech_to_first_audio_s"] == 0.5
+    assert line["silence_s"] == 4.0
 
 
 def test_unanswered_turn_counts_silence_until_it_ends() -> None:
