@@ -102,106 +102,127 @@ def _quote(text: str, limit: int = 120) -> str:
 
 def evidence_lines(events: Sequence[Event], start: int) -> list[str]:
     """The incident-style evidence, one line per meaningful event from `events[start]` on."""
-    t0 = events[start].t
-    lines: list[str] = []
-    tx_parts: list[str] = []
-    tx_t: float | None = None
-    last_tx_t: float | None = None
-    audio_since_caller = True  # report the first model audio after each caller turn
-
-    def flush_tx() -> None:
-        nonlocal tx_t
-        if tx_t is not None:
-            lines.append(
-                f"T+{tx_t - t0:.1f}s input_transcription fires for user speech: "
-                f"{_quote(''.join(tx_parts))}"
-            )
-        tx_parts.clear()
-        tx_t = None
-
+    ev = _Evidence(events[start].t)
     for e in events[start:]:
-        rel = f"T+{e.t - t0:.1f}s"
+        rel = f"T+{e.t - ev.t0:.1f}s"
         if isinstance(e, InputTranscript):
-            if last_tx_t is not None and e.t - last_tx_t >= UTTERANCE_GAP_S:
-                flush_tx()
-            if tx_t is None:
-                tx_t = e.t
-            tx_parts.append(e.text)
-            last_tx_t = e.t
-            audio_since_caller = False
+            ev.transcript(e)
             continue
         if isinstance(e, ModelAudio):
-            if not audio_since_caller:
-                flush_tx()
-                level = ""
-                if e.level >= 0:
-                    heard = "INAUDIBLE" if _inaudible(e) else "audible"
-                    level = f", level mean |x|={e.level:g}: {heard}"
-                lines.append(
-                    f"{rel} model audio arrives (turn={e.turn}, "
-                    f"gemini_audio_chunks={e.gemini_audio_chunks}{level})"
-                )
-                audio_since_caller = True
+            ev.model_audio(e, rel)
             continue
-        line = None
-        if isinstance(e, TurnComplete):
-            note = " (greeting" if e.turn == 1 else " ("
-            note += (", " if e.turn == 1 else "") + f"turn_audio_chunks={e.turn_audio_chunks})"
-            if e.turn_audio_chunks == 0:
-                note += ", no model audio"
-            reason = f" reason={e.reason}" if e.reason else ""
-            if e.interaction_status:
-                reason += f" interaction_status={e.interaction_status}"
-            if e.waiting_for_input:
-                reason += " waiting_for_input=True"
-            line = (
-                f"{rel} turn_complete turn={e.turn} gemini_audio_chunks={e.gemini_audio_chunks}"
-                f"{reason}{note}"
-            )
-        elif isinstance(e, Interrupted):
-            line = (
-                f"{rel} server_content.interrupted=True with last_user_tx={_quote(e.last_user_tx)} "
-                f"and last_user_tx_age_ms={e.last_user_tx_age_ms} (skip_audio={e.skip_audio})"
-            )
-        elif isinstance(e, CallerSpeechEnded):
-            audio_since_caller = False
-            line = f"{rel} caller stops speaking (local VAD, {e.duration_s:.1f}s of speech)"
-        elif isinstance(e, CallerText):
-            audio_since_caller = False
-            line = f"{rel} caller text sent: {_quote(e.text)}"
-        elif isinstance(e, Verdict):
-            line = f"{rel} liveguard verdict: {e.kind} (turn={e.turn}{_verdict_detail(e)})"
-        elif isinstance(e, BackgroundWork):
-            line = (
-                f"{rel} background work (interactionStatus IN_PROGRESS) {e.phase}"
-                + (f" after {e.duration_s:.1f}s" if e.phase != "start" else "")
-                + f", budget {e.budget_s:g}s"
-            )
-        elif isinstance(e, RecoveryStarted):
-            line = f"{rel} liveguard recovery: {e.rung} (attempt {e.attempt})"
-        elif isinstance(e, RecoveryFinished):
-            line = f"{rel} liveguard recovery {e.rung} ended: {e.outcome}"
-        elif isinstance(e, UpstreamClosed):
-            line = f"{rel} upstream closed code={e.code} side={e.side} reason={_quote(e.reason)}"
-        elif isinstance(e, UpstreamConnected):
-            line = f"{rel} upstream connected (purpose={e.purpose}, resumed={e.resumed})"
-        elif isinstance(e, GoAway):
-            line = f"{rel} go_away time_left={e.time_left_s:g}s"
-        elif isinstance(e, ResumptionUpdate) and not e.resumable:
-            line = f"{rel} session_resumption_update resumable=False"
-        elif isinstance(e, OperatorAlert):
-            line = f"{rel} operator alert: {e.reason}"
-        elif isinstance(e, SessionEnded):
-            flush_tx()
-            line = f"{rel} session ends ({e.reason or 'no reason logged'})"
+        if isinstance(e, CallerSpeechEnded | CallerText):
+            ev.audio_since_caller = False
+        line = _event_line(e, rel)
         if line is not None:
-            flush_tx()
-            lines.append(line)
-        if len(lines) >= MAX_EVIDENCE_LINES:
-            lines.append("… (evidence cut; see the attached log)")
+            ev.flush_tx()
+            ev.lines.append(line)
+        if len(ev.lines) >= MAX_EVIDENCE_LINES:
+            ev.lines.append("… (evidence cut; see the attached log)")
             break
-    flush_tx()
-    return lines
+    ev.flush_tx()
+    return ev.lines
+
+
+class _Evidence:
+    """The evidence lines so far, input transcripts grouped into one line per utterance, and
+    whether the first model audio after the caller's last turn was reported yet."""
+
+    def __init__(self, t0: float) -> None:
+        self.t0 = t0
+        self.lines: list[str] = []
+        self.tx_parts: list[str] = []
+        self.tx_t: float | None = None
+        self.last_tx_t: float | None = None
+        self.audio_since_caller = True  # report the first model audio after each caller turn
+
+    def transcript(self, e: InputTranscript) -> None:
+        if self.last_tx_t is not None and e.t - self.last_tx_t >= UTTERANCE_GAP_S:
+            self.flush_tx()
+        if self.tx_t is None:
+            self.tx_t = e.t
+        self.tx_parts.append(e.text)
+        self.last_tx_t = e.t
+        self.audio_since_caller = False
+
+    def model_audio(self, e: ModelAudio, rel: str) -> None:
+        if self.audio_since_caller:
+            return
+        self.flush_tx()
+        level = ""
+        if e.level >= 0:
+            heard = "INAUDIBLE" if _inaudible(e) else "audible"
+            level = f", level mean |x|={e.level:g}: {heard}"
+        self.lines.append(
+            f"{rel} model audio arrives (turn={e.turn}, "
+            f"gemini_audio_chunks={e.gemini_audio_chunks}{level})"
+        )
+        self.audio_since_caller = True
+
+    def flush_tx(self) -> None:
+        if self.tx_t is not None:
+            self.lines.append(
+                f"T+{self.tx_t - self.t0:.1f}s input_transcription fires for user speech: "
+                f"{_quote(''.join(self.tx_parts))}"
+            )
+        self.tx_parts.clear()
+        self.tx_t = None
+
+
+def _event_line(e: Event, rel: str) -> str | None:
+    """One evidence line for a server, caller or guard event (None: not evidence)."""
+    if isinstance(e, TurnComplete):
+        return _turn_complete_line(e, rel)
+    if isinstance(e, Interrupted):
+        return (
+            f"{rel} server_content.interrupted=True with last_user_tx={_quote(e.last_user_tx)} "
+            f"and last_user_tx_age_ms={e.last_user_tx_age_ms} (skip_audio={e.skip_audio})"
+        )
+    if isinstance(e, CallerSpeechEnded):
+        return f"{rel} caller stops speaking (local VAD, {e.duration_s:.1f}s of speech)"
+    if isinstance(e, CallerText):
+        return f"{rel} caller text sent: {_quote(e.text)}"
+    if isinstance(e, Verdict):
+        return f"{rel} liveguard verdict: {e.kind} (turn={e.turn}{_verdict_detail(e)})"
+    if isinstance(e, BackgroundWork):
+        return (
+            f"{rel} background work (interactionStatus IN_PROGRESS) {e.phase}"
+            + (f" after {e.duration_s:.1f}s" if e.phase != "start" else "")
+            + f", budget {e.budget_s:g}s"
+        )
+    if isinstance(e, RecoveryStarted):
+        return f"{rel} liveguard recovery: {e.rung} (attempt {e.attempt})"
+    if isinstance(e, RecoveryFinished):
+        return f"{rel} liveguard recovery {e.rung} ended: {e.outcome}"
+    if isinstance(e, UpstreamClosed):
+        return f"{rel} upstream closed code={e.code} side={e.side} reason={_quote(e.reason)}"
+    if isinstance(e, UpstreamConnected):
+        return f"{rel} upstream connected (purpose={e.purpose}, resumed={e.resumed})"
+    if isinstance(e, GoAway):
+        return f"{rel} go_away time_left={e.time_left_s:g}s"
+    if isinstance(e, ResumptionUpdate) and not e.resumable:
+        return f"{rel} session_resumption_update resumable=False"
+    if isinstance(e, OperatorAlert):
+        return f"{rel} operator alert: {e.reason}"
+    if isinstance(e, SessionEnded):
+        return f"{rel} session ends ({e.reason or 'no reason logged'})"
+    return None
+
+
+def _turn_complete_line(e: TurnComplete, rel: str) -> str:
+    note = " (greeting" if e.turn == 1 else " ("
+    note += (", " if e.turn == 1 else "") + f"turn_audio_chunks={e.turn_audio_chunks})"
+    if e.turn_audio_chunks == 0:
+        note += ", no model audio"
+    reason = f" reason={e.reason}" if e.reason else ""
+    if e.interaction_status:
+        reason += f" interaction_status={e.interaction_status}"
+    if e.waiting_for_input:
+        reason += " waiting_for_input=True"
+    return (
+        f"{rel} turn_complete turn={e.turn} gemini_audio_chunks={e.gemini_audio_chunks}"
+        f"{reason}{note}"
+    )
 
 
 def _verdict_detail(e: Verdict) -> str:

@@ -64,8 +64,6 @@ def convert_lines(
     sdk_version: str = "",
 ) -> tuple[list[Event], float | None, ConvertStats]:
     """Events (t relative to the first line's ts), the wall clock of t=0, and stats."""
-    from pydantic import ValidationError
-
     from liveguard.session.translate import MessageTranslator
 
     translator = MessageTranslator()
@@ -76,39 +74,16 @@ def convert_lines(
         stats.lines += 1
         if not raw.strip():
             continue
-        try:
-            record = json.loads(raw)
-        except ValueError as exc:
-            stats.bad(lineno, f"invalid JSON: {exc}")
+        parsed = _parse_line(raw, lineno, stats)
+        if parsed is None:
             continue
-        if not isinstance(record, dict):
-            stats.bad(lineno, "not a JSON object")
-            continue
-        ts = parse_ts(record.get("ts"))
-        if ts is None:
-            stats.bad(lineno, "missing or bad 'ts'")
-            continue
+        record, ts = parsed
         if wall0 is None:
             wall0 = ts
             events.append(
                 SessionStarted(t=0.0, session_id=session_id, model=model, sdk_version=sdk_version)
             )
-        t = max(0.0, ts - wall0)
-        if "message" in record:
-            try:
-                msg = _message(record["message"])
-            except (ValueError, ValidationError) as exc:
-                stats.bad(lineno, f"not a LiveServerMessage: {exc}")
-                continue
-            stats.messages += 1
-            events.extend(translator.translate(msg, t).events)
-        elif "event" in record:
-            try:
-                events.append(event_from_record({**record, "t": t}))
-            except EventParseError as exc:
-                stats.bad(lineno, str(exc))
-        else:
-            stats.bad(lineno, "neither 'message' nor 'event'")
+        events.extend(_line_events(record, max(0.0, ts - wall0), translator, lineno, stats))
     if events and not any(isinstance(e, SessionEnded) for e in events):
         events.append(
             SessionEnded(
@@ -122,6 +97,47 @@ def convert_lines(
     events.sort(key=lambda e: e.t)
     stats.events = len(events)
     return events, wall0, stats
+
+
+def _parse_line(raw: bytes, lineno: int, stats: ConvertStats) -> tuple[dict, float] | None:
+    """One dump line as (record, wall-clock ts); None, counted as bad, when it is not one."""
+    try:
+        record = json.loads(raw)
+    except ValueError as exc:
+        stats.bad(lineno, f"invalid JSON: {exc}")
+        return None
+    if not isinstance(record, dict):
+        stats.bad(lineno, "not a JSON object")
+        return None
+    ts = parse_ts(record.get("ts"))
+    if ts is None:
+        stats.bad(lineno, "missing or bad 'ts'")
+        return None
+    return record, ts
+
+
+def _line_events(
+    record: dict, t: float, translator: Any, lineno: int, stats: ConvertStats
+) -> list[Event]:
+    """The events of one record: a translated LiveServerMessage, or a liveguard record as is."""
+    from pydantic import ValidationError
+
+    if "message" in record:
+        try:
+            msg = _message(record["message"])
+        except (ValueError, ValidationError) as exc:
+            stats.bad(lineno, f"not a LiveServerMessage: {exc}")
+            return []
+        stats.messages += 1
+        return list(translator.translate(msg, t).events)
+    if "event" in record:
+        try:
+            return [event_from_record({**record, "t": t})]
+        except EventParseError as exc:
+            stats.bad(lineno, str(exc))
+            return []
+    stats.bad(lineno, "neither 'message' nor 'event'")
+    return []
 
 
 def convert_file(

@@ -122,8 +122,23 @@ def render_report(
         f"<pre id='frequency'>{escape(frequency)}</pre>",
         f"<h2>Sessions ({len(summaries)})</h2>",
         "<p class='meta'>Click a column to sort. Wedged sessions first.</p>",
-        "<table id='sessions'><thead><tr>",
     ]
+    parts += _sessions_table(summaries, index, max_rows)
+    parts += _timelines(timelines, omitted_timelines)
+    if bug_report is not None:
+        s, markdown = bug_report
+        parts.append(f"<h2>Upstream bug report: session {escape(s.session)}</h2>")
+        parts.append("<p><button id='copy-bug' type='button'>Copy markdown</button></p>")
+        parts.append(f"<pre id='bug-report'>{escape(markdown)}</pre>")
+    parts.append(f"<script>{JS}</script></body></html>")
+    return "".join(parts)
+
+
+def _sessions_table(
+    summaries: Sequence[SessionSummary], index: dict[int, int], max_rows: int
+) -> list[str]:
+    """The sortable sessions table (at most `max_rows` rows); `index` links rows to timelines."""
+    parts = ["<table id='sessions'><thead><tr>"]
     for key, label, kind in COLUMNS:
         cls = " class='l'" if kind == "str" else ""
         parts.append(f"<th data-key='{key}' data-type='{kind}'{cls}>{escape(label)}</th>")
@@ -144,7 +159,12 @@ def render_report(
     parts.append("</tbody></table>")
     if len(summaries) > max_rows:
         parts.append(f"<p class='meta'>{len(summaries) - max_rows} more sessions not listed.</p>")
-    parts.append("<h2>Timelines</h2><p class='legend'>")
+    return parts
+
+
+def _timelines(timelines: Sequence[tuple[SessionSummary, str]], omitted: int) -> list[str]:
+    """The legend and one timeline per session given (`omitted`: how many were left out)."""
+    parts = ["<h2>Timelines</h2><p class='legend'>"]
     for color, label in LEGEND:
         parts.append(f"<span><i class='sw' style='background:{color}'></i>{escape(label)}</span>")
     parts.append("</p><p class='meta'>Hover a mark for its fields (incident names).</p>")
@@ -153,15 +173,9 @@ def render_report(
             f"<div class='tl' id='tl-{i}'><h3>{escape(s.session)} — {escape(s.outcome)}, "
             f"{s.caller_turns} caller turns, started {escape(s.as_row()['start'])}</h3>{svg}</div>"
         )
-    if omitted_timelines:
+    if omitted:
         parts.append(
-            f"<p class='meta'>{omitted_timelines} healthier session(s) have no timeline here "
+            f"<p class='meta'>{omitted} healthier session(s) have no timeline here "
             "(raise --max-timelines, or use --session).</p>"
         )
-    if bug_report is not None:
-        s, markdown = bug_report
-        parts.append(f"<h2>Upstream bug report: session {escape(s.session)}</h2>")
-        parts.append("<p><button id='copy-bug' type='button'>Copy markdown</button></p>")
-        parts.append(f"<pre id='bug-report'>{escape(markdown)}</pre>")
-    parts.append(f"<script>{JS}</script></body></html>")
-    return "".join(parts)
+    return parts

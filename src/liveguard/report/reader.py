@@ -138,57 +138,29 @@ def read_log(path: str | Path, stats: ReadStats | None = None) -> list[SessionEv
     path = Path(path)
     stats = stats if stats is not None else ReadStats()
     stats.files += 1
-    by_session: dict[str, SessionEvents] = {}
+    by_session: dict[str, SessionEvents] = {}  # in order of first appearance
     first_ts: dict[str, float] = {}
     default_session = path.name.split(".", 1)[0]
-    sessions_order: list[str] = []
-    where_prefix = str(path)
+    where = str(path)
     lineno = 0
-    loads = json.loads
-    from_record = event_from_record
     try:
         for raw in _open_lines(path):
             lineno += 1
             stats.lines += 1
-            if len(raw) > MAX_LINE_BYTES:
-                stats.bad("oversized", f"{where_prefix}:{lineno}", f"{len(raw)} characters")
-                continue
-            if not raw.strip(" \t\r\n"):
-                stats.lines -= 1  # blank lines are not records
-                continue
-            try:
-                record = loads(raw)
-            except ValueError as exc:
-                reason = "truncated" if not raw.endswith("\n") else "invalid_json"
-                stats.bad(reason, f"{where_prefix}:{lineno}", str(exc))
-                continue
-            if not isinstance(record, dict):
-                stats.bad("not_object", f"{where_prefix}:{lineno}", type(record).__name__)
+            record = _parse_record(raw, where, lineno, stats)
+            if record is None:
                 continue
             session = record.get("session")
             if not isinstance(session, str) or not session:
                 session = default_session
-            if "t" not in record:
-                ts = parse_ts(record.get("ts"))
-                if ts is None:
-                    stats.bad(
-                        "missing_time", f"{where_prefix}:{lineno}", "no 't' and no valid 'ts'"
-                    )
-                    continue
-                base = first_ts.setdefault(session, ts)
-                record["t"] = ts - base
-            try:
-                event = from_record(record)
-            except EventParseError as exc:
-                name = record.get("event")
-                known = isinstance(name, str) and name in EVENT_TYPES
-                reason = "bad_field" if known else "unknown_event"
-                stats.bad(reason, f"{where_prefix}:{lineno}", str(exc))
+            if "t" not in record and not _set_t(record, first_ts, session, where, lineno, stats):
+                continue
+            event = _parse_event(record, where, lineno, stats)
+            if event is None:
                 continue
             se = by_session.get(session)
             if se is None:
                 se = by_session[session] = SessionEvents(session, str(path), [])
-                sessions_order.append(session)
                 ts = parse_ts(record.get("ts"))
                 if ts is not None:
                     se.start_wall = ts - event.t
@@ -196,13 +168,59 @@ def read_log(path: str | Path, stats: ReadStats | None = None) -> list[SessionEv
             stats.events += 1
     except (OSError, EOFError, gzip.BadGzipFile) as exc:
         stats.unreadable_files += 1
-        stats.bad("unreadable", f"{where_prefix}:{lineno}", str(exc))
-    out = []
-    for session in sessions_order:
-        se = by_session[session]
+        stats.bad("unreadable", f"{where}:{lineno}", str(exc))
+    for se in by_session.values():
         se.events.sort(key=_t)  # stable; own logs are already in order
-        out.append(se)
-    return out
+    return list(by_session.values())
+
+
+def _parse_record(raw: str, where: str, lineno: int, stats: ReadStats) -> dict | None:
+    """One line as a JSON object; None for a blank line (not counted) or a bad one (counted)."""
+    if len(raw) > MAX_LINE_BYTES:
+        stats.bad("oversized", f"{where}:{lineno}", f"{len(raw)} characters")
+        return None
+    if not raw.strip(" \t\r\n"):
+        stats.lines -= 1  # blank lines are not records
+        return None
+    try:
+        record = json.loads(raw)
+    except ValueError as exc:
+        reason = "truncated" if not raw.endswith("\n") else "invalid_json"
+        stats.bad(reason, f"{where}:{lineno}", str(exc))
+        return None
+    if not isinstance(record, dict):
+        stats.bad("not_object", f"{where}:{lineno}", type(record).__name__)
+        return None
+    return record
+
+
+def _set_t(
+    record: dict,
+    first_ts: dict[str, float],
+    session: str,
+    where: str,
+    lineno: int,
+    stats: ReadStats,
+) -> bool:
+    """A record with a wall clock (`ts`) only gets `t` from its session's first `ts`."""
+    ts = parse_ts(record.get("ts"))
+    if ts is None:
+        stats.bad("missing_time", f"{where}:{lineno}", "no 't' and no valid 'ts'")
+        return False
+    base = first_ts.setdefault(session, ts)
+    record["t"] = ts - base
+    return True
+
+
+def _parse_event(record: dict, where: str, lineno: int, stats: ReadStats) -> Event | None:
+    try:
+        return event_from_record(record)
+    except EventParseError as exc:
+        name = record.get("event")
+        known = isinstance(name, str) and name in EVENT_TYPES
+        reason = "bad_field" if known else "unknown_event"
+        stats.bad(reason, f"{where}:{lineno}", str(exc))
+        return None
 
 
 def _t(event: Event) -> float:

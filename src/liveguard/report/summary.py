@@ -172,100 +172,136 @@ def summarize(
             events = derived
             s.derived = True
     s.duration_s = max(0.0, events[-1].t - events[0].t) if len(events) > 1 else 0.0
-    usage_in = usage_out = 0
-    open_recoveries: dict[str, int] = Counter()
     # caller-turn tracking for silence and recovered/wedged
     has_vad = any(isinstance(e, CallerSpeechEnded) for e in events)
-    quiet_below = float(getattr(policy, "inaudible_level", DEFAULT_INAUDIBLE_LEVEL))
-    waits = _caller_waits(events, has_vad, quiet_below)
+    run = _Running(float(getattr(policy, "inaudible_level", DEFAULT_INAUDIBLE_LEVEL)))
+    _count_waits(s, _caller_waits(events, has_vad, run.quiet_below), silence_threshold_s)
+    utterance_end = _utterance_end_checker(has_vad)
+    for e in events:
+        if isinstance(e, Verdict):
+            _count_verdict(s, e, run.watchers)
+        else:
+            _count_event(s, e, run)
+        if utterance_end(e):
+            for w in run.watchers:
+                w.caller_turn()
+    _finish(s, events, run)
+    return s
+
+
+@dataclass
+class _Running:
+    """What `summarize` keeps while it walks a session's events."""
+
+    quiet_below: float  # model audio below this mean |sample| is inaudible to the caller
+    watchers: list[_Watch] = field(default_factory=list)
+    open_recoveries: Counter[str] = field(default_factory=Counter)
+    usage_in: int = 0
+    usage_out: int = 0
+
+
+def _count_waits(s: SessionSummary, waits: list[tuple[float, bool]], threshold_s: float) -> None:
+    """Caller turns and the silences after them (only waits past `threshold_s` add up)."""
     for wait, _answered in waits:
         s.caller_turns += 1
         s.max_silence_s = max(s.max_silence_s, wait)
-        if wait > silence_threshold_s:
+        if wait > threshold_s:
             s.silence_s += wait
-    watchers: list[_Watch] = []
-    utterance_end = _utterance_end_checker(has_vad)
-    for e in events:
-        if isinstance(e, ModelAudio):
-            s.gemini_audio_chunks = max(s.gemini_audio_chunks, e.gemini_audio_chunks)
-            if not 0 <= e.level < quiet_below:  # what the caller could hear
-                for w in watchers:
-                    w.audio()
-        elif isinstance(e, BackgroundWork):
-            if e.phase == BackgroundPhase.START:
-                s.background_phases += 1
-            else:
-                s.max_background_s = max(s.max_background_s, e.duration_s)
-        elif isinstance(e, Verdict):
-            if e.kind == VerdictKind.PHANTOM_INTERRUPT:
-                s.phantom_interrupts += 1
-                watchers.append(_Watch("phantom"))
-            elif e.kind == VerdictKind.UNANSWERED_TURN:
-                s.unanswered_turns += 1
-                rule = e.evidence.get("rule")
-                s.inaudible_answers += rule == UnansweredRule.INAUDIBLE_ANSWER
-                s.barge_in_freezes += rule == UnansweredRule.BARGE_IN_FREEZE
-            elif e.kind == VerdictKind.BACKGROUND_STALL:
-                s.background_stalls += 1
-            elif e.kind == VerdictKind.CUT_ANSWER:
-                s.cut_answers += 1
-            elif e.kind == VerdictKind.SETUP_TIMEOUT:
-                s.setup_timeouts += 1
-            elif e.kind == VerdictKind.WEDGE:
-                s.wedges += 1
-                # a wedge is judged after the unanswered turn: the next answer recovers it
-                watchers.append(_Watch("wedge", waiting=True))
-        elif isinstance(e, Interrupted):
-            s.interrupts += 1
-            if e.last_user_tx == "" and e.last_user_tx_age_ms == -1:
-                s.phantom_signature += 1
-        elif isinstance(e, TurnAnswered):
-            s.answered_turns += 1
-            s.latencies.append(e.latency_s)
-            for w in watchers:
-                w.answered()
-        elif isinstance(e, TurnComplete):
-            s.gemini_audio_chunks = max(s.gemini_audio_chunks, e.gemini_audio_chunks)
-        elif isinstance(e, RecoveryStarted):
-            open_recoveries[e.rung] += 1
-        elif isinstance(e, RecoveryFinished):
-            s.recoveries[(e.rung, e.outcome)] += 1
-            if open_recoveries.get(e.rung):
-                open_recoveries[e.rung] -= 1
-        elif isinstance(e, UpstreamClosed):
-            s.closes[(e.code, e.side)] += 1
-        elif isinstance(e, Usage):
-            usage_in += e.input_tokens
-            usage_out += e.output_tokens
-        elif isinstance(e, HealthChanged):
-            s.health = e.state
-        elif isinstance(e, SessionStarted):
-            s.model = e.model or s.model
-            s.transport = e.transport or s.transport
-            s.sdk_version = e.sdk_version or s.sdk_version
-        elif isinstance(e, SessionEnded):
-            s.end_reason = e.reason
-            s.input_tokens = e.input_tokens
-            s.output_tokens = e.output_tokens
-            s.gemini_audio_chunks = max(s.gemini_audio_chunks, e.gemini_audio_chunks)
-        elif isinstance(e, OperatorAlert):
-            s.operator_alerts += 1
-        elif isinstance(e, ToolCallFinished):
-            s.tool_calls[(e.tool, e.outcome)] += 1
-            s.tool_max_ms = max(s.tool_max_ms, e.duration_ms)
-        elif isinstance(e, ToolResultRouted):
-            s.tool_rerouted[e.route] += len(e.ids)
-        if utterance_end(e):
-            for w in watchers:
-                w.caller_turn()
-    for rung, n in open_recoveries.items():
+
+
+def _count_verdict(s: SessionSummary, e: Verdict, watchers: list[_Watch]) -> None:
+    """One guard verdict; phantoms and wedges get a watcher for what followed them."""
+    if e.kind == VerdictKind.PHANTOM_INTERRUPT:
+        s.phantom_interrupts += 1
+        watchers.append(_Watch("phantom"))
+    elif e.kind == VerdictKind.UNANSWERED_TURN:
+        s.unanswered_turns += 1
+        rule = e.evidence.get("rule")
+        s.inaudible_answers += rule == UnansweredRule.INAUDIBLE_ANSWER
+        s.barge_in_freezes += rule == UnansweredRule.BARGE_IN_FREEZE
+    elif e.kind == VerdictKind.BACKGROUND_STALL:
+        s.background_stalls += 1
+    elif e.kind == VerdictKind.CUT_ANSWER:
+        s.cut_answers += 1
+    elif e.kind == VerdictKind.SETUP_TIMEOUT:
+        s.setup_timeouts += 1
+    elif e.kind == VerdictKind.WEDGE:
+        s.wedges += 1
+        # a wedge is judged after the unanswered turn: the next answer recovers it
+        watchers.append(_Watch("wedge", waiting=True))
+
+
+def _count_event(s: SessionSummary, e: Event, run: _Running) -> None:
+    """Every other event the summary counts: audio, answers, recoveries, closes, tokens."""
+    if isinstance(e, ModelAudio):
+        s.gemini_audio_chunks = max(s.gemini_audio_chunks, e.gemini_audio_chunks)
+        if not 0 <= e.level < run.quiet_below:  # what the caller could hear
+            for w in run.watchers:
+                w.audio()
+    elif isinstance(e, BackgroundWork):
+        if e.phase == BackgroundPhase.START:
+            s.background_phases += 1
+        else:
+            s.max_background_s = max(s.max_background_s, e.duration_s)
+    elif isinstance(e, Interrupted):
+        s.interrupts += 1
+        if e.last_user_tx == "" and e.last_user_tx_age_ms == -1:
+            s.phantom_signature += 1
+    elif isinstance(e, TurnAnswered):
+        s.answered_turns += 1
+        s.latencies.append(e.latency_s)
+        for w in run.watchers:
+            w.answered()
+    elif isinstance(e, TurnComplete):
+        s.gemini_audio_chunks = max(s.gemini_audio_chunks, e.gemini_audio_chunks)
+    elif isinstance(e, RecoveryStarted):
+        run.open_recoveries[e.rung] += 1
+    elif isinstance(e, RecoveryFinished):
+        s.recoveries[(e.rung, e.outcome)] += 1
+        if run.open_recoveries.get(e.rung):
+            run.open_recoveries[e.rung] -= 1
+    elif isinstance(e, UpstreamClosed):
+        s.closes[(e.code, e.side)] += 1
+    elif isinstance(e, Usage):
+        run.usage_in += e.input_tokens
+        run.usage_out += e.output_tokens
+    else:
+        _count_session_event(s, e)
+
+
+def _count_session_event(s: SessionSummary, e: Event) -> None:
+    """The session's own records (start, end, health, operator alerts) and its tool calls."""
+    if isinstance(e, HealthChanged):
+        s.health = e.state
+    elif isinstance(e, SessionStarted):
+        s.model = e.model or s.model
+        s.transport = e.transport or s.transport
+        s.sdk_version = e.sdk_version or s.sdk_version
+    elif isinstance(e, SessionEnded):
+        s.end_reason = e.reason
+        s.input_tokens = e.input_tokens
+        s.output_tokens = e.output_tokens
+        s.gemini_audio_chunks = max(s.gemini_audio_chunks, e.gemini_audio_chunks)
+    elif isinstance(e, OperatorAlert):
+        s.operator_alerts += 1
+    elif isinstance(e, ToolCallFinished):
+        s.tool_calls[(e.tool, e.outcome)] += 1
+        s.tool_max_ms = max(s.tool_max_ms, e.duration_ms)
+    elif isinstance(e, ToolResultRouted):
+        s.tool_rerouted[e.route] += len(e.ids)
+
+
+def _finish(s: SessionSummary, events: list[Event], run: _Running) -> None:
+    """Recoveries left open, tokens (from usage when the end record has none), and what each
+    phantom or wedge led to."""
+    for rung, n in run.open_recoveries.items():
         if n > 0:
             s.recoveries[(rung, "unfinished")] += n
     if not any(isinstance(e, SessionEnded) for e in events[-3:]):
-        s.input_tokens, s.output_tokens = usage_in, usage_out
+        s.input_tokens, s.output_tokens = run.usage_in, run.usage_out
     elif s.input_tokens == 0 and s.output_tokens == 0:
-        s.input_tokens, s.output_tokens = usage_in, usage_out
-    for w in watchers:
+        s.input_tokens, s.output_tokens = run.usage_in, run.usage_out
+    for w in run.watchers:
         if w.kind == "phantom":
             if w.recovered:
                 s.phantom_recovered += 1
@@ -273,7 +309,6 @@ def summarize(
                 s.phantom_wedged += 1
         elif w.recovered:
             s.wedges_recovered += 1
-    return s
 
 
 class _Watch:

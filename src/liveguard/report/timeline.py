@@ -102,32 +102,83 @@ def _clip(text: str) -> str:
     return text if len(text) <= MAX_TEXT else text[: MAX_TEXT - 1] + "…"
 
 
-def _layout(events: Sequence[Event]) -> tuple[dict[str, list], float, float]:
-    lanes: dict[str, list] = {name: [] for name in LANES}
-    t0 = events[0].t
-    t1 = max(e.t for e in events)
-    # caller speech
-    has_vad = any(isinstance(e, CallerSpeechEnded) for e in events)
-    speech_start: float | None = None
-    # transcripts grouped into utterances / model turns
-    in_group: list[InputTranscript] = []
-    out_group: list[OutputTranscript] = []
-    playout_end = t0
-    audio_span: _Span | None = None
-    health_state, health_since = str(Health.HEALTHY), t0
-    open_recovery: dict[str, RecoveryStarted] = {}
-    background_start: BackgroundWork | None = None
+_CALLER_EVENTS = (CallerSpeechStarted, CallerSpeechEnded, InputTranscript, CallerText)
+_MODEL_EVENTS = (ModelAudio, OutputTranscript, BackgroundWork, PlayoutCleared)
+_SERVER_EVENTS = (TurnComplete, Interrupted, GoAway, UpstreamClosed, UpstreamConnected)
+_GUARD_EVENTS = (HealthChanged, Verdict, RecoveryStarted, RecoveryFinished, OperatorAlert)
 
-    def flush_input() -> None:
-        if not in_group:
+
+def _layout(events: Sequence[Event]) -> tuple[dict[str, list], float, float]:
+    """Each lane's spans and marks, and the time axis (t0, t1) they cover."""
+    lanes = _Lanes(events)
+    for e in events:
+        lanes.add(e)
+    return lanes.finish()
+
+
+class _Lanes:
+    """Lays out one session's events, in time order, onto the timeline's lanes: one method per
+    lane family, with the state each needs (open speech, transcript groups, playout, health)."""
+
+    def __init__(self, events: Sequence[Event]) -> None:
+        self.events = events
+        self.lanes: dict[str, list] = {name: [] for name in LANES}
+        self.t0 = events[0].t
+        self.t1 = max(e.t for e in events)
+        # caller speech: local VAD when logged, else input-transcript bursts
+        self.has_vad = any(isinstance(e, CallerSpeechEnded) for e in events)
+        self.speech_start: float | None = None
+        # transcripts grouped into utterances / model turns
+        self.in_group: list[InputTranscript] = []
+        self.out_group: list[OutputTranscript] = []
+        self.playout_end = self.t0
+        self.audio_span: _Span | None = None
+        self.health_state, self.health_since = str(Health.HEALTHY), self.t0
+        self.open_recovery: dict[str, RecoveryStarted] = {}
+        self.background_start: BackgroundWork | None = None
+
+    def add(self, e: Event) -> None:
+        if isinstance(e, _CALLER_EVENTS):
+            self._caller(e)
+        elif isinstance(e, _MODEL_EVENTS):
+            self._model(e)
+        elif isinstance(e, _SERVER_EVENTS):
+            self._server(e)
+        elif isinstance(e, _GUARD_EVENTS):
+            self._guard(e)
+
+    # ------------------------------------------------------------------ caller lanes
+
+    def _caller(self, e: Event) -> None:
+        rel = e.t - self.t0
+        if isinstance(e, CallerSpeechStarted):
+            self.speech_start = e.t
+        elif isinstance(e, CallerSpeechEnded):
+            start = self.speech_start if self.speech_start is not None else e.t - e.duration_s
+            self.lanes["caller speech"].append(
+                _Span(start, e.t, f"caller speech T+{start - self.t0:.1f}s–T+{rel:.1f}s", "#1f77b4")
+            )
+            self.speech_start = None
+        elif isinstance(e, InputTranscript):
+            if self.in_group and e.t - self.in_group[-1].t >= UTTERANCE_GAP_S:
+                self._flush_input()
+            self.in_group.append(e)
+        elif isinstance(e, CallerText):
+            self.lanes["caller said"].append(
+                _Mark(e.t, f"T+{rel:.1f}s caller text: {_clip(e.text)}", "#17becf", "diamond")
+            )
+
+    def _flush_input(self) -> None:
+        group, t0 = self.in_group, self.t0
+        if not group:
             return
-        text = "".join(e.text for e in in_group).strip()
-        a, b = in_group[0].t, in_group[-1].t
-        lanes["caller said"].append(
+        text = "".join(e.text for e in group).strip()
+        a, b = group[0].t, group[-1].t
+        self.lanes["caller said"].append(
             _Mark(a, f"T+{a - t0:.1f}s input_transcription: {_clip(text)}", "#1f77b4", "dot")
         )
-        if not has_vad:
-            lanes["caller speech"].append(
+        if not self.has_vad:
+            self.lanes["caller speech"].append(
                 _Span(
                     a,
                     max(b, a + 0.3),
@@ -135,206 +186,185 @@ def _layout(events: Sequence[Event]) -> tuple[dict[str, list], float, float]:
                     "#1f77b4",
                 )
             )
-        in_group.clear()
+        group.clear()
 
-    def flush_output() -> None:
-        if not out_group:
-            return
-        text = "".join(e.text for e in out_group).strip()
-        a = out_group[0].t
-        lanes["model said"].append(
-            _Mark(a, f"T+{a - t0:.1f}s output_transcription: {_clip(text)}", "#2ca02c", "dot")
-        )
-        out_group.clear()
+    # ------------------------------------------------------------------ model lanes
 
-    def cut_audio(at: float) -> None:
-        nonlocal playout_end, audio_span
-        if audio_span is not None and audio_span.end > at:
-            audio_span.end = max(audio_span.start, at)
-        audio_span = None
-        playout_end = min(playout_end, at)
-
-    for e in events:
-        rel = e.t - t0
-        if isinstance(e, CallerSpeechStarted):
-            speech_start = e.t
-        elif isinstance(e, CallerSpeechEnded):
-            start = speech_start if speech_start is not None else e.t - e.duration_s
-            lanes["caller speech"].append(
-                _Span(start, e.t, f"caller speech T+{start - t0:.1f}s–T+{rel:.1f}s", "#1f77b4")
-            )
-            speech_start = None
-        elif isinstance(e, InputTranscript):
-            if in_group and e.t - in_group[-1].t >= UTTERANCE_GAP_S:
-                flush_input()
-            in_group.append(e)
-        elif isinstance(e, CallerText):
-            lanes["caller said"].append(
-                _Mark(e.t, f"T+{rel:.1f}s caller text: {_clip(e.text)}", "#17becf", "diamond")
-            )
-        elif isinstance(e, OutputTranscript):
-            out_group.append(e)
+    def _model(self, e: Event) -> None:
+        if isinstance(e, OutputTranscript):
+            self.out_group.append(e)
         elif isinstance(e, ModelAudio):
-            dur = e.bytes / MODEL_AUDIO_BYTES_PER_S
-            start = max(e.t, playout_end)
-            playout_end = start + dur
-            quiet = 0 <= e.level < INAUDIBLE_LEVEL
-            color = INAUDIBLE_COLOR if quiet else AUDIBLE_COLOR
-            level = f" level={e.level:g}" if e.level >= 0 else ""
-            if (
-                audio_span is not None
-                and start - audio_span.end < 0.25
-                and audio_span.color == color
-            ):
-                audio_span.end = playout_end
-                audio_span.title = (
-                    audio_span.title.split(" | ")[0]
-                    + f" | gemini_audio_chunks={e.gemini_audio_chunks}{level}"
-                )
-            else:
-                what = "INAUDIBLE model audio" if quiet else "model audio"
-                audio_span = _Span(
-                    start,
-                    playout_end,
-                    f"{what} turn={e.turn} from T+{start - t0:.1f}s"
-                    f" | gemini_audio_chunks={e.gemini_audio_chunks}{level}",
-                    color,
-                )
-                lanes["model audio"].append(audio_span)
-            t1 = max(t1, playout_end)
+            self._model_audio(e)
         elif isinstance(e, BackgroundWork):
-            if e.phase == BackgroundPhase.START:
-                background_start = e
-            else:
-                a = background_start.t if background_start is not None else e.t - e.duration_s
-                lanes["model audio"].insert(
-                    0,
-                    _Span(
-                        a,
-                        e.t,
-                        f"background work (interactionStatus IN_PROGRESS) T+{a - t0:.1f}s, "
-                        f"{e.t - a:.1f}s, ended: {e.phase}",
-                        BACKGROUND_COLOR,
-                    ),
-                )
-                background_start = None
-        elif isinstance(e, TurnComplete):
-            flush_output()
-            title = (
-                f"T+{rel:.1f}s turn_complete turn={e.turn}"
-                f" gemini_audio_chunks={e.gemini_audio_chunks}"
-                f" turn_audio_chunks={e.turn_audio_chunks}"
-                + (f" reason={e.reason}" if e.reason else "")
-                + (" waiting_for_input=True" if e.waiting_for_input else "")
-                + (f" interaction_status={e.interaction_status}" if e.interaction_status else "")
+            self._background(e)
+        elif isinstance(e, PlayoutCleared):
+            self._cut_audio(e.t)
+
+    def _model_audio(self, e: ModelAudio) -> None:
+        """Chunks laid end to end as played; runs of one colour merge into one span."""
+        dur = e.bytes / MODEL_AUDIO_BYTES_PER_S
+        start = max(e.t, self.playout_end)
+        self.playout_end = start + dur
+        quiet = 0 <= e.level < INAUDIBLE_LEVEL
+        color = INAUDIBLE_COLOR if quiet else AUDIBLE_COLOR
+        level = f" level={e.level:g}" if e.level >= 0 else ""
+        span = self.audio_span
+        if span is not None and start - span.end < 0.25 and span.color == color:
+            span.end = self.playout_end
+            span.title = (
+                span.title.split(" | ")[0]
+                + f" | gemini_audio_chunks={e.gemini_audio_chunks}{level}"
             )
-            color = "#d62728" if e.turn_audio_chunks == 0 else "#888888"
-            lanes["server"].append(_Mark(e.t, title, color, "tick"))
+        else:
+            what = "INAUDIBLE model audio" if quiet else "model audio"
+            self.audio_span = _Span(
+                start,
+                self.playout_end,
+                f"{what} turn={e.turn} from T+{start - self.t0:.1f}s"
+                f" | gemini_audio_chunks={e.gemini_audio_chunks}{level}",
+                color,
+            )
+            self.lanes["model audio"].append(self.audio_span)
+        self.t1 = max(self.t1, self.playout_end)
+
+    def _background(self, e: BackgroundWork) -> None:
+        if e.phase == BackgroundPhase.START:
+            self.background_start = e
+            return
+        bg = self.background_start
+        a = bg.t if bg is not None else e.t - e.duration_s
+        self.lanes["model audio"].insert(
+            0,
+            _Span(
+                a,
+                e.t,
+                f"background work (interactionStatus IN_PROGRESS) T+{a - self.t0:.1f}s, "
+                f"{e.t - a:.1f}s, ended: {e.phase}",
+                BACKGROUND_COLOR,
+            ),
+        )
+        self.background_start = None
+
+    def _flush_output(self) -> None:
+        if not self.out_group:
+            return
+        text = "".join(e.text for e in self.out_group).strip()
+        a = self.out_group[0].t
+        self.lanes["model said"].append(
+            _Mark(a, f"T+{a - self.t0:.1f}s output_transcription: {_clip(text)}", "#2ca02c", "dot")
+        )
+        self.out_group.clear()
+
+    def _cut_audio(self, at: float) -> None:
+        """Playout stops at `at` (an interrupt, a clear, a lost connection)."""
+        if self.audio_span is not None and self.audio_span.end > at:
+            self.audio_span.end = max(self.audio_span.start, at)
+        self.audio_span = None
+        self.playout_end = min(self.playout_end, at)
+
+    # ------------------------------------------------------------------ server lane
+
+    def _server(self, e: Event) -> None:
+        rel = e.t - self.t0
+        server = self.lanes["server"]
+        if isinstance(e, TurnComplete):
+            self._flush_output()
+            server.append(_Mark(e.t, _turn_complete_title(e, rel), _turn_complete_color(e)))
         elif isinstance(e, Interrupted):
-            cut_audio(e.t)
+            self._cut_audio(e.t)
             title = (
                 f"T+{rel:.1f}s server_content.interrupted=True turn={e.turn} "
                 f'last_user_tx="{_clip(e.last_user_tx)}" '
                 f"last_user_tx_age_ms={e.last_user_tx_age_ms} "
                 f"skip_audio={e.skip_audio}"
             )
-            lanes["server"].append(_Mark(e.t, title, "#ff7f0e", "diamond"))
-        elif isinstance(e, PlayoutCleared):
-            cut_audio(e.t)
+            server.append(_Mark(e.t, title, "#ff7f0e", "diamond"))
         elif isinstance(e, GoAway):
-            lanes["server"].append(
-                _Mark(
-                    e.t, f"T+{rel:.1f}s go_away time_left_s={e.time_left_s:g}", "#9467bd", "diamond"
-                )
-            )
+            title = f"T+{rel:.1f}s go_away time_left_s={e.time_left_s:g}"
+            server.append(_Mark(e.t, title, "#9467bd", "diamond"))
         elif isinstance(e, UpstreamClosed):
-            cut_audio(e.t)
-            lanes["server"].append(
-                _Mark(
-                    e.t,
-                    f"T+{rel:.1f}s upstream_closed code={e.code} side={e.side} {_clip(e.reason)}",
-                    "#000000",
-                    "cross",
-                )
-            )
+            self._cut_audio(e.t)
+            title = f"T+{rel:.1f}s upstream_closed code={e.code} side={e.side} {_clip(e.reason)}"
+            server.append(_Mark(e.t, title, "#000000", "cross"))
         elif isinstance(e, UpstreamConnected):
-            lanes["server"].append(
-                _Mark(
-                    e.t,
-                    f"T+{rel:.1f}s upstream_connected attempt={e.attempt}"
-                    f" purpose={e.purpose} resumed={e.resumed}",
-                    "#17becf",
-                    "dot",
-                )
+            title = (
+                f"T+{rel:.1f}s upstream_connected attempt={e.attempt}"
+                f" purpose={e.purpose} resumed={e.resumed}"
             )
-        elif isinstance(e, HealthChanged):
-            if e.t > health_since:
-                lanes["guard"].append(
-                    _Span(
-                        health_since,
-                        e.t,
-                        f"health {health_state}",
-                        HEALTH_COLORS.get(health_state, "#eeeeee"),
-                    )
-                )
-            health_state, health_since = e.state, e.t
+            server.append(_Mark(e.t, title, "#17becf", "dot"))
+
+    # ------------------------------------------------------------------ guard lane
+
+    def _guard(self, e: Event) -> None:
+        rel = e.t - self.t0
+        guard = self.lanes["guard"]
+        if isinstance(e, HealthChanged):
+            if e.t > self.health_since:
+                guard.append(self._health_band(e.t))
+            self.health_state, self.health_since = e.state, e.t
         elif isinstance(e, Verdict):
             color = VERDICT_COLORS.get(e.kind, "#333333")
             evidence = " ".join(f"{k}={v}" for k, v in sorted(e.evidence.items()))
-            lanes["guard"].append(
-                _Mark(
-                    e.t,
-                    f"T+{rel:.1f}s verdict {e.kind} turn={e.turn} {_clip(evidence)}",
-                    color,
-                    "diamond",
-                )
-            )
+            title = f"T+{rel:.1f}s verdict {e.kind} turn={e.turn} {_clip(evidence)}"
+            guard.append(_Mark(e.t, title, color, "diamond"))
         elif isinstance(e, RecoveryStarted):
-            open_recovery[e.rung] = e
+            self.open_recovery[e.rung] = e
         elif isinstance(e, RecoveryFinished):
-            started = open_recovery.pop(e.rung, None)
+            started = self.open_recovery.pop(e.rung, None)
             a = started.t if started is not None else e.t - e.duration_s
-            lanes["guard"].append(
-                _Mark(
-                    e.t,
-                    f"T+{rel:.1f}s recovery {e.rung} {e.outcome} after {e.t - a:.1f}s",
-                    OUTCOME_COLORS.get(e.outcome, "#333333"),
-                    "dot",
-                )
-            )
+            title = f"T+{rel:.1f}s recovery {e.rung} {e.outcome} after {e.t - a:.1f}s"
+            guard.append(_Mark(e.t, title, OUTCOME_COLORS.get(e.outcome, "#333333"), "dot"))
         elif isinstance(e, OperatorAlert):
-            lanes["guard"].append(
-                _Mark(e.t, f"T+{rel:.1f}s operator_alert {_clip(e.reason)}", "#8b0000", "cross")
+            title = f"T+{rel:.1f}s operator_alert {_clip(e.reason)}"
+            guard.append(_Mark(e.t, title, "#8b0000", "cross"))
+
+    def _health_band(self, until: float) -> _Span:
+        state = self.health_state
+        color = HEALTH_COLORS.get(state, "#eeeeee")
+        return _Span(self.health_since, until, f"health {state}", color)
+
+    # ------------------------------------------------------------------ end of the log
+
+    def finish(self) -> tuple[dict[str, list], float, float]:
+        """Close what is still open at the end of the log; returns (lanes, t0, t1)."""
+        lanes, t0, t1 = self.lanes, self.t0, self.t1
+        self._flush_input()
+        self._flush_output()
+        lanes["tools"] = _tool_lane(self.events, t0, t1)
+        if self.speech_start is not None:
+            lanes["caller speech"].append(
+                _Span(self.speech_start, t1, "caller speech (no end logged)", "#1f77b4")
             )
-    flush_input()
-    flush_output()
-    lanes["tools"] = _tool_lane(events, t0, t1)
-    if speech_start is not None:
-        lanes["caller speech"].append(
-            _Span(speech_start, t1, "caller speech (no end logged)", "#1f77b4")
-        )
-    if t1 > health_since:
-        lanes["guard"].insert(
-            0,
-            _Span(
-                health_since,
-                t1,
-                f"health {health_state}",
-                HEALTH_COLORS.get(health_state, "#eeeeee"),
-            ),
-        )
-    if background_start is not None:
-        a = background_start.t
-        lanes["model audio"].insert(
-            0, _Span(a, t1, f"background work T+{a - t0:.1f}s, no end logged", BACKGROUND_COLOR)
-        )
-    for rung, started in open_recovery.items():
-        lanes["guard"].append(
-            _Mark(started.t, f"recovery {rung} started, no end logged", "#ff7f0e", "dot")
-        )
-    # health bands first so marks are drawn over them
-    lanes["guard"].sort(key=lambda m: 0 if isinstance(m, _Span) else 1)
-    return lanes, t0, t1
+        if t1 > self.health_since:
+            lanes["guard"].insert(0, self._health_band(t1))
+        if self.background_start is not None:
+            a = self.background_start.t
+            lanes["model audio"].insert(
+                0, _Span(a, t1, f"background work T+{a - t0:.1f}s, no end logged", BACKGROUND_COLOR)
+            )
+        for rung, started in self.open_recovery.items():
+            lanes["guard"].append(
+                _Mark(started.t, f"recovery {rung} started, no end logged", "#ff7f0e", "dot")
+            )
+        # health bands first so marks are drawn over them
+        lanes["guard"].sort(key=lambda m: 0 if isinstance(m, _Span) else 1)
+        return lanes, t0, t1
+
+
+def _turn_complete_title(e: TurnComplete, rel: float) -> str:
+    return (
+        f"T+{rel:.1f}s turn_complete turn={e.turn}"
+        f" gemini_audio_chunks={e.gemini_audio_chunks}"
+        f" turn_audio_chunks={e.turn_audio_chunks}"
+        + (f" reason={e.reason}" if e.reason else "")
+        + (" waiting_for_input=True" if e.waiting_for_input else "")
+        + (f" interaction_status={e.interaction_status}" if e.interaction_status else "")
+    )
+
+
+def _turn_complete_color(e: TurnComplete) -> str:
+    """Red for a turn without audio (the incident's shape), grey otherwise."""
+    return "#d62728" if e.turn_audio_chunks == 0 else "#888888"
 
 
 def _tool_lane(events: Sequence[Event], t0: float, t1: float) -> list:

@@ -88,10 +88,21 @@ class MetricsRecorder:
 
     def __init__(self, registry: CollectorRegistry | None = None, namespace: str = "liveguard"):
         self.registry = registry or CollectorRegistry()
-        r, ns = self.registry, namespace
         #: prometheus-client multiprocess mode (`liveguard serve --workers N`): the standard
         #: metrics live in files every worker's `/metrics` sums; see `sync_shared`
         self.shared_dir = os.environ.get("PROMETHEUS_MULTIPROC_DIR") or None
+        # registered in this order, which is the order /metrics lists them in
+        self._add_session_metrics(self.registry, namespace)
+        self._add_guard_metrics(self.registry, namespace)
+        self._add_audio_metrics(self.registry, namespace)
+        self._forwarding = {d: self.forwarding.labels(d).observe for d in DIRECTIONS}
+        self._audio_keys = {d: (d,) for d in DIRECTIONS}
+        self._turns_answered = self.turns.labels("answered")
+        self._turns_unanswered = self.turns.labels("unanswered")
+        self._twins: _SharedTwins | None = None
+
+    def _add_session_metrics(self, r: CollectorRegistry, ns: str) -> None:
+        """Sessions, caller turns and how long answers took."""
         self.sessions_active = Gauge(
             f"{ns}_sessions_active",
             "Sessions in progress",
@@ -108,6 +119,9 @@ class MetricsRecorder:
             buckets=LATENCY_BUCKETS,
             registry=r,
         )
+
+    def _add_guard_metrics(self, r: CollectorRegistry, ns: str) -> None:
+        """What the guard judged and did, upstream closes, bad caller input, operator alerts."""
         self.interrupts = Counter(
             f"{ns}_interrupts", "serverContent.interrupted received", registry=r
         )
@@ -135,7 +149,9 @@ class MetricsRecorder:
             f"{ns}_caller_errors", "Bad caller input", ["fatal"], registry=r
         )
         self.operator_alerts = Counter(f"{ns}_operator_alerts", "Operator alerts", registry=r)
-        # the audio path's own: written on every frame, so no locks (`telemetry.hotpath`)
+
+    def _add_audio_metrics(self, r: CollectorRegistry, ns: str) -> None:
+        """The audio path's own: written on every frame, so no locks (`telemetry.hotpath`)."""
         self.forwarding = LoopHistogram(
             f"{ns}_frame_forwarding_seconds",
             "Relay time to forward one audio frame",
@@ -157,11 +173,6 @@ class MetricsRecorder:
             FORWARDING_BUCKETS,
             registry=r,
         )
-        self._forwarding = {d: self.forwarding.labels(d).observe for d in DIRECTIONS}
-        self._audio_keys = {d: (d,) for d in DIRECTIONS}
-        self._turns_answered = self.turns.labels("answered")
-        self._turns_unanswered = self.turns.labels("unanswered")
-        self._twins: _SharedTwins | None = None
 
     def observe(self, event: object) -> None:
         """Update metrics from one event (an `on_event` callback); other objects are ignored."""
