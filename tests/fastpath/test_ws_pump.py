@@ -3,7 +3,9 @@ reference recv loop (said once), and the real SDK still converses; bad frames st
 
 from __future__ import annotations
 
+import collections
 import json
+from types import SimpleNamespace
 
 import pytest
 from fastpath_helpers import MODEL, converse, fastpath_warnings
@@ -12,7 +14,7 @@ from websockets.exceptions import ConnectionClosed
 
 import liveguard.fastpath.ws_pump as ws_pump
 from liveguard.emulator.server import Emulator
-from liveguard.fastpath.ws_pump import WS_PUMP
+from liveguard.fastpath.ws_pump import WS_PUMP, can_pump
 
 PATH = "/ws/google.ai.generativelanguage.v1beta.GenerativeService.BidiGenerateContent"
 SETUP = json.dumps({"setup": {"model": f"models/{MODEL}"}})
@@ -72,3 +74,14 @@ async def test_without_the_pump_a_bad_frame_still_closes_the_session(
     (stats,) = await emulator.wait_closed_sessions()
     assert stats.close_side == "server" and stats.close_code == code and stats.error is None
     assert not WS_PUMP.usable()
+
+
+def test_a_connection_without_the_pumps_attributes_takes_the_recv_loop(caplog) -> None:
+    """The per-connection half of the probe (attributes websockets makes in connection_made)."""
+    caplog.set_level("WARNING", logger="liveguard.fastpath")
+    frames = SimpleNamespace(queue=collections.deque())
+    assert can_pump(SimpleNamespace(recv_messages=SimpleNamespace(frames=frames), paused=False))
+    assert not can_pump(SimpleNamespace(recv_messages=SimpleNamespace(frames=frames)))
+    assert not can_pump(SimpleNamespace(recv_messages=SimpleNamespace(), paused=False))
+    (warning,) = fastpath_warnings(caplog, "ws-pump")
+    assert "no paused flag" in warning

@@ -194,7 +194,9 @@ class _EmulatorConnection(ServerConnection):
     `ws_pings` hands us each PING so the model can delay or drop the pong; `ws_reader` cuts whole
     data frames out of the byte stream once the pump runs, handing their payload straight to the
     pump (what websockets' parser would deliver through `process_event`), and gives any other
-    frame, with every byte after it, back to websockets' parser.
+    frame, with every byte after it, back to websockets' parser. The `process_event` override,
+    `start_pump` and `paused` are the pump's (`ws_pump`): when websockets lacks them, `Emulator`
+    serves the session with a plain `recv()` loop instead and `pump` stays None.
     """
 
     def __init__(self, protocol: Any, *args: Any, **kwargs: Any) -> None:

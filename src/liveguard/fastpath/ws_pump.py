@@ -4,11 +4,12 @@ is that plain recv loop (`Emulator._recv_loop`: `await conn.recv()` bounded by t
 deadline).
 
 Relies on: websockets' asyncio `ServerConnection` reporting parsed frames through an overridable
-`process_event(event)` and flushing the protocol's output with `send_data()` (late pongs); its
-`recv_messages` Assembler keeping queued frames in a `frames.queue` deque (drained when the pump
-takes over) with `maybe_resume()`; and the connection's `paused` flag (the pump holds the model
-while the client reads slowly). The classes are probed once; the per-connection attributes
-(made in `connection_made`) are checked by `can_pump` on each connection.
+`process_event(event)`, flushing the protocol's output with `send_data()` and recording a failed
+write with `set_connection_exc()`; its `recv_messages` Assembler keeping queued frames in a
+`frames.queue` deque (drained when the pump takes over) with `maybe_resume()`; and the
+connection's `paused` flag (the pump holds the model while the client reads slowly). The classes
+are probed once; the per-connection attributes (made in `connection_made`) are checked by
+`can_pump` on each connection.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ __all__ = ["WS_PUMP", "can_pump"]
 
 
 def _probe() -> str | None:
-    for name in ("process_event", "send_data"):
+    for name in ("process_event", "send_data", "set_connection_exc"):
         if not callable(getattr(ServerConnection, name, None)):
             return f"websockets' ServerConnection has no {name}()"
     params = list(inspect.signature(ServerConnection.process_event).parameters)
