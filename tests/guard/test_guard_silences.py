@@ -186,10 +186,10 @@ def test_an_in_progress_turn_without_audio_is_not_an_unanswered_turn():
     assert labels(out) == ["background"] and [o.name for o in out if isinstance(o, TurnAnswered)]
 
 
-def test_background_silence_past_the_budget_is_a_stall_and_recovery_starts():
-    guard = greeted()
+def _stalls_in_the_background(guard: Guard, until: float) -> list:
+    """The filler, then IN_PROGRESS, then silence until `until`: a background stall and a nudge."""
     _filler_then_in_progress(guard)
-    out = run(guard, [], until=60.0)
+    out = run(guard, [], until=until)
     assert labels(out)[:5] == [
         "background",
         "verdict:background_stall",
@@ -197,6 +197,12 @@ def test_background_silence_past_the_budget_is_a_stall_and_recovery_starts():
         "recovery_start:nudge",
         "SendText",
     ]
+    return out
+
+
+def test_background_silence_past_the_budget_is_a_stall_and_recovery_starts():
+    guard = greeted()
+    out = _stalls_in_the_background(guard, until=60.0)
     bg, stall = out[0], out[1]
     assert isinstance(bg, BackgroundWork) and bg.phase == "over_budget"
     assert stall.t == pytest.approx(42.6)  # IN_PROGRESS at 12.6 + 30 s of silence
@@ -209,15 +215,9 @@ def test_a_stalled_background_task_is_replayed_from_the_request_it_was_for():
     the stuck connection, and the resume must ask the request again (its audio from its start),
     not replay the silence since IN_PROGRESS."""
     guard = greeted(GuardPolicy(background_budget_s=5.0))
-    _filler_then_in_progress(guard)  # "book me a table" spoken at 10.0-11.0, IN_PROGRESS at 12.6
-    out = run(guard, [], until=30.0)
-    assert labels(out)[:5] == [
-        "background",
-        "verdict:background_stall",
-        "health:recovering",
-        "recovery_start:nudge",
-        "SendText",
-    ]
+    out = _stalls_in_the_background(
+        guard, until=30.0
+    )  # "book me a table" spoken at 10.0-11.0, IN_PROGRESS at 12.6
     resume = next(o for o in out if isinstance(o, Reconnect))
     assert resume.purpose == "resume" and resume.replay_from_t == pytest.approx(10.0)
 
