@@ -22,6 +22,22 @@ from liveguard.emulator.wire import ClientMessage
 
 MODEL = "models/gemini-2.5-flash-native-audio-preview-12-2025"
 FRAME_BYTES = 640  # 20 ms at 16 kHz
+# the built-in scenarios of today's faults (the silent calls users report in 2026)
+TODAYS_SCENARIOS = frozenset(
+    {
+        "silent-stall",
+        "inaudible-answers",
+        "response-rejected-run",
+        "cut-answer",
+        "freeze-after-barge-in",
+        "endless-in-progress",
+        "background-phase",
+        "setup-never-completes",
+        "setup-stall-affective",
+        "resume-rejected-1011",
+        "deadline-1011",
+    }
+)
 
 
 def setup_body(**extra: Any) -> dict:

@@ -9,6 +9,7 @@ import pytest
 import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from model_harness import TODAYS_SCENARIOS
 
 from liveguard.emulator.scenario import (
     Dist,
@@ -28,19 +29,7 @@ REQUIRED_BUILTINS = {
     "slow-pongs",
     "rejected",
     "nudge-clears",
-    # today's faults
-    "silent-stall",
-    "inaudible-answers",
-    "response-rejected-run",
-    "cut-answer",
-    "freeze-after-barge-in",
-    "endless-in-progress",
-    "background-phase",
-    "setup-never-completes",
-    "setup-stall-affective",
-    "resume-rejected-1011",
-    "deadline-1011",
-}
+} | TODAYS_SCENARIOS
 
 
 def test_builtins_load_and_describe_themselves():

@@ -9,6 +9,7 @@ import sys
 
 from google import genai
 from google.genai import types
+from model_harness import TODAYS_SCENARIOS
 
 from liveguard.cli import main
 from liveguard.emulator.tls import client_ssl_context
@@ -64,20 +65,7 @@ def test_list_scenarios(capsys) -> None:
     out = capsys.readouterr().out
     names = {line.split()[0] for line in out.splitlines() if line.strip()}
     assert {"healthy", "seed-2333"} <= names
-    todays = {
-        "silent-stall",
-        "inaudible-answers",
-        "response-rejected-run",
-        "cut-answer",
-        "freeze-after-barge-in",
-        "endless-in-progress",
-        "background-phase",
-        "setup-never-completes",
-        "setup-stall-affective",
-        "resume-rejected-1011",
-        "deadline-1011",
-    }
-    assert todays <= names
+    assert TODAYS_SCENARIOS <= names
 
 
 def test_bad_scenario_file_exits_2_with_a_clear_error(tmp_path, capsys) -> None:
