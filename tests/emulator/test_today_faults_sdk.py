@@ -70,19 +70,35 @@ async def wait_quiet(rec: Recorder, seconds: float) -> int:
     return len(rec.messages) - before
 
 
+async def call(
+    emu: Any, model: str, said: tuple[str, ...], cfg: Any = None, hello: bool = True
+) -> Recorder:
+    """One call: greet (unless `hello` is off), say each clip of `said` and wait for its answer."""
+    async with emu.client().aio.live.connect(model=model, config=cfg or config()) as session:
+        rec = Recorder(session)
+        if hello:
+            await greet(session, rec)
+        for n, name in enumerate(said, start=2 if hello else 1):
+            await speak(session, name)
+            await rec.wait_turns(n)
+        rec.stop()
+    return rec
+
+
+async def resumed_answer(emu: Any, model: str, handle: str | None) -> str:
+    """What the model says to "opening_hours" on a call resumed with `handle`."""
+    resumed = config(session_resumption=types.SessionResumptionConfig(handle=handle))
+    rec = await call(emu, model, ("opening_hours",), cfg=resumed, hello=False)
+    return output_text(rec.turns()[0])
+
+
 # ---------------------------------------------------------------- a single silent stall
 
 
 @pytest.mark.parametrize("model", ALL_PROFILES)
 async def test_single_silent_stall(model, tmp_path, emulator_factory) -> None:
     emu = await emulator_factory(scenario=quick(tmp_path, "silent-stall"))
-    async with emu.client().aio.live.connect(model=model, config=config()) as session:
-        rec = Recorder(session)
-        await greet(session, rec)
-        for n, name in enumerate(("check_order", "opening_hours", "thanks_bye"), start=2):
-            await speak(session, name)
-            await rec.wait_turns(n)
-        rec.stop()
+    rec = await call(emu, model, ("check_order", "opening_hours", "thanks_bye"))
     _, answered, stalled, after = rec.turns()[:4]
     assert turn_audio(answered) and turn_audio(after)
     assert input_text(stalled) == clip_text("opening_hours")
@@ -101,13 +117,7 @@ async def test_single_silent_stall(model, tmp_path, emulator_factory) -> None:
 @pytest.mark.parametrize("model", PROFILES)
 async def test_inaudible_answers_at_the_chosen_level(model, tmp_path, emulator_factory) -> None:
     emu = await emulator_factory(scenario=quick(tmp_path, "inaudible-answers"))
-    async with emu.client().aio.live.connect(model=model, config=config()) as session:
-        rec = Recorder(session)
-        await greet(session, rec)
-        for n, name in enumerate(("check_order", "order_number", "opening_hours"), start=2):
-            await speak(session, name)
-            await rec.wait_turns(n)
-        rec.stop()
+    rec = await call(emu, model, ("check_order", "order_number", "opening_hours"))
     greeting, quiet1, quiet2, loud = rec.turns()[:4]
     for turn, reply in ((quiet1, "ask_order_number"), (quiet2, "order_shipped")):
         pcm = turn_audio(turn)
@@ -123,13 +133,7 @@ async def test_inaudible_answers_at_the_chosen_level(model, tmp_path, emulator_f
 @pytest.mark.parametrize("model", PROFILES)
 async def test_response_rejected_run_until_a_resume(model, tmp_path, emulator_factory) -> None:
     emu = await emulator_factory(scenario=quick(tmp_path, "response-rejected-run"))
-    async with emu.client().aio.live.connect(model=model, config=config()) as session:
-        rec = Recorder(session)
-        await greet(session, rec)
-        for n, name in enumerate(("check_order", "opening_hours", "still_there"), start=2):
-            await speak(session, name)
-            await rec.wait_turns(n)
-        rec.stop()
+    rec = await call(emu, model, ("check_order", "opening_hours", "still_there"))
     handle = rec.handles()[-1]
     said_turns = ("check_order", "opening_hours", "still_there")
     for turn, said in zip(rec.turns()[1:4], said_turns, strict=True):
@@ -137,13 +141,7 @@ async def test_response_rejected_run_until_a_resume(model, tmp_path, emulator_fa
         assert end.turn_complete_reason == types.TurnCompleteReason.RESPONSE_REJECTED
         assert turn_audio(turn) == b""
         assert input_text(turn) == clip_text(said)  # transcription keeps working
-    resumed = config(session_resumption=types.SessionResumptionConfig(handle=handle))
-    async with emu.client().aio.live.connect(model=model, config=resumed) as session:
-        rec = Recorder(session)
-        await speak(session, "opening_hours")
-        await rec.wait_turns(1)
-        rec.stop()
-    assert output_text(rec.turns()[0]) == clip_text("closing_time")
+    assert await resumed_answer(emu, model, handle) == clip_text("closing_time")
 
 
 # ---------------------------------------------------------------- answer cut mid-sentence
@@ -152,14 +150,7 @@ async def test_response_rejected_run_until_a_resume(model, tmp_path, emulator_fa
 @pytest.mark.parametrize("model", PROFILES)
 async def test_answer_cut_mid_sentence(model, tmp_path, emulator_factory) -> None:
     emu = await emulator_factory(scenario=quick(tmp_path, "cut-answer"))
-    async with emu.client().aio.live.connect(model=model, config=config()) as session:
-        rec = Recorder(session)
-        await greet(session, rec)
-        await speak(session, "check_order")
-        await rec.wait_turns(2)
-        await speak(session, "opening_hours")
-        await rec.wait_turns(3)
-        rec.stop()
+    rec = await call(emu, model, ("check_order", "opening_hours"))
     cut, whole = rec.turns()[1:3]
     full = load_clip("ask_order_number", 24000).pcm
     pcm = turn_audio(cut)
@@ -200,13 +191,7 @@ async def test_freeze_after_barge_in_until_a_resume(model, tmp_path, emulator_fa
     handle = rec.handles()[-1]
     (stats,) = await emu.wait_closed_sessions()
     assert stats.model_stats.frozen
-    resumed = config(session_resumption=types.SessionResumptionConfig(handle=handle))
-    async with emu.client().aio.live.connect(model=model, config=resumed) as session:
-        rec = Recorder(session)
-        await speak(session, "opening_hours")
-        await rec.wait_turns(1)
-        rec.stop()
-    assert output_text(rec.turns()[0]) == clip_text("closing_time")
+    assert await resumed_answer(emu, model, handle) == clip_text("closing_time")
 
 
 # ---------------------------------------------------------------- background phases
@@ -299,12 +284,7 @@ async def test_resume_rejected_1011_while_the_old_connection_is_open(
                 pass
         assert exc.value.code == 1011 and exc.value.details == "Internal error encountered."
         rec.stop()
-    async with client.aio.live.connect(model="gemini-3.8-live", config=resumed) as session:
-        rec = Recorder(session)
-        await speak(session, "opening_hours")
-        await rec.wait_turns(1)
-        rec.stop()
-    assert output_text(rec.turns()[0]) == clip_text("closing_time")
+    assert await resumed_answer(emu, "gemini-3.8-live", handle) == clip_text("closing_time")
 
 
 async def test_deadline_expired_1011_at_the_chosen_minute(tmp_path, emulator_factory) -> None:
