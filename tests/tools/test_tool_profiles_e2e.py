@@ -7,12 +7,11 @@ from __future__ import annotations
 import asyncio
 
 import pytest
+from tool_harness import asking_for_an_order
 
 from liveguard import events as ev
-from liveguard.audio.clips import clip_text
 from liveguard.config.settings import Settings
 from liveguard.emulator.server import Emulator
-from liveguard.session import GuardedSession, make_client
 
 SILENT = [{"function": "liveguard.tools.examples:lookup_order", "scheduling": "SILENT"}]
 
@@ -29,12 +28,7 @@ async def test_a_silent_result_by_profile(model: str, speaks: bool) -> None:
     settings = Settings(model=model, tools=SILENT, greeting=None)
     log: list[ev.Event] = []
     async with Emulator(scenario="tool-call") as emu:
-        client = make_client(
-            settings, api_key=emu.api_key, base_url=emu.base_url, ssl_context=emu.ssl_context()
-        )
-        async with GuardedSession(settings, client=client, greeting=False) as session:
-            session.add_event_sink(log.append)
-            await session.send_text(clip_text("order_number"))
+        async with asking_for_an_order(emu, settings, log) as session:
             async with asyncio.timeout(10):
                 async for item in session:  # until the turn after the response completes
                     if isinstance(item, ev.TurnComplete) and any(

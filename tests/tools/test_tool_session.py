@@ -10,6 +10,7 @@ import asyncio
 
 import tool_fixtures
 from google.genai import types
+from tool_harness import asking_for_an_order
 
 from liveguard import events as ev
 from liveguard.audio.clips import clip_text
@@ -32,12 +33,7 @@ async def test_the_session_runs_the_declared_tool_and_answers() -> None:
     log: list[ev.Event] = []
     shown: list[ToolCallOut] = []
     async with Emulator(scenario="tool-call") as emu:
-        client = make_client(
-            settings, api_key=emu.api_key, base_url=emu.base_url, ssl_context=emu.ssl_context()
-        )
-        async with GuardedSession(settings, client=client, greeting=False) as session:
-            session.add_event_sink(log.append)
-            await session.send_text(clip_text("order_number"))
+        async with asking_for_an_order(emu, settings, log) as session:
             spoken = ""
             async with asyncio.timeout(20):
                 async for item in session:
@@ -150,12 +146,7 @@ async def test_barge_in_cancels_the_running_tool_and_nothing_is_sent() -> None:
     settings = Settings(model=MODEL, tools=slow, greeting=None)
     log: list[ev.Event] = []
     async with Emulator(scenario="tool-call") as emu:
-        client = make_client(
-            settings, api_key=emu.api_key, base_url=emu.base_url, ssl_context=emu.ssl_context()
-        )
-        async with GuardedSession(settings, client=client, greeting=False) as session:
-            session.add_event_sink(log.append)
-            await session.send_text(clip_text("order_number"))
+        async with asking_for_an_order(emu, settings, log) as session:
             async with asyncio.timeout(20):
                 async for item in session:
                     if isinstance(item, ToolCallOut):
