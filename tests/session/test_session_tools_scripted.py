@@ -7,6 +7,8 @@ tool handler (gated by the test) runs the call; what each connection was sent is
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 from google.genai import types
@@ -64,22 +66,35 @@ async def drain(session: GuardedSession) -> asyncio.Task:
     return asyncio.create_task(run())
 
 
-async def test_a_drop_during_a_call_resumed_before_the_call_gets_the_result_as_context() -> None:
-    line, rec, tool = ScriptedLine(), Recorder(), GatedTool()
+@asynccontextmanager
+async def a_call(line: ScriptedLine, rec: Recorder, tool: GatedTool) -> AsyncIterator[Any]:
+    """A session with `tool` on `line`, read in the background; yields its first connection."""
     async with session_with(line, rec, tool) as session:
         reader = await drain(session)
-        first = line.current
+        try:
+            yield line.current
+        finally:
+            reader.cancel()
+
+
+async def dropped_and_resumed(line: ScriptedLine, rec: Recorder) -> Any:
+    """Drop the current connection with 1011; the connection the session resumes on."""
+    line.current.drop(1011, "internal error")
+    await rec.wait(ev.UpstreamConnected, resumed=True)
+    return line.current
+
+
+async def test_a_drop_during_a_call_resumed_before_the_call_gets_the_result_as_context() -> None:
+    line, rec, tool = ScriptedLine(), Recorder(), GatedTool()
+    async with a_call(line, rec, tool) as first:
         handle(first, "h-before")
         tool_call(first)
         await rec.wait(ev.ToolCallStarted)
-        first.drop(1011, "internal error")
-        await rec.wait(ev.UpstreamConnected, resumed=True)
-        second = line.current
+        second = await dropped_and_resumed(line, rec)
         assert second.handle == "h-before"
         tool.gate.set()
         await second.written(lambda: bool(second.of("seed")))
         await rec.wait(ev.ToolResultRouted, route="context")
-        reader.cancel()
     assert tool_ids(first) == [] and tool_ids(second) == []  # no id the session never saw
     (turns,) = second.of("seed")
     assert "lookup_order" in turns[0][1] and "shipped" in turns[0][1]
@@ -88,29 +103,22 @@ async def test_a_drop_during_a_call_resumed_before_the_call_gets_the_result_as_c
 
 async def test_a_drop_during_a_call_resumed_after_the_call_gets_the_tool_response() -> None:
     line, rec, tool = ScriptedLine(), Recorder(), GatedTool()
-    async with session_with(line, rec, tool) as session:
-        reader = await drain(session)
-        first = line.current
+    async with a_call(line, rec, tool) as first:
         tool_call(first)
         handle(first, "h-after-call")
         await rec.wait(ev.ToolCallStarted)
         await rec.wait(ev.ResumptionUpdate)
-        first.drop(1011, "internal error")
-        await rec.wait(ev.UpstreamConnected, resumed=True)
-        second = line.current
+        second = await dropped_and_resumed(line, rec)
         assert second.handle == "h-after-call"
         tool.gate.set()
         await second.written(lambda: bool(second.of("tool")))
-        reader.cancel()
     assert tool_ids(first) == [] and tool_ids(second) == ["c1"]
     assert second.of("seed") == []
 
 
 async def test_a_goaway_during_a_call_rotates_after_the_answer_and_a_handle_after_it() -> None:
     line, rec, tool = ScriptedLine(), Recorder(), GatedTool()
-    async with session_with(line, rec, tool) as session:
-        reader = await drain(session)
-        first = line.current
+    async with a_call(line, rec, tool) as first:
         handle(first, "h1")
         tool_call(first)
         await rec.wait(ev.ToolCallStarted)
@@ -126,7 +134,6 @@ async def test_a_goaway_during_a_call_rotates_after_the_answer_and_a_handle_afte
         first.push(server_content={"turn_complete": True})
         handle(first, "h2")
         await rec.wait(ev.UpstreamConnected, resumed=True)
-        reader.cancel()
     second = line.connections[1]
     assert tool_ids(first) == ["c1"] and tool_ids(second) == []
     assert second.handle == "h2" and second.of("seed") == []
@@ -135,9 +142,7 @@ async def test_a_goaway_during_a_call_rotates_after_the_answer_and_a_handle_afte
 async def test_a_fresh_session_gets_the_tool_history_in_its_seed() -> None:
     line, rec, tool = ScriptedLine(), Recorder(), GatedTool()
     tool.gate.set()
-    async with session_with(line, rec, tool) as session:
-        reader = await drain(session)
-        first = line.current
+    async with a_call(line, rec, tool) as first:
         tool_call(first)
         await first.written(lambda: bool(first.of("tool")))
         first.push(**model_audio())
@@ -146,7 +151,6 @@ async def test_a_fresh_session_gets_the_tool_history_in_its_seed() -> None:
         await rec.wait(ev.UpstreamConnected, purpose="fresh")
         second = line.current
         await second.written(lambda: bool(second.of("seed")))
-        reader.cancel()
     (seed,) = second.of("seed")
     text = " ".join(t for _, t in seed)
     assert "[I called the tool lookup_order" in text and "shipped" in text
@@ -233,20 +237,15 @@ async def test_a_long_blocking_call_plays_the_filler(tmp_path) -> None:
 
 async def test_resumed_from_a_handle_before_the_answer_the_answer_is_sent_again() -> None:
     line, rec, tool = ScriptedLine(), Recorder(), GatedTool()
-    async with session_with(line, rec, tool) as session:
-        reader = await drain(session)
-        first = line.current
+    async with a_call(line, rec, tool) as first:
         tool_call(first)
         handle(first, "h-before-answer")
         await rec.wait(ev.ResumptionUpdate)
         tool.gate.set()
         await first.written(lambda: bool(first.of("tool")))
-        first.drop(1011, "internal error")  # no handle came after the answer
-        await rec.wait(ev.UpstreamConnected, resumed=True)
-        second = line.current
+        second = await dropped_and_resumed(line, rec)  # no handle came after the answer
         await second.written(lambda: bool(second.of("tool")))
         routed = await rec.wait(ev.ToolResultRouted)
-        reader.cancel()
     assert second.handle == "h-before-answer"
     assert tool_ids(first) == ["c1"] and tool_ids(second) == ["c1"]
     assert (routed.route, routed.ids) == ("resent", ("c1",))
