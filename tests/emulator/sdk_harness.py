@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -151,6 +152,15 @@ async def greet(session: Any, rec: Recorder, n: int = 1) -> None:
         turn_complete=True,
     )
     await rec.wait_turns(n)
+
+
+@asynccontextmanager
+async def greeted_call(client: Any, model: str) -> AsyncIterator[tuple[Any, Recorder]]:
+    """A live session of `model` (default config) that has had its greeting, and its recorder."""
+    async with client.aio.live.connect(model=model, config=config()) as session:
+        rec = Recorder(session)
+        await greet(session, rec)
+        yield session, rec
 
 
 def fast(tmp_path: Path, name: str) -> Path:

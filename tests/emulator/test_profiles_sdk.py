@@ -15,7 +15,16 @@ from typing import Any
 
 import pytest
 from google.genai import errors, types
-from sdk_harness import Recorder, audio_chunks, config, greet, input_text, output_text, speak
+from sdk_harness import (
+    Recorder,
+    audio_chunks,
+    config,
+    greet,
+    greeted_call,
+    input_text,
+    output_text,
+    speak,
+)
 
 from liveguard.audio.clips import clip_text, load_clip
 from liveguard.emulator.server import Emulator
@@ -72,9 +81,7 @@ def _msg(content: types.LiveServerContent) -> types.LiveServerMessage:
 @pytest.mark.parametrize("model", sorted(GEMINI_MODELS))
 async def test_healthy_conversation_on_each_profile(model, tmp_path, emulator_factory) -> None:
     emu = await quick_emulator(emulator_factory, tmp_path)
-    async with emu.client().aio.live.connect(model=model, config=config()) as session:
-        rec = Recorder(session)
-        await greet(session, rec)
+    async with greeted_call(emu.client(), model) as (session, rec):
         await speak(session, "check_order")
         await rec.wait_turns(2)
         rec.stop()
@@ -193,9 +200,7 @@ async def test_vertex_client_with_project_location_and_credentials(
 ) -> None:
     emu = await quick_emulator(emulator_factory, tmp_path)
     client = emu.vertex_client(project="acme-voice", location="europe-west4")
-    async with client.aio.live.connect(model=model, config=config()) as session:
-        rec = Recorder(session)
-        await greet(session, rec)
+    async with greeted_call(client, model) as (session, rec):
         await speak(session, "opening_hours")
         await rec.wait_turns(2)
         rec.stop()
@@ -243,9 +248,7 @@ async def test_audio_stream_end_ends_the_turn_only_before_3_8(
     model, tmp_path, emulator_factory
 ) -> None:
     emu = await quick_emulator(emulator_factory, tmp_path)
-    async with emu.client().aio.live.connect(model=model, config=config()) as session:
-        rec = Recorder(session)
-        await greet(session, rec)
+    async with greeted_call(emu.client(), model) as (session, rec):
         await _speech_without_trailing_audio(session, "opening_hours")
         if model == "gemini-3.8-live":
             await asyncio.sleep(1.0)  # the 2.5 profile answers well within this (10x playback)
@@ -295,11 +298,7 @@ async def test_3_8_holds_back_while_the_caller_speaks(tmp_path, emulator_factory
     extra = """  background_work: {on_utterances: [check_order], background_s: 0.3}
 """
     emu = await quick_emulator(emulator_factory, tmp_path, extra)
-    async with emu.client().aio.live.connect(
-        model="gemini-3.8-live-extended-thinking", config=config()
-    ) as session:
-        rec = Recorder(session)
-        await greet(session, rec)
+    async with greeted_call(emu.client(), "gemini-3.8-live-extended-thinking") as (session, rec):
         await speak(session, "check_order")
         await rec.wait(lambda r: "IN_PROGRESS" in statuses(r), "IN_PROGRESS")
         mark = len(rec.messages)
@@ -323,11 +322,7 @@ async def test_extended_thinking_background_phases(tmp_path, emulator_factory) -
     extra = """  background_work: {on_utterances: [check_order], background_s: 0.6, phases: 2}
 """
     emu = await quick_emulator(emulator_factory, tmp_path, extra)
-    async with emu.client().aio.live.connect(
-        model="gemini-3.8-live-extended-thinking", config=config()
-    ) as session:
-        rec = Recorder(session)
-        await greet(session, rec)
+    async with greeted_call(emu.client(), "gemini-3.8-live-extended-thinking") as (session, rec):
         await speak(session, "opening_hours")  # not marked: answered straight away
         await rec.wait_turns(2)
         await speak(session, "check_order")  # marked: filler, work, filler, work, answer
