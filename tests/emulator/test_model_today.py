@@ -6,6 +6,8 @@ once per conversation, budgets per process, resumes, polite hold-back, determini
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import pytest
 from model_harness import Harness, content, greet, realtime, speech_pcm
 
@@ -176,45 +178,40 @@ def test_rejected_run_and_resume(on_resume, after_resume):
     assert (reason is None) == after_resume
 
 
+def conversations(scenario: str, model: str, count: int, *said: str) -> Iterator[Harness]:
+    """`count` conversations of `scenario` on one emulator (one resumption store): each greeted,
+    the caller's `said` spoken, handed to the loop body, then closed."""
+    store = ResumptionStore()
+    for n in range(count):
+        h = Harness.of(scenario, store=store, session_id=f"s{n}")
+        h.connect(model=model)
+        greet(h)
+        caller_turns(h, *said)
+        yield h
+        h.session.connection_closed(h.now)
+
+
 def test_a_run_is_decided_once_per_conversation():
     scenario = (
         "name: p\nseed: 5\nfaults:\n  rejected_run: {from_turn: 2, turns: 3, probability: 0.5}\n"
     )
-    store = ResumptionStore()
     outcomes = []
-    for n in range(12):
-        h = Harness.of(scenario, store=store, session_id=f"s{n}")
-        h.connect(model=M25)
-        greet(h)
-        caller_turns(h, "check_order", "opening_hours", "thanks_bye")
+    for h in conversations(scenario, M25, 12, "check_order", "opening_hours", "thanks_bye"):
         rejected = [reason is not None for _, reason, _ in turn_summary(h)[1:4]]
         assert len(set(rejected)) == 1  # all or nothing within the run
         outcomes.append(rejected[0])
-        h.session.connection_closed(h.now)
     assert 0 < sum(outcomes) < len(outcomes)
     again = []
-    store = ResumptionStore()
-    for n in range(12):
-        h = Harness.of(scenario, store=store, session_id=f"s{n}")
-        h.connect(model=M25)
-        greet(h)
-        caller_turns(h, "check_order")
+    for h in conversations(scenario, M25, 12, "check_order"):
         again.append(turn_summary(h)[1][1] is not None)
-        h.session.connection_closed(h.now)
     assert again == outcomes  # seeded: the same conversations get the run
 
 
 def test_max_times_is_per_emulator_process():
     scenario = "name: m\nfaults:\n  silent_stall: {from_turn: 2, max_times: 2}\n"
-    store = ResumptionStore()
     stalled = []
-    for n in range(4):
-        h = Harness.of(scenario, store=store, session_id=f"s{n}")
-        h.connect(model=M38)
-        greet(h)
-        caller_turns(h, "check_order")
+    for h in conversations(scenario, M38, 4, "check_order"):
         stalled.append(not turn_summary(h)[1][0])
-        h.session.connection_closed(h.now)
     assert stalled == [True, True, False, False]
 
 
