@@ -506,6 +506,25 @@ class Guard:
             out=out,
         )
 
+    def recover_tool_silence(self, t: float, since_t: float, reason: str) -> list[Output]:
+        """A tool result still unspoken after the tool guard's nudge (guard/tools.py): the rest
+        of the ladder an unanswered caller turn runs (its rungs after the nudge), so no tool
+        call leaves a caller in silence. `since_t`: the `toolResponse`; handles issued after it
+        belong to the silent session. Nothing while a ladder already runs or the guard is off."""
+        out: list[Output] = []
+        now = max(self._now, t)
+        if not self.policy.enabled or self._ladder is not None or self._failed_hard:
+            return out
+        rungs = self.policy.ladder_for(VerdictKind.UNANSWERED_TURN, list(self.policy.rungs))
+        rungs = [r for r in rungs if r != Rung.NUDGE]  # the tool guard has nudged already
+        if rungs:
+            self._start_ladder(
+                now, reason, rungs, needs_answer=True, origin_t=since_t, replay_from_t=None, out=out
+            )
+        if self.connects.pace(out):
+            self._failed_hard = True
+        return out
+
     def _background_stall(self, t: float, out: list[Output]) -> None:
         """Background work silent past its budget: a stall; recovery starts."""
         ev = {**self.silences.stall_evidence(t), **self._snapshot(t)}
