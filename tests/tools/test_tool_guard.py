@@ -152,6 +152,8 @@ def test_a_result_still_unspoken_after_the_nudge_runs_the_rest_of_the_ladder() -
     (resume,) = [o for o in g.out if isinstance(o, Reconnect)]
     # a handle issued before the silent result (one that knows the call id), never one after it
     assert (resume.purpose, resume.handle) == (Purpose.RESUME, "h-knows-the-call")
+    # no caller words wait: the resumed session is asked what the nudge asked
+    assert resume.replay_text == "The result of lookup is in; tell the caller."
     assert g.main.rung == Rung.RESUME
     # the resumed session stays silent too: a fresh session re-seeded, then the spoken fallback
     g.feed(ev.UpstreamConnecting(t=11.1, attempt=2, purpose=Purpose.RESUME, has_handle=True))
@@ -159,6 +161,7 @@ def test_a_result_still_unspoken_after_the_nudge_runs_the_rest_of_the_ladder() -
     g.until(13.4)
     fresh = [o for o in g.out if isinstance(o, Reconnect)][-1]
     assert fresh.purpose == Purpose.FRESH and ("model", "Let me check that.") in fresh.seed_turns
+    assert fresh.replay_text == resume.replay_text
     g.feed(ev.UpstreamConnecting(t=13.5, attempt=3, purpose=Purpose.FRESH))
     g.feed(ev.UpstreamConnected(t=13.8, attempt=3, purpose=Purpose.FRESH))
     g.until(16.8)

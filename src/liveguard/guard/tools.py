@@ -65,7 +65,7 @@ class ToolGuard:
         filler_after_s: float | None = None,
         turn_waiting: Callable[[], bool] = lambda: False,
         inaudible_level: float = 100.0,
-        escalate: Callable[[float, float, str], list[Output]] | None = None,
+        escalate: Callable[[float, float, str, str], list[Output]] | None = None,
     ) -> None:
         self.rules = dict(rules)
         self.inaudible_level = inaudible_level  # quieter audio answers nothing (guard.md)
@@ -73,7 +73,7 @@ class ToolGuard:
         self.answer_deadline_s = answer_deadline_s
         self.filler_after_s = filler_after_s
         self.turn_waiting = turn_waiting
-        self.escalate = escalate  # (now, response time, reason) -> the ladder's outputs
+        self.escalate = escalate  # (now, response time, reason, prompt) -> the ladder's outputs
         self._names: dict[str, str] = {}
         self._expect: dict[str, _Expect] = {}
         self._filler_due: dict[str, float] = {}  # running BLOCKING calls: when the filler plays
@@ -151,16 +151,16 @@ class ToolGuard:
                 del self._expect[call_id]
                 continue
             rule = "tool_response_unanswered" + ("_after_nudge" if x.nudged else "")
+            prompt = f"The result of {x.tool or 'the tool'} is in; tell the caller."
             evidence = {"rule": rule, "tool": x.tool, "call_id": call_id}
             evidence["waited_s"] = round(now - x.since, 3)
             out.append(ev.Verdict(t=now, kind="unanswered_turn", turn=0, evidence=evidence))
             if x.nudged:
                 del self._expect[call_id]
                 if self.escalate is not None:
-                    out.extend(self.escalate(now, x.since, rule))
+                    out.extend(self.escalate(now, x.since, rule, prompt))
             else:
                 x.nudged = True
                 x.deadline = now + self.answer_deadline_s
-                name = x.tool or "the tool"
-                out.append(SendText(f"The result of {name} is in; tell the caller."))
+                out.append(SendText(prompt))
         return out
