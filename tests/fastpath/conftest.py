@@ -15,6 +15,7 @@ import liveguard.fastpath.sdk_keepalive
 import liveguard.fastpath.sdk_parse
 import liveguard.fastpath.sdk_socket
 import liveguard.fastpath.ws_pings
+import liveguard.fastpath.ws_pump
 import liveguard.fastpath.ws_reader
 import liveguard.fastpath.ws_writer  # noqa: F401  (every shortcut registered)
 from liveguard.config.settings import Settings

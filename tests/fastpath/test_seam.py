@@ -50,7 +50,7 @@ def test_a_probe_that_trips_over_the_library_is_a_no(caplog) -> None:
 def test_every_shortcut_passes_on_the_installed_libraries(caplog) -> None:
     caplog.set_level("WARNING", logger="liveguard.fastpath")
     names = {"sdk-parse", "sdk-socket", "sdk-audio", "ws-reader", "ws-pings", "ws-writer"}
-    names |= {"caller-ws", "sdk-keepalive"}
+    names |= {"caller-ws", "sdk-keepalive", "ws-pump"}
     found = {n: s for n, s in shortcuts().items() if not n.startswith("test-")}
     assert set(found) == names
     assert all(s.usable() for s in found.values())

@@ -37,7 +37,7 @@ from liveguard.emulator.wire import (
 )
 from liveguard.fastpath.ws_writer import raw_frames_ok, write_binary
 
-__all__ = ["INTERNAL", "Pump"]
+__all__ = ["INTERNAL", "Pump", "dispatch"]
 
 log = logging.getLogger("liveguard.emulator")
 
@@ -47,6 +47,25 @@ _TEXT = Opcode.TEXT
 _BINARY = Opcode.BINARY
 _CONT = Opcode.CONT
 _OPEN = State.OPEN
+
+
+def dispatch(model: Any, raw: str | bytes, now: float) -> list:
+    """One client frame after setup to `model`: its outputs, or a `CloseConnection` for a bad
+    frame or a second `setup` (allowed once, as the first frame). The pump and the reference
+    recv loop (`liveguard.fastpath.ws_pump` off) both dispatch through here."""
+    try:
+        msg = parse_client_frame(raw)
+    except WireError as exc:
+        return [_close(exc.code, exc.reason)]
+    if msg.kind == "setup":
+        return [_close(1007, INVALID_ARGUMENT)]
+    return model.handle_client(msg, now)
+
+
+def _close(code: int, reason: str) -> Any:
+    from liveguard.emulator.model import CloseConnection  # the model loads after the server
+
+    return CloseConnection(code, reason)
 
 
 class Pump:
@@ -176,15 +195,7 @@ class Pump:
         if audio is not None:  # the SDK's audio frame, already parsed (`parse_sdk_audio`)
             outputs = model.handle_audio(audio[0], audio[1], now)
         else:
-            try:
-                msg = parse_client_frame(raw)
-            except WireError as exc:
-                self.finish("close", exc.code, exc.reason)
-                return
-            if msg.kind == "setup":  # setup is allowed once, as the first frame
-                self.finish("close", 1007, INVALID_ARGUMENT)
-                return
-            outputs = model.handle_client(msg, now)
+            outputs = dispatch(model, raw, now)
         if outputs and self._emit(outputs):
             return
         self._arm()

@@ -36,7 +36,7 @@ from websockets.frames import DATA_OPCODES as _DATA_OPCODES
 from websockets.frames import Frame
 
 from liveguard.emulator import clients
-from liveguard.emulator.pump import INTERNAL, Pump
+from liveguard.emulator.pump import INTERNAL, Pump, dispatch
 from liveguard.emulator.tls import TlsMaterial, client_ssl_context, make_tls
 from liveguard.emulator.wire import (
     INVALID_ARGUMENT,
@@ -48,6 +48,7 @@ from liveguard.emulator.wire import (
     truncate_reason,
 )
 from liveguard.fastpath.ws_pings import intercept_pings
+from liveguard.fastpath.ws_pump import can_pump
 from liveguard.fastpath.ws_reader import WS_READER, cut_frames, parser_idle
 
 if TYPE_CHECKING:
@@ -193,7 +194,9 @@ class _EmulatorConnection(ServerConnection):
     `ws_pings` hands us each PING so the model can delay or drop the pong; `ws_reader` cuts whole
     data frames out of the byte stream once the pump runs, handing their payload straight to the
     pump (what websockets' parser would deliver through `process_event`), and gives any other
-    frame, with every byte after it, back to websockets' parser.
+    frame, with every byte after it, back to websockets' parser. The `process_event` override,
+    `start_pump` and `paused` are the pump's (`ws_pump`): when websockets lacks them, `Emulator`
+    serves the session with a plain `recv()` loop instead and `pump` stays None.
     """
 
     def __init__(self, protocol: Any, *args: Any, **kwargs: Any) -> None:
@@ -628,6 +631,9 @@ class Emulator:
         try:
             if await self._execute(conn, stats, model.handle_setup(msg.body, loop.time())):
                 return
+            if not can_pump(conn):  # websockets changed shape: the reference path
+                await self._recv_loop(conn, stats, model)
+                return
             conn.start_pump(pump)  # no await since recv(): no frame can slip past the pump
             kind, a, b = await pump.done
             if kind == "close":
@@ -640,6 +646,25 @@ class Emulator:
         finally:
             pump.finish("lost")
             model.connection_closed(loop.time())
+
+    async def _recv_loop(self, conn: ServerConnection, stats: SessionStats, model: Any) -> None:
+        """The pump's reference path (`liveguard.fastpath.ws_pump` off): `recv()` each frame
+        under the model's next deadline, poll the model when it passes, dispatch each frame as
+        the pump does; a close output, a bad frame or a second setup closes the connection."""
+        loop = asyncio.get_running_loop()
+        while True:
+            deadline = model.next_deadline()
+            try:
+                async with asyncio.timeout_at(deadline):
+                    raw = await conn.recv()
+            except TimeoutError:
+                if await self._execute(conn, stats, model.poll(max(loop.time(), deadline))):
+                    return
+                continue
+            stats.frames_received += 1
+            stats.bytes_received += len(raw)
+            if await self._execute(conn, stats, dispatch(model, raw, loop.time())):
+                return
 
     async def _execute(self, conn: ServerConnection, stats: SessionStats, outputs: list) -> bool:
         """Run model outputs in order; True when the connection was closed."""

@@ -13,6 +13,8 @@ it needs; when something is missing the caller takes the reference path and one 
 - `ws_reader`: the emulator's fast reader (reference: websockets' parser).
 - `ws_pings`: the emulator's pong control (reference: websockets answers every ping).
 - `ws_writer`: the emulator's raw server frames (reference: `protocol.send_binary()`).
+- `ws_pump`: the emulator's pump, handed frames inside `data_received` (reference: a `recv()`
+  loop under the model's next deadline).
 - `caller_ws`: the relay's raw writes to its callers (reference: `ws.send_str()` / `send_bytes()`).
 - `sdk_keepalive`: liveguard's ping settings put into an application's own client's stored
   connect arguments (reference: the client as built).
