@@ -136,3 +136,28 @@ async def test_no_answer_after_a_tool_response_the_caller_still_hears_one(tmp_pa
     assert any(e.kind == "unanswered_turn" for e in of(log, ev.Verdict))  # the guard saw it
     assert [e for e in of(log, ev.ModelAudio) if e.t > response.t]  # and the caller hears one
     assert all(s.unknown_tool_responses == [] for s in stats)
+
+
+async def test_a_tool_result_ignored_after_the_nudge_too_is_recovered_by_the_ladder(
+    tmp_path: Path,
+) -> None:
+    # the model says nothing after the response, then stalls on the nudge (turn 2) as well
+    faults = {"tool_no_answer": {"max_times": 1}, "silent_stall": {"from_turn": 2, "turns": 1}}
+    path = scenario(tmp_path, "tool-no-answer-twice", faults=faults)
+    recovered = lambda log: bool(of(log, ev.RecoveryFinished))  # noqa: E731
+    async with Emulator(scenario=path) as emu:
+        tools = [{"function": "liveguard.tools.examples:lookup_order"}]
+        log = await converse(emu, tools, 30, done=recovered)
+        stats = [s.model_stats for s in await emu.wait_closed_sessions()]
+    response = of(log, ev.ToolResponse)[0]
+    rules = [e.evidence.get("rule") for e in of(log, ev.Verdict) if e.evidence.get("tool")]
+    assert rules == ["tool_response_unanswered", "tool_response_unanswered_after_nudge"]
+    # the ladder after the nudge: resume needs a handle issued before the response (the
+    # emulator issues none during the call), so the fresh session re-seeded answers
+    (rung,) = [e.rung for e in of(log, ev.RecoveryStarted)]
+    assert rung in ("resume", "fresh")
+    assert [(e.rung, e.outcome) for e in of(log, ev.RecoveryFinished)] == [(rung, "answered")]
+    (again,) = [e for e in of(log, ev.UpstreamConnected) if e.purpose == rung]
+    assert again.t > response.t and [e for e in of(log, ev.ModelAudio) if e.t > again.t]
+    assert stats[0].tool_answers_withheld == 1 and stats[0].empty_turns == 1
+    assert all(s.unknown_tool_responses == [] for s in stats)

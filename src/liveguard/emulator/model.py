@@ -126,6 +126,7 @@ class ModelStats:
     #: toolResponse ids this connection's conversation never saw (a misdelivered response)
     unknown_tool_responses: list[str] = field(default_factory=list)
     tool_answers_withheld: int = 0  # the tool_no_answer fault
+    tool_interrupts: int = 0  # INTERRUPT results that cut off the model's acknowledgement
     handles_issued: int = 0
     resumed: bool = False
     goaway_sent: bool = False
@@ -162,6 +163,9 @@ class _Gen:
     filler: str | None = None  # spoken before each background phase
     answer: str | None = None  # the answer clip, spoken after the background phases
     reason: str | None = None  # turnCompleteReason of an empty turn
+    ack: _Gen | None = None  # a NON_BLOCKING call's acknowledgement still being spoken
+    acked: bool = False  # an acknowledgement was spoken (its own turn)
+    result_due: bool = False  # WHEN_IDLE: speak about the result once the acknowledgement ends
 
 
 @dataclass(frozen=True, slots=True)
@@ -517,14 +521,59 @@ class EmulatedSession:
             return []
         gen.tool_ids = []
         if self._silent_result(body, gen):  # NON_BLOCKING + SILENT: no speech, the turn ends
+            if gen.acked:  # the acknowledgement was the turn: nothing more to say
+                self._gen = None
+                return self._after_turn(now)
             return self._finish_turn(gen, now)
         if self.faults.tool_no_answer():  # silence: no audio, no turnComplete
             self.stats.tool_answers_withheld += 1
             gen.cancelled = True
+            if gen.ack is not None:
+                gen.ack.cancelled = True
             self._gen = None
             return []
-        self._speak(gen, now, gen.clip or "order_shipped")
-        return []
+        return self._speak_result(gen, body, now)
+
+    def _speak_result(self, gen: _Gen, body: dict, now: float) -> list[Output]:
+        """Speak about a result: at once when idle; while the acknowledgement of a NON_BLOCKING
+        call is still spoken, `INTERRUPT` cuts it off (`interrupted`, its turnComplete) and
+        speaks now, `WHEN_IDLE` (or no scheduling) waits for its turnComplete."""
+        clip = gen.answer or gen.clip or "order_shipped"
+        ack = gen.ack
+        if ack is None:
+            self._speak(gen, now, clip)
+            return []
+        schedulings = {str(r.get("scheduling") or "") for r in body.get("function_responses") or []}
+        if "INTERRUPT" not in schedulings:
+            gen.result_due = True
+            return []
+        ack.cancelled, gen.ack = True, None
+        self.stats.tool_interrupts += 1
+        out = self._send({"serverContent": {"interrupted": True}})
+        out += self._turn_complete(ack, now, interrupted=True)
+        self._speak(gen, now, clip)
+        return out
+
+    def _acknowledge(self, gen: _Gen, now: float, clip: str) -> None:
+        """A NON_BLOCKING call: the model keeps talking ("let me check") in a turn of its own."""
+        ack = _Gen(
+            "tool",
+            interruptible=False,
+            prompt_tokens=gen.prompt_tokens,
+            prompt_audio_tokens=gen.prompt_audio_tokens,
+        )
+        gen.answer, gen.ack, gen.acked = gen.clip, ack, True
+        self._voice(ack, now, clip, False, True, end=lambda g, t: self._acknowledged(gen, g, t))
+
+    def _acknowledged(self, gen: _Gen, ack: _Gen, now: float) -> list[Output]:
+        """The acknowledgement's turnComplete; a WHEN_IDLE result waiting for it is spoken now."""
+        if gen.ack is ack:
+            gen.ack = None
+        out = self._turn_complete(ack, now)
+        if gen.result_due and self._gen is gen and not gen.cancelled:
+            gen.result_due = False
+            self._speak(gen, now, gen.answer or "order_shipped")
+        return out
 
     # ------------------------------------------------------------------ turns
 
@@ -536,6 +585,8 @@ class EmulatedSession:
         if not force and (not self._ears.vad.interrupts or gen.background):
             return []  # the caller's speech never stops background work
         gen.cancelled = True
+        if gen.ack is not None:
+            gen.ack.cancelled = True
         self._gen = None
         if self._held is not None and self._held[0] is gen:
             self._held = None
@@ -598,7 +649,7 @@ class EmulatedSession:
             self._at(
                 when,
                 gen,
-                lambda now, g=gen: self._tool_call(g, call_id, tool.function, dict(tool.args)),
+                lambda now, g=gen: self._tool_call(g, call_id, tool.function, dict(tool.args), now),
             )
             return
         clip = speech.choose_reply(
@@ -662,27 +713,37 @@ class EmulatedSession:
     def _silent_result(self, body: dict, gen: _Gen) -> bool:
         """A NON_BLOCKING call answered with `scheduling: SILENT` (3.8's default behaviour is
         NON_BLOCKING; 2.5 and 3.1 run calls synchronously, where scheduling does not apply)."""
-        default = "NON_BLOCKING" if self.profile.name.startswith("3.8") else "BLOCKING"
         for r in body.get("function_responses") or []:
-            behavior = self._tool_behavior.get(str(r.get("name")), default)
+            behavior = self._behavior(str(r.get("name")))
             if behavior == "NON_BLOCKING" and str(r.get("scheduling") or "") == "SILENT":
                 return True
         return False
+
+    def _behavior(self, name: str) -> str:
+        """A function's declared behaviour, else the profile's (NON_BLOCKING only on 3.8)."""
+        default = "NON_BLOCKING" if self.profile.name.startswith("3.8") else "BLOCKING"
+        return self._tool_behavior.get(name, default)
 
     def _tool_triggered(self, tool: Any, inp: _UserInput) -> bool:
         if tool.on_turn is not None:
             return self._conv is not None and self._conv.user_turns == tool.on_turn
         return inp.utterance == tool.on_utterance
 
-    def _tool_call(self, gen: _Gen, call_id: str, name: str, args: dict) -> list[Output]:
+    def _tool_call(
+        self, gen: _Gen, call_id: str, name: str, args: dict, now: float
+    ) -> list[Output]:
         self.stats.tool_calls_sent += 1
         self.stats.tool_call_ids.append(call_id)
         if self._conv is not None and len(self._conv.tool_call_ids) < 1024:  # bounded
             self._conv.tool_call_ids.add(call_id)
         out = self._resumable_false()
-        return out + self._send(
+        out += self._send(
             {"toolCall": {"functionCalls": [{"id": call_id, "name": name, "args": args}]}}
         )
+        spec = self.scenario.model.tool_call
+        if spec is not None and spec.ack is not None and self._behavior(name) == "NON_BLOCKING":
+            self._acknowledge(gen, now, spec.ack)
+        return out
 
     def _resumable_false(self) -> list[Output]:
         if not self._resumption:
@@ -729,8 +790,16 @@ class EmulatedSession:
             self._voice(gen, now, clip, greeting, final)
         return []
 
-    def _voice(self, gen: _Gen, t_first: float, clip: str, greeting: bool, final: bool) -> None:
-        """Paced chunks from `t_first`, transcript, generationComplete, turnComplete."""
+    def _voice(
+        self,
+        gen: _Gen,
+        t_first: float,
+        clip: str,
+        greeting: bool,
+        final: bool,
+        end: Callable[[_Gen, float], list[Output]] | None = None,
+    ) -> None:
+        """Paced chunks from `t_first`, transcript, generationComplete, turnComplete (or `end`)."""
         m = self.scenario.model
         part = speech.spoken_part(
             clip,
@@ -758,8 +827,8 @@ class EmulatedSession:
         t_gen_done = t_last + 0.005
         self._at(t_gen_done, gen, lambda now, g=gen: self._generation_complete(g))
         t_done = max(t_first + part.duration, t_gen_done + 0.005)
-        end = self._finish_turn if final else self._in_progress
-        self._at(t_done, gen, lambda now, g=gen: end(g, now))
+        done = end or (self._finish_turn if final else self._in_progress)
+        self._at(t_done, gen, lambda now, g=gen: done(g, now))
 
     def _chunk(self, gen: _Gen, pcm: bytes, now: float, words: str = "") -> list[Output]:
         assert self._conv is not None

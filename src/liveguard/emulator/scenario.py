@@ -99,6 +99,9 @@ class ToolCallSpec(_Strict):
     on_utterance: str | None = None  # a shipped utterance name (or text containing its words)
     on_turn: int | None = Field(default=None, ge=1)  # or: the N-th user turn of a conversation
     reply: str = "order_shipped"  # clip spoken after the tool response arrives
+    # NON_BLOCKING calls: a clip the model speaks while the call runs (its own turn), so a result
+    # can arrive while it is generating (WHEN_IDLE waits for it; INTERRUPT cuts it off)
+    ack: str | None = None
 
     @model_validator(mode="after")
     def _trigger(self) -> ToolCallSpec:
@@ -365,6 +368,8 @@ class Scenario(_Strict):
             need("reply", replies, r, f"model.fallback_replies.{i}")
         if m.tool_call:
             need("reply", replies, m.tool_call.reply, "model.tool_call.reply")
+            if m.tool_call.ack is not None:
+                need("reply", replies, m.tool_call.ack, "model.tool_call.ack")
             if m.tool_call.on_utterance is not None:
                 need("utterance", utterances, m.tool_call.on_utterance, "model.tool_call")
         if m.background_work:

@@ -326,7 +326,12 @@ class _EmulatorConnection(ServerConnection):
 
 
 class Emulator:
-    """An in-process Gemini Live emulator over TLS on `host:port` (0 = any free port)."""
+    """An in-process Gemini Live emulator over TLS on `host:port` (0 = any free port).
+
+    A little over ~350 lines on purpose: serving one connection (`_serve`, the pump or its
+    reference `_recv_loop`, `_execute`, `_close`) is one sequence over the server's state (its
+    store, scenarios, stats and key), and reads best in one place.
+    """
 
     def __init__(
         self,

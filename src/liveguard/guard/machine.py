@@ -113,6 +113,7 @@ class _Ladder:
     needs_answer: bool  # verified by model audio (else by the new connection alone)
     replay_from_t: float | None
     started_t: float
+    prompt: str | None = None  # sent after a reconnect when no caller words wait (a tool result)
     rung: str | None = None
     rung_t: float = 0.0
     deadline: float | None = None
@@ -506,6 +507,36 @@ class Guard:
             out=out,
         )
 
+    def recover_tool_silence(
+        self, t: float, since_t: float, reason: str, prompt: str | None = None
+    ) -> list[Output]:
+        """A tool result still unspoken after the tool guard's nudge (guard/tools.py): the rest
+        of the ladder an unanswered caller turn runs (its rungs after the nudge), so no tool
+        call leaves a caller in silence. `since_t`: the `toolResponse`; handles issued after it
+        belong to the silent session; `prompt` (the nudge's words) is what a resumed or fresh
+        session is asked, as no caller words wait. Nothing while a ladder runs or the guard is off.
+        """
+        out: list[Output] = []
+        now = max(self._now, t)
+        if not self.policy.enabled or self._ladder is not None or self._failed_hard:
+            return out
+        rungs = self.policy.ladder_for(VerdictKind.UNANSWERED_TURN, list(self.policy.rungs))
+        rungs = [r for r in rungs if r != Rung.NUDGE]  # the tool guard has nudged already
+        if rungs:
+            self._start_ladder(
+                now,
+                reason,
+                rungs,
+                needs_answer=True,
+                origin_t=since_t,
+                replay_from_t=None,
+                out=out,
+                prompt=prompt,
+            )
+        if self.connects.pace(out):
+            self._failed_hard = True
+        return out
+
     def _background_stall(self, t: float, out: list[Output]) -> None:
         """Background work silent past its budget: a stall; recovery starts."""
         ev = {**self.silences.stall_evidence(t), **self._snapshot(t)}
@@ -566,6 +597,7 @@ class Guard:
         origin_t: float | None,
         replay_from_t: float | None,
         out: list[Output],
+        prompt: str | None = None,
     ) -> None:
         p = self.policy
         if self.counters.recoveries >= p.max_recoveries_per_session:
@@ -582,6 +614,7 @@ class Guard:
             needs_answer=needs_answer,
             replay_from_t=replay_from_t,
             started_t=t,
+            prompt=prompt,
         )
         self._set_health(t, RECOVERING, out)
         if p.filler_while_recovering and rungs and rungs[0] != Rung.FALLBACK:
@@ -595,7 +628,7 @@ class Guard:
         if start is None and utt is not None:
             start = utt.start_t
         text = self.turns.unanswered_text() or (utt.text.strip() if utt is not None else "")
-        return start, (text or None)
+        return start, (text or (lad.prompt if lad is not None else None) or None)
 
     def _next_rung(self, t: float, out: list[Output]) -> None:
         lad = self._ladder

@@ -17,7 +17,9 @@ Rules (docs/guard.md, "Tools"):
   conversation back to the turn rules.
 - No answer: `Verdict(unanswered_turn, rule=tool_response_unanswered)` and a nudge (`SendText`)
   naming the tool; still none after `answer_deadline_s` more: a second verdict
-  (`tool_response_unanswered_after_nudge`); the session's ladder takes over from the turn rules.
+  (`tool_response_unanswered_after_nudge`) and `escalate` hands the silence to the main guard's
+  ladder (`Guard.recover_tool_silence`: resume from a healthy handle, fresh session re-seeded,
+  spoken fallback), whose outputs come back with the verdict.
 - A BLOCKING call still running `filler_after_s` after it started: `PlayFiller` once per call
   (its timeout, `timeout_s`, bounds it; the runner answers with an error then).
 """
@@ -28,9 +30,9 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from liveguard import events as ev
-from liveguard.guard.actions import PlayFiller, SendText
+from liveguard.guard.actions import Action, PlayFiller, SendText
 
-Output = ev.Event | SendText | PlayFiller
+Output = ev.Event | Action  # verdicts, the nudge, the filler; the ladder's outputs once escalated
 MAX_TRACKED = 64
 
 
@@ -63,6 +65,7 @@ class ToolGuard:
         filler_after_s: float | None = None,
         turn_waiting: Callable[[], bool] = lambda: False,
         inaudible_level: float = 100.0,
+        escalate: Callable[[float, float, str, str], list[Output]] | None = None,
     ) -> None:
         self.rules = dict(rules)
         self.inaudible_level = inaudible_level  # quieter audio answers nothing (guard.md)
@@ -70,6 +73,7 @@ class ToolGuard:
         self.answer_deadline_s = answer_deadline_s
         self.filler_after_s = filler_after_s
         self.turn_waiting = turn_waiting
+        self.escalate = escalate  # (now, response time, reason, prompt) -> the ladder's outputs
         self._names: dict[str, str] = {}
         self._expect: dict[str, _Expect] = {}
         self._filler_due: dict[str, float] = {}  # running BLOCKING calls: when the filler plays
@@ -147,14 +151,16 @@ class ToolGuard:
                 del self._expect[call_id]
                 continue
             rule = "tool_response_unanswered" + ("_after_nudge" if x.nudged else "")
+            prompt = f"The result of {x.tool or 'the tool'} is in; tell the caller."
             evidence = {"rule": rule, "tool": x.tool, "call_id": call_id}
             evidence["waited_s"] = round(now - x.since, 3)
             out.append(ev.Verdict(t=now, kind="unanswered_turn", turn=0, evidence=evidence))
             if x.nudged:
                 del self._expect[call_id]
+                if self.escalate is not None:
+                    out.extend(self.escalate(now, x.since, rule, prompt))
             else:
                 x.nudged = True
                 x.deadline = now + self.answer_deadline_s
-                name = x.tool or "the tool"
-                out.append(SendText(f"The result of {name} is in; tell the caller."))
+                out.append(SendText(prompt))
         return out

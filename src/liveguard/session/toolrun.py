@@ -128,4 +128,5 @@ def tool_guard(settings: Settings, guard: Guard, runner: ToolRunner | None) -> T
         answer_deadline_s=settings.guard.answer_deadline_s,
         filler_after_s=settings.tool_limits.filler_after_s if settings.filler_audio else None,
         turn_waiting=turn_waiting,
+        escalate=guard.recover_tool_silence,
     )
