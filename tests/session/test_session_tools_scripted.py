@@ -45,6 +45,12 @@ def session_with(line: ScriptedLine, rec: Recorder, tool: GatedTool) -> GuardedS
     )
 
 
+def session_with_tools(line: ScriptedLine, rec: Recorder, tools: list[dict]) -> GuardedSession:
+    """A session that runs the declared `tools` itself (no application handler)."""
+    settings = Settings(model=MODEL, guard=GuardPolicy(**FAST), tools=tools)
+    return GuardedSession(settings, upstream_factory=line.factory, on_event=[rec], greeting=False)
+
+
 def tool_call(up: Any, cid: str = "c1") -> None:
     fc = {"id": cid, "name": "lookup_order", "args": {"order_number": "456"}}
     up.push(tool_call={"function_calls": [fc]})
@@ -67,9 +73,9 @@ async def drain(session: GuardedSession) -> asyncio.Task:
 
 
 @asynccontextmanager
-async def a_call(line: ScriptedLine, rec: Recorder, tool: GatedTool) -> AsyncIterator[Any]:
-    """A session with `tool` on `line`, read in the background; yields its first connection."""
-    async with session_with(line, rec, tool) as session:
+async def a_call(line: ScriptedLine, session: GuardedSession) -> AsyncIterator[Any]:
+    """`session` on `line`, read in the background; yields its first connection."""
+    async with session:
         reader = await drain(session)
         try:
             yield line.current
@@ -86,7 +92,7 @@ async def dropped_and_resumed(line: ScriptedLine, rec: Recorder) -> Any:
 
 async def test_a_drop_during_a_call_resumed_before_the_call_gets_the_result_as_context() -> None:
     line, rec, tool = ScriptedLine(), Recorder(), GatedTool()
-    async with a_call(line, rec, tool) as first:
+    async with a_call(line, session_with(line, rec, tool)) as first:
         handle(first, "h-before")
         tool_call(first)
         await rec.wait(ev.ToolCallStarted)
@@ -103,7 +109,7 @@ async def test_a_drop_during_a_call_resumed_before_the_call_gets_the_result_as_c
 
 async def test_a_drop_during_a_call_resumed_after_the_call_gets_the_tool_response() -> None:
     line, rec, tool = ScriptedLine(), Recorder(), GatedTool()
-    async with a_call(line, rec, tool) as first:
+    async with a_call(line, session_with(line, rec, tool)) as first:
         tool_call(first)
         handle(first, "h-after-call")
         await rec.wait(ev.ToolCallStarted)
@@ -118,7 +124,7 @@ async def test_a_drop_during_a_call_resumed_after_the_call_gets_the_tool_respons
 
 async def test_a_goaway_during_a_call_rotates_after_the_answer_and_a_handle_after_it() -> None:
     line, rec, tool = ScriptedLine(), Recorder(), GatedTool()
-    async with a_call(line, rec, tool) as first:
+    async with a_call(line, session_with(line, rec, tool)) as first:
         handle(first, "h1")
         tool_call(first)
         await rec.wait(ev.ToolCallStarted)
@@ -142,7 +148,7 @@ async def test_a_goaway_during_a_call_rotates_after_the_answer_and_a_handle_afte
 async def test_a_fresh_session_gets_the_tool_history_in_its_seed() -> None:
     line, rec, tool = ScriptedLine(), Recorder(), GatedTool()
     tool.gate.set()
-    async with a_call(line, rec, tool) as first:
+    async with a_call(line, session_with(line, rec, tool)) as first:
         tool_call(first)
         await first.written(lambda: bool(first.of("tool")))
         first.push(**model_audio())
@@ -160,17 +166,11 @@ async def test_a_fresh_session_gets_the_tool_history_in_its_seed() -> None:
 async def test_a_result_the_model_never_speaks_about_is_judged_and_nudged() -> None:
     line, rec = ScriptedLine(), Recorder()
     tools = [{"function": "liveguard.tools.examples:lookup_order", "behavior": "BLOCKING"}]
-    settings = Settings(model=MODEL, guard=GuardPolicy(**FAST), tools=tools)
-    async with GuardedSession(
-        settings, upstream_factory=line.factory, on_event=[rec], greeting=False
-    ) as session:
-        reader = await drain(session)
-        up = line.current
+    async with a_call(line, session_with_tools(line, rec, tools)) as up:
         tool_call(up)
         await up.written(lambda: bool(up.of("tool")))
         verdict = await rec.wait(ev.Verdict, kind="unanswered_turn")
         await up.written(lambda: bool(up.of("text")))
-        reader.cancel()
     assert verdict.evidence["rule"] == "tool_response_unanswered"
     assert verdict.evidence["tool"] == "lookup_order" and verdict.evidence["call_id"] == "c1"
     assert up.of("text") == ["The result of lookup_order is in; tell the caller."]
@@ -185,16 +185,10 @@ async def test_a_silent_result_is_left_alone() -> None:
             "scheduling": "SILENT",
         }
     ]
-    settings = Settings(model=MODEL, guard=GuardPolicy(**FAST), tools=tools)
-    async with GuardedSession(
-        settings, upstream_factory=line.factory, on_event=[rec], greeting=False
-    ) as session:
-        reader = await drain(session)
-        up = line.current
+    async with a_call(line, session_with_tools(line, rec, tools)) as up:
         tool_call(up)
         await up.written(lambda: bool(up.of("tool")))
         await asyncio.sleep(0.4)  # four answer deadlines
-        reader.cancel()
     assert rec.of(ev.Verdict) == [] and up.of("text") == []
 
 
@@ -237,7 +231,7 @@ async def test_a_long_blocking_call_plays_the_filler(tmp_path) -> None:
 
 async def test_resumed_from_a_handle_before_the_answer_the_answer_is_sent_again() -> None:
     line, rec, tool = ScriptedLine(), Recorder(), GatedTool()
-    async with a_call(line, rec, tool) as first:
+    async with a_call(line, session_with(line, rec, tool)) as first:
         tool_call(first)
         handle(first, "h-before-answer")
         await rec.wait(ev.ResumptionUpdate)

@@ -28,6 +28,16 @@ def of(log: list[ev.Event], cls: type) -> list:
     return [e for e in log if isinstance(e, cls)]
 
 
+def assert_one_lookup_answered(log: list[ev.Event]) -> None:
+    """One lookup_order call for order 456 ran, ok, and was answered, on the session's clock."""
+    finished = of(log, ev.ToolCallFinished)
+    assert [(e.tool, e.outcome) for e in finished] == [("lookup_order", "ok")]
+    calls, answers = of(log, ev.ToolCall), of(log, ev.ToolResponse)
+    assert calls[0].ids == answers[0].ids == (finished[0].call_id,)
+    assert of(log, ev.ToolCallStarted)[0].args == {"order_number": "456"}
+    assert calls[0].t <= finished[0].t <= answers[0].t  # one clock: the session's
+
+
 async def test_the_session_runs_the_declared_tool_and_answers() -> None:
     settings = Settings(model=MODEL, tools=DEMO_TOOLS, greeting=None)
     log: list[ev.Event] = []
@@ -44,12 +54,7 @@ async def test_the_session_runs_the_declared_tool_and_answers() -> None:
                         if spoken.strip() == clip_text("order_shipped"):
                             break
         model_stats = emu.sessions[-1].model_stats
-    finished = of(log, ev.ToolCallFinished)
-    assert [(e.tool, e.outcome) for e in finished] == [("lookup_order", "ok")]
-    calls, answers = of(log, ev.ToolCall), of(log, ev.ToolResponse)
-    assert calls[0].ids == answers[0].ids == (finished[0].call_id,)
-    assert of(log, ev.ToolCallStarted)[0].args == {"order_number": "456"}
-    assert calls[0].t <= finished[0].t <= answers[0].t  # one clock: the session's
+    assert_one_lookup_answered(log)
     assert [(i.handled, i.calls[0].name) for i in shown] == [(True, "lookup_order")]
     assert spoken.strip() == clip_text("order_shipped")
     assert (model_stats.tool_calls_sent, model_stats.tool_responses) == (1, 1)
@@ -129,12 +134,7 @@ async def test_with_run_tools_off_the_application_runs_the_calls() -> None:
                             break
             await tools.aclose()
         model_stats = emu.sessions[-1].model_stats
-    finished = of(log, ev.ToolCallFinished)
-    assert [(e.tool, e.outcome) for e in finished] == [("lookup_order", "ok")]
-    calls, answers = of(log, ev.ToolCall), of(log, ev.ToolResponse)
-    assert calls[0].ids == answers[0].ids == (finished[0].call_id,)
-    assert of(log, ev.ToolCallStarted)[0].args == {"order_number": "456"}
-    assert calls[0].t <= finished[0].t <= answers[0].t  # one clock: the session's
+    assert_one_lookup_answered(log)
     assert spoken.strip() == clip_text("order_shipped")
     assert (model_stats.tool_calls_sent, model_stats.tool_responses) == (1, 1)
     assert tools.sent == 1
