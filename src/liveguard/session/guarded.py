@@ -73,6 +73,9 @@ class GuardedSession:
     `bounds=SessionBounds(...)` (keywords given as well override its fields).
     `upstream_factory` makes each connection (default: the google-genai SDK's, over `client`).
 
+    About 350 lines: the public API, its documented keywords and the start/close lifecycle; the
+    work itself is in the parts (pipe, sender, reconnector, speech, inbound, filler, toolrun).
+
     Tools (docs/tools.md): with `settings.tools`, the session runs the model's calls itself and
     answers each; `tool_handler` (an async callable given each `FunctionCall`) runs every call
     not declared in the settings instead (declare those tools in `extra_config["tools"]`);
