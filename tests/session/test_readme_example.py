@@ -7,42 +7,23 @@ Only the SDK's own environment variables point it at the emulator.
 from __future__ import annotations
 
 import asyncio
-import re
-from pathlib import Path
+
+from readme_blocks import code_lines, example_source, point_at_emulator
 
 from liveguard.audio.clips import load_clip
 
-ROOT = Path(__file__).resolve().parents[2]
 MARKER = "<!-- embed-example -->"
-FENCE = re.compile(r"```python\n(.*?)```", re.S)
-
-
-def example_source() -> str:
-    readme = (ROOT / "README.md").read_text(encoding="utf-8")
-    assert MARKER in readme, "README.md lost its embed example marker"
-    text = readme[readme.index(MARKER) :]
-    match = FENCE.search(text)
-    assert match, "no fenced python block for the embed example"
-    return match.group(1)
 
 
 def test_the_example_is_about_ten_lines():
-    lines = [
-        ln
-        for ln in example_source().splitlines()
-        if ln.strip() and not ln.strip().startswith(("#", '"""', "import", "from"))
-    ]
+    lines = code_lines(example_source(MARKER))
     assert len(lines) <= 16, lines
 
 
 async def test_readme_example_runs_against_the_emulator(emulator, monkeypatch):
-    monkeypatch.setenv("GEMINI_API_KEY", emulator.api_key)
-    monkeypatch.delenv("GOOGLE_API_KEY", raising=False)
-    monkeypatch.setenv("GOOGLE_GEMINI_BASE_URL", emulator.base_url)
-    monkeypatch.setenv("SSL_CERT_FILE", emulator.ca_file)
-    monkeypatch.setenv("LIVEGUARD_MODEL", "gemini-2.5-flash-native-audio-preview-12-2025")
+    point_at_emulator(emulator, monkeypatch)
     namespace: dict = {"__name__": "embed_example"}
-    exec(compile(example_source(), "README-embed-example", "exec"), namespace)
+    exec(compile(example_source(MARKER), "README-embed-example", "exec"), namespace)
     bridge = namespace["bridge"]
 
     frame = 320  # 20 ms at 8 kHz
